@@ -1,0 +1,7 @@
+// The CA room's door: the signer, the trust bundle, node tokens and the issuance decision.
+// Data-plane folders must not import this; they use ../identity for CSRs and SPIFFE IDs.
+export { CertificateAuthority, CA_FILES, type IssuedSvid, type SignRequest, type CaFiles } from './authority.js';
+export { TrustBundle, normalizeFingerprint, type VerifiedChain } from './trust-bundle.js';
+export { checkCsr } from './csr-checks.js';
+export { NodeTokenIssuer, NODE_TOKEN_AUDIENCE, NODE_TOKEN_KEY_FILE, type NodeTokenClaims } from './node-token.js';
+export { authorizeIssuance, type PodPlacementLookup, type PlacedPod, type IssuanceDecision } from './issuance.js';

@@ -1,0 +1,51 @@
+// `ambit control-plane`: runs the control plane until SIGTERM/SIGINT.
+import type { Command } from 'commander';
+import { ControlPlane } from '../controlplane/control-plane.js';
+import { createLogger } from '../log.js';
+import { AmbitError } from '../errors.js';
+import { controlPlaneDataDir, currentLab } from '../paths.js';
+
+export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const host = i > 0 ? text.slice(0, i).replace(/^\[|\]$/g, '') : '';
+  const port = Number(text.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AmbitError('FLAG_INVALID', `Cannot use ${flag} ${JSON.stringify(text)}: expected HOST:PORT with a port from 0 to 65535`, { value: text });
+  }
+  return { host, port };
+}
+
+export function registerControlPlane(program: Command): void {
+  program
+    .command('control-plane')
+    .description('Run the control plane: registry, mesh CA, config stream (15012), metrics (15014), admin API')
+    .option('--data-dir <dir>', 'durable state: store, CA, node-credential key', controlPlaneDataDir(currentLab()))
+    .option('--stream-listen <host:port>', 'config stream and certificate signing (TLS)', '0.0.0.0:15012')
+    .option('--metrics-listen <host:port>', 'Prometheus metrics', '0.0.0.0:15014')
+    .option('--admin-socket <path>', 'admin API Unix socket (default: <data-dir>/admin.sock)')
+    .option('--trust-domain <td>', 'trust domain of a newly generated root CA (default: MeshConfig, else cluster.local)')
+    .option('--ca-cert-chain <file>', 'operator-supplied intermediate CA: its certificate chain (PEM)')
+    .option('--ca-key <file>', 'operator-supplied intermediate CA: its private key (PEM)')
+    .option('--ca-roots <file>', 'operator-supplied intermediate CA: the trust bundle roots (PEM)')
+    .action(async (o: { dataDir: string; streamListen: string; metricsListen: string; adminSocket?: string; trustDomain?: string; caCertChain?: string; caKey?: string; caRoots?: string }) => {
+      const log = createLogger('control-plane');
+      const caFlags = [o.caCertChain, o.caKey, o.caRoots].filter((x) => x !== undefined).length;
+      if (caFlags !== 0 && caFlags !== 3) throw new AmbitError('FLAG_INVALID', 'Cannot use an operator-supplied CA: give all of --ca-cert-chain, --ca-key and --ca-roots');
+      const cp = await ControlPlane.start({
+        dataDir: o.dataDir,
+        stream: parseHostPort(o.streamListen, '--stream-listen'),
+        metrics: parseHostPort(o.metricsListen, '--metrics-listen'),
+        ...(o.adminSocket ? { adminSocket: o.adminSocket } : {}),
+        ...(o.trustDomain ? { trustDomain: o.trustDomain } : {}),
+        ...(caFlags === 3 ? { caFiles: { certChain: o.caCertChain!, key: o.caKey!, roots: o.caRoots! } } : {}),
+        log,
+      });
+      const stop = (sig: string): void => {
+        log.info({ signal: sig }, 'shutting down');
+        cp.stop().then(() => process.exit(0), () => process.exit(1));
+        setTimeout(() => process.exit(1), 5000).unref();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

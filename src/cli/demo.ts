@@ -1,0 +1,3 @@
+// `ambit demo`: filled in below.
+import type { Command } from 'commander';
+export function registerDemo(_program: Command): void {}

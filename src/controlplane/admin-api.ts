@@ -1,0 +1,75 @@
+// The control plane's local admin API, as the CLI and the lab see it. It is served as HTTP/1.1
+// with JSON bodies on a Unix socket (namespace-independent, guarded by file permissions), so the
+// CLI in the root namespace reaches a control plane that runs inside a lab namespace.
+
+import type { Kind, PodStatus, Resource } from '../config/types.js';
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResult {
+  key: string;
+  action: ApplyAction;
+  /** The stored object, with control-plane-assigned fields (e.g. a Service's clusterIP). */
+  resource: Resource;
+}
+
+export interface DeleteResult {
+  key: string;
+  deleted: boolean;
+}
+
+export type StoreChange =
+  | { type: 'put'; key: string; resource: Resource }
+  | { type: 'delete'; key: string; resource: Resource };
+
+/** One committed store transaction. Revisions increase by one per transaction. */
+export interface StoreEvent {
+  revision: number;
+  changes: StoreChange[];
+  /** Set on the first event of a watch that could not be resumed: `changes` is then the whole
+   *  state (all puts), and anything the watcher held that is not in it is gone. */
+  snapshot?: true;
+}
+
+export interface ProxyStatus {
+  /** Node name proven by the proxy's node credential. */
+  node: string;
+  connected: boolean;
+  remoteAddress?: string;
+  connectedSince?: string;
+  /** Latest configuration version sent to the proxy. */
+  sentVersion: number;
+  /** Latest version the proxy acknowledged as applied. */
+  ackedVersion: number;
+  /** Set while the proxy's latest answer was a NACK. */
+  nack?: { version: number; error: string };
+}
+
+export interface ControlPlaneStatus {
+  version: string;
+  startedAt: string;
+  storeRevision: number;
+  configVersion: number;
+  resources: Record<string, number>;
+  proxies: ProxyStatus[];
+  ca: { rootSerials: string[]; signed: number; refused: number };
+  listen: { stream: string; metrics: string; admin: string };
+}
+
+/** What the admin socket serves. Implemented over HTTP by AdminHttpClient (admin-client.ts). */
+export interface AdminApi {
+  apply(resources: Resource[]): Promise<ApplyResult[]>;
+  delete(refs: { kind: Kind; namespace?: string; name: string }[]): Promise<DeleteResult[]>;
+  get(kind: Kind, opts?: { namespace?: string; name?: string }): Promise<Resource[]>;
+  /** Pod status is written by the lab (IPAM); users cannot apply it. */
+  setPodStatus(namespace: string, name: string, status: PodStatus): Promise<void>;
+  /** Streams every transaction after `fromRevision` (0: a synthetic "put" of everything first). */
+  watch(fromRevision: number, onEvent: (e: StoreEvent) => void, onError?: (err: Error) => void): { close(): void };
+  /** A signed node credential bound to `node`, valid for `ttlSeconds`. */
+  issueNodeToken(node: string, ttlSeconds: number): Promise<string>;
+  /** The mesh trust bundle (every root, PEM concatenated). */
+  trustBundle(): Promise<string>;
+  status(): Promise<ControlPlaneStatus>;
+  /** Fault knob: hold (true) or resume (false) configuration delivery to one node's proxy. */
+  pauseDelivery(node: string, paused: boolean): Promise<void>;
+}

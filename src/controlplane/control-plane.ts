@@ -1,0 +1,251 @@
+// The control plane process, assembled: the durable store, the mesh CA and node credentials,
+// the proxies' config view, the config stream (15012), the admin API (Unix socket) and metrics
+// (15014). Everything here is wiring; the decisions live in the modules it wires.
+
+import http from 'node:http';
+import tls from 'node:tls';
+import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { AmbitError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Store } from '../store/index.js';
+import { parseResource } from '../config/index.js';
+import { CA_FILES, CertificateAuthority, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
+import { createCsr, parseSpiffeId, workloadId } from '../identity/index.js';
+import type { AdminBackend } from './admin-server.js';
+import { serveAdmin } from './admin-server.js';
+import type { ControlPlaneStatus, StoreEvent } from './admin-api.js';
+import { applyResources, deleteResources, setPodStatus } from './apply.js';
+import { ConfigView } from './view.js';
+import { PlacementIndex } from './placement.js';
+import { StreamServer, type IssuanceService } from './stream-server.js';
+import { ControlPlaneMetrics } from './metrics.js';
+import { KINDS, CLUSTER_SCOPED, DEFAULT_MESH_SETTINGS, resourceKey, type Resource } from '../config/types.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  stream: HostPort;
+  metrics?: HostPort;
+  adminSocket?: string;
+  /** Trust domain of a newly generated CA (default: MeshConfig's, else cluster.local). */
+  trustDomain?: string;
+  /** Operator-supplied intermediate CA instead of a generated root. */
+  caFiles?: { certChain: string; key: string; roots: string };
+  log: Logger;
+}
+
+/** The SPIFFE ID the control plane serves the config stream with; proxies check it. */
+export function controlPlaneIdentity(trustDomain: string): string {
+  return workloadId(trustDomain, 'ambit-system', 'control-plane').uri;
+}
+
+export const VERSION = '0.1.0';
+
+export class ControlPlane {
+  readonly view: ConfigView;
+  readonly metrics = new ControlPlaneMetrics();
+  readonly adminSocket: string;
+  private readonly placement: PlacementIndex;
+  private stream!: StreamServer;
+  private servingContext!: tls.SecureContext;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private admin: http.Server | undefined;
+  private metricsServer: http.Server | undefined;
+  private readonly startedAt = new Date();
+  private streamAddress = '';
+  private metricsAddress = '';
+  private signed = 0;
+  private refused = 0;
+  private readonly recent: StoreEvent[] = [];
+
+  private constructor(
+    private readonly opts: ControlPlaneOptions,
+    readonly store: Store,
+    readonly ca: CertificateAuthority,
+    readonly tokens: NodeTokenIssuer,
+  ) {
+    this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
+    this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''));
+    this.placement = new PlacementIndex(this.store);
+    this.store.watch((e) => {
+      this.recent.push(e);
+      if (this.recent.length > 1000) this.recent.shift();
+      this.updateGauges();
+    });
+  }
+
+  static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
+    const { dataDir, log } = opts;
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const store = Store.open(join(dataDir, 'store'), log);
+    const caDir = join(dataDir, 'ca');
+    let ca: CertificateAuthority;
+    if (opts.caFiles) {
+      const read = (f: string): string => readFileSync(f, 'utf8');
+      ca = CertificateAuthority.fromFiles({ certChainPem: read(opts.caFiles.certChain), keyPem: read(opts.caFiles.key), rootsPem: read(opts.caFiles.roots) });
+    } else if (existsSync(join(caDir, CA_FILES.key))) {
+      ca = await CertificateAuthority.load(caDir);
+    } else {
+      const td = opts.trustDomain ?? meshTrustDomain(store);
+      ca = CertificateAuthority.generate({ trustDomain: td });
+      await ca.save(caDir);
+      log.info({ trustDomain: td, caDir }, 'generated a new mesh root CA');
+    }
+    const tokens = await NodeTokenIssuer.loadOrGenerate(caDir);
+    const cp = new ControlPlane(opts, store, ca, tokens);
+    await cp.listen();
+    return cp;
+  }
+
+  get trustDomain(): string {
+    return this.ca.trustDomain;
+  }
+
+  get streamPort(): number {
+    return Number(this.streamAddress.split(':').pop());
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.renewTimer);
+    await this.stream?.close();
+    await new Promise<void>((r) => (this.admin ? this.admin.close(() => r()) : r()));
+    this.admin?.closeAllConnections();
+    await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
+    this.store.close();
+  }
+
+  status(): ControlPlaneStatus {
+    const resources: Record<string, number> = {};
+    for (const k of KINDS) resources[k] = this.store.count(k);
+    return {
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      storeRevision: this.store.revision,
+      configVersion: this.view.version,
+      resources,
+      proxies: this.stream.proxies(),
+      ca: { rootSerials: this.ca.bundle.roots().map((c) => c.serialNumber), signed: this.signed, refused: this.refused },
+      listen: { stream: this.streamAddress, metrics: this.metricsAddress, admin: this.adminSocket },
+    };
+  }
+
+  private async listen(): Promise<void> {
+    const { log } = this.opts;
+    this.renewServingCert();
+    this.stream = new StreamServer({
+      view: this.view,
+      storeId: this.store.storeId,
+      issuance: this.issuance(),
+      secureContext: () => this.servingContext,
+      log,
+      metrics: this.metrics,
+    });
+    const a = await this.stream.listen(this.opts.stream.host, this.opts.stream.port);
+    this.streamAddress = `${a.address}:${a.port}`;
+    this.admin = await serveAdmin(this.adminSocket, this.backend(), log);
+    if (this.opts.metrics) {
+      this.metricsServer = http.createServer((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end('not found: try /metrics\n');
+        this.metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+          (err: Error) => res.writeHead(500).end(err.message),
+        );
+      });
+      const m = this.opts.metrics;
+      await new Promise<void>((r, j) => this.metricsServer!.once('error', j).listen(m.port, m.host, () => r()));
+      const ma = this.metricsServer.address() as AddressInfo;
+      this.metricsAddress = `${ma.address}:${ma.port}`;
+    }
+    this.updateGauges();
+    log.info({ stream: this.streamAddress, metrics: this.metricsAddress, admin: this.adminSocket, trustDomain: this.trustDomain, revision: this.store.revision }, 'control plane ready');
+  }
+
+  /** Signs the control plane's own serving certificate and renews it at half-life. */
+  private renewServingCert(): void {
+    const id = parseSpiffeId(controlPlaneIdentity(this.trustDomain));
+    const { privateKey, csrPem } = createCsr(id);
+    const svid = this.ca.signCsr(csrPem, { spiffeId: id, ttlSeconds: 86400 });
+    this.servingContext = tls.createSecureContext({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: svid.chainPem.join('') });
+    const half = (svid.notAfter.getTime() - Date.now()) / 2;
+    this.renewTimer = setTimeout(() => this.renewServingCert(), Math.max(half, 60_000));
+    this.renewTimer.unref();
+  }
+
+  private issuance(): IssuanceService {
+    return {
+      authenticateNode: (token) => {
+        const t = this.tokens.verify(token);
+        return { node: t.node, expiresAt: t.exp.getTime() };
+      },
+      issue: (node, identity, csrPem) => {
+        try {
+          const spiffeId = parseSpiffeId(identity);
+          const decision = authorizeIssuance({ node, spiffeId }, this.placement);
+          if (!decision.allowed) throw new AmbitError(decision.code, decision.reason);
+          const mesh = this.view.mesh();
+          const svid = this.ca.signCsr(csrPem, { spiffeId, ttlSeconds: mesh.certificateTTLSeconds });
+          this.signed++;
+          return { chain: svid.chainPem, serial: svid.serial, notAfter: svid.notAfter };
+        } catch (err) {
+          this.refused++;
+          throw err;
+        }
+      },
+    };
+  }
+
+  private backend(): AdminBackend {
+    return {
+      apply: async (resources) => applyResources(this.store, this.view, (resources as unknown[]).map((r, i) => parseResource(r, `request item ${i + 1}`))),
+      delete: async (refs) => deleteResources(this.store, refs),
+      get: async (kind, o = {}) => {
+        if (o.name !== undefined) {
+          const ns = CLUSTER_SCOPED.has(kind) ? undefined : (o.namespace ?? 'default');
+          const e = this.store.get(resourceKey(kind, ns, o.name));
+          if (!e) throw new AmbitError('NOT_FOUND', `Cannot get ${kind} "${ns ? `${ns}/` : ''}${o.name}": not found`);
+          return [e.resource];
+        }
+        return this.store.list(kind, CLUSTER_SCOPED.has(kind) ? undefined : o.namespace).map((e) => e.resource);
+      },
+      setPodStatus: async (ns, name, status) => setPodStatus(this.store, ns, name, status),
+      issueNodeToken: async (node, ttl) => {
+        if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new AmbitError('NODE_NAME_INVALID', `Cannot issue a node credential: ${JSON.stringify(node)} is not a valid node name`, { value: node });
+        if (!Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 86400) throw new AmbitError('TTL_INVALID', `Cannot issue a node credential: ttlSeconds must be an integer from 60 to 31622400, got ${ttl}`, { value: ttl });
+        this.opts.log.info({ audit: true, event: 'node_token.issued', node, ttlSeconds: ttl }, 'node credential issued');
+        return this.tokens.issue(node, ttl);
+      },
+      trustBundle: async () => this.ca.bundle.pem(),
+      status: async () => this.status(),
+      pauseDelivery: async (node, paused) => this.stream.setPaused(node, paused),
+      watch: (from, onEvent) => this.watchStore(from, onEvent),
+    };
+  }
+
+  private watchStore(from: number, onEvent: (e: StoreEvent) => void): () => void {
+    const oldest = this.recent[0]?.revision ?? this.store.revision + 1;
+    if (from > 0 && from >= oldest - 1 && from <= this.store.revision) {
+      for (const e of this.recent) if (e.revision > from) onEvent(e);
+    } else {
+      const all = this.store.list().map((e) => ({ type: 'put' as const, key: resourceKey(e.resource.kind, e.resource.metadata.namespace, e.resource.metadata.name), resource: e.resource as Resource }));
+      onEvent({ revision: this.store.revision, changes: all, snapshot: true });
+    }
+    return this.store.watch(onEvent);
+  }
+
+  private updateGauges(): void {
+    this.metrics.storeRevision.set(this.store.revision);
+    this.metrics.configVersion.set(this.view.version);
+    for (const k of KINDS) this.metrics.resources.set({ kind: k }, this.store.count(k));
+  }
+}
+
+function meshTrustDomain(store: Store): string {
+  const e = store.get(resourceKey('MeshConfig', undefined, 'mesh'));
+  return e?.resource.kind === 'MeshConfig' ? e.resource.spec.trustDomain : DEFAULT_MESH_SETTINGS.trustDomain;
+}

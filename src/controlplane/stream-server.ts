@@ -1,0 +1,258 @@
+// The control plane's end of the configuration stream: authenticates each node proxy by its
+// node credential, pushes versioned deltas (one in flight per proxy, re-based on what the proxy
+// last ACKed, so a NACKed version is never half-applied), and signs SVIDs only for identities of
+// pods scheduled on the proxy's node (DESIGN.md invariant 4), writing an audit line either way.
+
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { AmbitError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from '../stream/protocol.js';
+import type { ProxyStatus } from './admin-api.js';
+import type { ConfigView } from './view.js';
+import type { ControlPlaneMetrics } from './metrics.js';
+
+/** What the stream needs of the CA: narrow on purpose. */
+export interface IssuanceService {
+  /** Verifies a node credential; throws an AmbitError (code NODE_TOKEN_*) when it is not valid. */
+  authenticateNode(token: string): { node: string; expiresAt: number };
+  /** Authorizes and signs; throws an AmbitError naming why it refused. */
+  issue(node: string, identity: string, csrPem: string): { chain: string[]; serial: string; notAfter: Date };
+}
+
+export interface StreamServerOptions {
+  view: ConfigView;
+  storeId: string;
+  issuance: IssuanceService;
+  /** TLS credentials of the control plane's serving certificate. */
+  secureContext: () => tls.SecureContext;
+  log: Logger;
+  metrics?: ControlPlaneMetrics;
+  helloTimeoutMs?: number;
+}
+
+export class StreamServer {
+  private readonly server: tls.Server;
+  private readonly sessions = new Map<string, Session>();
+  private readonly status = new Map<string, ProxyStatus>();
+  private readonly paused = new Set<string>();
+  private pushScheduled = false;
+
+  constructor(private readonly opts: StreamServerOptions) {
+    this.server = tls.createServer({ SNICallback: (_n, cb) => cb(null, opts.secureContext()), minVersion: 'TLSv1.3' }, (sock) => this.accept(sock));
+    this.server.on('tlsClientError', (err, sock) => {
+      opts.log.warn({ audit: true, event: 'stream.tls_failed', remote: sock.remoteAddress, err: err.message }, 'config stream TLS handshake failed');
+    });
+    opts.view.onChange(() => this.schedulePush());
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve(this.server.address() as AddressInfo));
+    });
+  }
+
+  proxies(): ProxyStatus[] {
+    return [...this.status.values()].sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  setPaused(node: string, paused: boolean): void {
+    if (paused) this.paused.add(node);
+    else this.paused.delete(node);
+    this.opts.log.info({ node, paused }, paused ? 'configuration delivery paused' : 'configuration delivery resumed');
+    if (!paused) this.schedulePush();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) s.sock.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      for (const s of this.sessions.values()) this.push(s);
+    });
+  }
+
+  private accept(sock: tls.TLSSocket): void {
+    const { log } = this.opts;
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    let session: Session | undefined;
+    const helloTimer = setTimeout(() => {
+      refuse('STREAM_HELLO_TIMEOUT', 'Cannot open a config stream: no hello within the timeout');
+    }, this.opts.helloTimeoutMs ?? 10_000);
+    const refuse = (code: string, message: string): void => {
+      log.warn({ audit: true, event: 'stream.refused', remote, code }, message);
+      writeFrame(sock, { type: 'error', code, message });
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref();
+    };
+    sock.on('error', (err) => log.debug({ remote, err: err.message }, 'config stream socket error'));
+    sock.on('close', () => {
+      clearTimeout(helloTimer);
+      if (session && this.sessions.get(session.node) === session) {
+        this.sessions.delete(session.node);
+        const st = this.status.get(session.node);
+        if (st) st.connected = false;
+        this.opts.metrics?.connectedProxies.set(this.sessions.size);
+        log.info({ node: session.node, remote }, 'proxy disconnected');
+      }
+    });
+    readFrames(
+      sock,
+      (msg) => {
+        if (!session) {
+          clearTimeout(helloTimer);
+          if (msg.type !== 'hello') return refuse('STREAM_PROTOCOL', `Cannot open a config stream: the first message must be "hello", got ${JSON.stringify(msg.type)}`);
+          session = this.hello(sock, msg, remote, refuse);
+          return;
+        }
+        this.onMessage(session, msg);
+      },
+      (err) => log.warn({ remote, code: err.code }, err.message),
+      // Proxies send only hellos, ACKs and CSRs: nothing near a megabyte.
+      1024 * 1024,
+    );
+  }
+
+  private hello(sock: tls.TLSSocket, msg: Record<string, unknown>, remote: string, refuse: (c: string, m: string) => void): Session | undefined {
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      refuse('STREAM_PROTOCOL', `Cannot open a config stream: protocol ${JSON.stringify(msg.protocol)} is not supported (this control plane speaks ${PROTOCOL_VERSION})`);
+      return undefined;
+    }
+    let auth: { node: string; expiresAt: number };
+    try {
+      auth = this.opts.issuance.authenticateNode(String(msg.token ?? ''));
+    } catch (err) {
+      const e = err as AmbitError;
+      refuse(e.code ?? 'NODE_TOKEN_INVALID', e.message);
+      return undefined;
+    }
+    if (msg.node !== auth.node) {
+      refuse('STREAM_NODE_MISMATCH', `Cannot open a config stream: the hello names node ${JSON.stringify(msg.node)} but the node credential is for "${auth.node}"`);
+      return undefined;
+    }
+    const version = typeof msg.version === 'number' && Number.isInteger(msg.version) && msg.version >= 0 ? msg.version : 0;
+    const session: Session = {
+      node: auth.node,
+      sock,
+      expiresAt: auth.expiresAt,
+      ackedVersion: version,
+      sameStore: msg.storeId === this.opts.storeId,
+      inFlight: undefined,
+      nackedVersion: undefined,
+    };
+    const old = this.sessions.get(auth.node);
+    if (old) {
+      this.opts.log.info({ node: auth.node }, 'a new stream from this node replaces its previous one');
+      old.sock.destroy();
+    }
+    this.sessions.set(auth.node, session);
+    const prev = this.status.get(auth.node);
+    this.status.set(auth.node, {
+      node: auth.node,
+      connected: true,
+      remoteAddress: remote,
+      connectedSince: new Date().toISOString(),
+      sentVersion: prev?.sentVersion ?? 0,
+      ackedVersion: version,
+      ...(prev?.nack ? { nack: prev.nack } : {}),
+    });
+    this.opts.metrics?.connectedProxies.set(this.sessions.size);
+    this.opts.log.info({ audit: true, event: 'stream.accepted', node: auth.node, remote, resumeFrom: version }, 'proxy connected');
+    writeFrame(sock, { type: 'welcome', node: auth.node, storeId: this.opts.storeId });
+    this.push(session);
+    return session;
+  }
+
+  private onMessage(s: Session, msg: Record<string, unknown>): void {
+    const st = this.status.get(s.node)!;
+    switch (msg.type) {
+      case 'ack': {
+        if (s.inFlight === undefined || msg.version !== s.inFlight) return;
+        s.ackedVersion = s.inFlight;
+        s.sameStore = true;
+        s.inFlight = undefined;
+        s.nackedVersion = undefined;
+        st.ackedVersion = s.ackedVersion;
+        delete st.nack;
+        this.opts.metrics?.acks.inc();
+        this.push(s);
+        return;
+      }
+      case 'nack': {
+        if (s.inFlight === undefined || msg.version !== s.inFlight) return;
+        const version = s.inFlight;
+        s.nackedVersion = version;
+        s.inFlight = undefined;
+        const error = String(msg.error ?? 'no reason given');
+        st.nack = { version, error };
+        this.opts.metrics?.nacks.inc();
+        this.opts.log.warn({ node: s.node, version, error }, 'proxy rejected a configuration version (NACK); it keeps its previous one');
+        return;
+      }
+      case 'csr':
+        return this.onCsr(s, msg);
+      default:
+        this.opts.log.warn({ node: s.node, type: msg.type }, 'ignoring an unknown config-stream message type');
+    }
+  }
+
+  private onCsr(s: Session, msg: Record<string, unknown>): void {
+    const id = typeof msg.id === 'number' ? msg.id : -1;
+    const identity = String(msg.identity ?? '');
+    const fail = (code: string, message: string): void => {
+      this.opts.metrics?.svidRefusals.inc({ code });
+      this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, code }, message);
+      writeFrame(s.sock, { type: 'svid-error', id, code, message });
+    };
+    if (Date.now() >= s.expiresAt) return fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
+    try {
+      const svid = this.opts.issuance.issue(s.node, identity, String(msg.csr ?? ''));
+      this.opts.metrics?.svidsSigned.inc();
+      this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
+      writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });
+    } catch (err) {
+      const e = err as AmbitError;
+      fail(e.code ?? 'SVID_REFUSED', e.message);
+    }
+  }
+
+  private push(s: Session): void {
+    if (s.inFlight !== undefined || this.paused.has(s.node) || s.sock.destroyed) return;
+    const view = this.opts.view;
+    if (s.sameStore && view.version === s.ackedVersion) return;
+    if (s.nackedVersion !== undefined && view.version <= s.nackedVersion) return;
+    const plan = view.deltaSince(s.ackedVersion, s.sameStore);
+    const head: Omit<Delta, 'upserts' | 'removes'> = {
+      type: 'delta',
+      version: plan.version,
+      baseVersion: plan.reset ? 0 : s.ackedVersion,
+      reset: plan.reset,
+      storeId: this.opts.storeId,
+    };
+    // Splice cached JSON so 10,000 workloads cost one join, not a re-serialisation per proxy.
+    const upserts = plan.upserts.map((u) => `{"key":${JSON.stringify(u.key)},"value":${u.json}}`).join(',');
+    const frame = `${JSON.stringify(head).slice(0, -1)},"upserts":[${upserts}],"removes":${JSON.stringify(plan.removes)}}`;
+    s.inFlight = plan.version;
+    const st = this.status.get(s.node)!;
+    st.sentVersion = plan.version;
+    this.opts.metrics?.pushes.inc();
+    writeFrame(s.sock, frame);
+  }
+}
+
+interface Session {
+  node: string;
+  sock: tls.TLSSocket;
+  expiresAt: number;
+  ackedVersion: number;
+  /** False until the proxy holds state from this control plane's store. */
+  sameStore: boolean;
+  inFlight: number | undefined;
+  nackedVersion: number | undefined;
+}

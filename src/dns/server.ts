@@ -1,0 +1,226 @@
+// The DNS server: one query in, one answer out, over UDP and TCP (RFC 1035 4.2). Answers come
+// from the zones in order, then the upstream; a malformed query costs only itself (FORMERR or
+// drop, logged) and the server keeps serving. Sockets may be injected so the node proxy can run
+// this server on listeners it creates inside pod namespaces.
+import { randomInt } from 'node:crypto';
+import { type Socket as UdpSocket, createSocket } from 'node:dgram';
+import { type AddressInfo, type Server as TcpServer, type Socket, createServer, isIP } from 'node:net';
+import { type Logger, silentLogger } from '../log.js';
+import { exchangeTcp, exchangeUdp } from './client.js';
+import { decodeMessage, encodeMessage } from './codec.js';
+import { type DnsEndpoint, formatEndpoint } from './endpoint.js';
+import { type DnsMessage, type DnsRecord, OPCODE_QUERY, RCODE, RR_CLASS_IN, RR_TYPE, responseTo } from './message.js';
+import type { Zone } from './zone.js';
+
+export interface DnsServerOptions {
+  /** Consulted in order; the first that does not return null answers. */
+  zones?: Zone[];
+  /** Where names outside every zone go; without it they are NXDOMAIN. */
+  upstream?: DnsEndpoint;
+  /** How long to wait for the upstream before answering SERVFAIL (default 2000 ms). */
+  upstreamTimeoutMs?: number;
+  /** Idle TCP connections are closed after this long (default 10000 ms). */
+  tcpIdleTimeoutMs?: number;
+  logger?: Logger;
+}
+
+type Transport = 'udp' | 'tcp';
+
+const CLASSIC_UDP_LIMIT = 512;
+const OUR_EDNS_PAYLOAD = 1232;
+
+export class DnsServer {
+  private readonly zones: Zone[];
+  private readonly log: Logger;
+  private readonly upstreamTimeoutMs: number;
+  private readonly tcpIdleTimeoutMs: number;
+  private readonly cleanups: (() => void)[] = [];
+  private readonly connections = new Set<Socket>();
+  private readonly owned: (UdpSocket | TcpServer)[] = [];
+
+  constructor(private readonly opts: DnsServerOptions = {}) {
+    this.zones = opts.zones ?? [];
+    this.log = opts.logger ?? silentLogger();
+    this.upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 2000;
+    this.tcpIdleTimeoutMs = opts.tcpIdleTimeoutMs ?? 10_000;
+  }
+
+  /** Binds UDP and TCP on the same address and port (port 0: one free port for both). */
+  async listen(host: string, port: number): Promise<DnsEndpoint> {
+    for (let attempt = 0; ; attempt++) {
+      const udp = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(port, host, () => { udp.off('error', reject); resolve(); });
+      });
+      const bound = udp.address().port;
+      const tcp = createServer({ allowHalfOpen: true });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tcp.once('error', reject);
+          tcp.listen(bound, host, () => { tcp.off('error', reject); resolve(); });
+        });
+      } catch (err) {
+        udp.close();
+        // With port 0 the kernel may hand out a UDP port whose TCP twin is taken: try another.
+        if (port === 0 && attempt < 5 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        throw err;
+      }
+      this.owned.push(udp, tcp);
+      this.serveUdp(udp);
+      this.serveTcp(tcp);
+      const endpoint = { host, port: (tcp.address() as AddressInfo).port };
+      this.log.info({ listen: formatEndpoint(endpoint) }, 'dns server listening');
+      return endpoint;
+    }
+  }
+
+  /** Answers queries arriving on a bound UDP socket (owned by the caller). */
+  serveUdp(sock: UdpSocket): void {
+    const onMessage = (msg: Buffer, rinfo: { address: string; port: number }) => {
+      void this.answer(msg, 'udp').then((reply) => {
+        if (reply) sock.send(reply, rinfo.port, rinfo.address);
+      });
+    };
+    const onError = (err: Error) => this.log.warn({ err: err.message }, 'dns udp socket error');
+    sock.on('message', onMessage);
+    sock.on('error', onError);
+    this.cleanups.push(() => { sock.off('message', onMessage); sock.off('error', onError); });
+  }
+
+  /** Answers length-prefixed queries on connections accepted by a listening server (owned by the caller). */
+  serveTcp(server: TcpServer): void {
+    const onConnection = (conn: Socket) => this.handleConnection(conn);
+    server.on('connection', onConnection);
+    this.cleanups.push(() => server.off('connection', onConnection));
+  }
+
+  /** Wire query in, wire answer out; null means drop (no reply is safe to send). */
+  async answer(wire: Buffer, transport: Transport): Promise<Buffer | null> {
+    let query: DnsMessage;
+    try {
+      query = decodeMessage(wire);
+    } catch (err) {
+      this.log.warn({ transport, bytes: wire.length, err: (err as Error).message }, 'dropping malformed dns query');
+      return formErrFor(wire);
+    }
+    if (query.qr) return null; // never answer answers: that is how reflection loops start
+    try {
+      const reply = await this.resolve(query, wire, transport);
+      return transport === 'udp' ? fitUdp(reply, udpLimit(query)) : reply;
+    } catch (err) {
+      this.log.error({ name: query.questions[0]?.name, err: (err as Error).message }, 'dns answer failed; answering SERVFAIL');
+      return encodeMessage(responseTo(query, RCODE.SERVFAIL));
+    }
+  }
+
+  private async resolve(query: DnsMessage, wire: Buffer, transport: Transport): Promise<Buffer> {
+    if (query.opcode !== OPCODE_QUERY) return encodeMessage(responseTo(query, RCODE.NOTIMP));
+    if (query.questions.length !== 1) return encodeMessage(responseTo(query, RCODE.FORMERR));
+    const q = query.questions[0]!;
+    if (q.class === RR_CLASS_IN) {
+      for (const zone of this.zones) {
+        const found = zone.lookup(q.name, q.type);
+        if (!found) continue;
+        const reply = responseTo(query, found.rcode);
+        reply.aa = true;
+        reply.answers = found.answers;
+        reply.authorities = found.authorities ?? [];
+        reply.additionals = ednsOf(query) ? [ourOpt()] : [];
+        this.log.debug({ name: q.name, type: q.type, rcode: found.rcode, answers: found.answers.length }, 'dns answer');
+        return encodeMessage(reply);
+      }
+    }
+    if (!this.opts.upstream) return encodeMessage(responseTo(query, RCODE.NXDOMAIN));
+    return this.forward(query, wire, transport, this.opts.upstream);
+  }
+
+  /** Relays the query under a fresh id (so replies to other clients cannot be confused) and restores the client's id. */
+  private async forward(query: DnsMessage, wire: Buffer, transport: Transport, upstream: DnsEndpoint): Promise<Buffer> {
+    const relayed = Buffer.from(wire);
+    relayed.writeUInt16BE(randomInt(0x10000), 0);
+    try {
+      let reply = await exchangeUdp(upstream, relayed, this.upstreamTimeoutMs);
+      const truncated = reply.length >= 4 && (reply[2]! & 0x02) !== 0;
+      if (truncated && transport === 'tcp') reply = await exchangeTcp(upstream, relayed, this.upstreamTimeoutMs);
+      const out = Buffer.from(reply);
+      out.writeUInt16BE(query.id, 0);
+      return out;
+    } catch (err) {
+      this.log.warn({ upstream: formatEndpoint(upstream), name: query.questions[0]?.name, err: (err as Error).message }, 'dns upstream failed; answering SERVFAIL');
+      return encodeMessage(responseTo(query, RCODE.SERVFAIL));
+    }
+  }
+
+  private handleConnection(conn: Socket): void {
+    this.connections.add(conn);
+    conn.setTimeout(this.tcpIdleTimeoutMs, () => conn.destroy());
+    conn.on('close', () => this.connections.delete(conn));
+    conn.on('error', (err) => this.log.debug({ err: err.message }, 'dns tcp connection error'));
+    let buffered = Buffer.alloc(0);
+    // A client may half-close after its last query; finish the answers in flight, then close.
+    let pending = 0;
+    let ended = false;
+    const maybeEnd = () => { if (ended && pending === 0 && !conn.destroyed) conn.end(); };
+    conn.on('end', () => { ended = true; maybeEnd(); });
+    conn.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const frame = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
+        buffered = buffered.subarray(2 + frame.length);
+        pending++;
+        void this.answer(frame, 'tcp').then((reply) => {
+          pending--;
+          if (reply && !conn.destroyed && conn.writable) {
+            const prefix = Buffer.alloc(2);
+            prefix.writeUInt16BE(reply.length);
+            conn.write(Buffer.concat([prefix, reply]));
+          }
+          maybeEnd();
+        });
+      }
+    });
+  }
+
+  /** Stops serving: detaches from injected sockets, closes owned ones and open TCP connections. */
+  async close(): Promise<void> {
+    for (const c of this.cleanups.splice(0)) c();
+    for (const conn of this.connections) conn.destroy();
+    await Promise.all(
+      this.owned.splice(0).map((s) => new Promise<void>((resolve) => {
+        if ('send' in s) s.close(() => resolve());
+        else s.close(() => resolve());
+      })),
+    );
+  }
+}
+
+/** FORMERR for an undecodable query when its header is readable; otherwise nothing to answer. */
+function formErrFor(wire: Buffer): Buffer | null {
+  if (wire.length < 12 || (wire[2]! & 0x80) !== 0) return null;
+  const out = Buffer.alloc(12);
+  out.writeUInt16BE(wire.readUInt16BE(0), 0);
+  out.writeUInt16BE(0x8000 | (wire[2]! & 0x78) << 8 | 0x0080 | RCODE.FORMERR, 2);
+  return out;
+}
+
+function ednsOf(query: DnsMessage): DnsRecord | undefined {
+  return query.additionals.find((r) => r.type === 'RAW' && r.code === RR_TYPE.OPT);
+}
+
+function ourOpt(): DnsRecord {
+  return { name: '', type: 'RAW', code: RR_TYPE.OPT, class: OUR_EDNS_PAYLOAD, ttl: 0, rdata: Buffer.alloc(0) };
+}
+
+/** The largest UDP reply the client accepts: 512, or its EDNS payload size (RFC 6891). */
+function udpLimit(query: DnsMessage): number {
+  const opt = ednsOf(query);
+  return opt ? Math.max(CLASSIC_UDP_LIMIT, Math.min(opt.class, OUR_EDNS_PAYLOAD)) : CLASSIC_UDP_LIMIT;
+}
+
+/** A reply too big for UDP becomes its header and question with TC set: the client retries over TCP. */
+function fitUdp(reply: Buffer, limit: number): Buffer {
+  if (reply.length <= limit) return reply;
+  const msg = decodeMessage(reply);
+  return encodeMessage({ ...msg, tc: true, questions: msg.questions.slice(0, 1), answers: [], authorities: [], additionals: [] });
+}

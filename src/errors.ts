@@ -1,0 +1,40 @@
+// The one error base of ambit. Every error that crosses a module boundary carries a stable
+// `code` (documented in docs/errors.md), and where it is about input, the field path and the
+// offending value, so that a message always says what was wrong and where.
+
+export interface AmbitErrorOptions {
+  /** Dotted/indexed path of the offending field, e.g. `spec.ports[0].port`. */
+  path?: string;
+  /** The offending value, as given. */
+  value?: unknown;
+  cause?: unknown;
+}
+
+export class AmbitError extends Error {
+  readonly code: string;
+  readonly path?: string;
+  readonly value?: unknown;
+
+  constructor(code: string, message: string, opts: AmbitErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AmbitError';
+    this.code = code;
+    if (opts.path !== undefined) this.path = opts.path;
+    if ('value' in opts) this.value = opts.value;
+  }
+}
+
+/** Renders a value for an error message: short, unambiguous, never multi-line. */
+export function showValue(v: unknown): string {
+  let s: string;
+  if (typeof v === 'string') s = JSON.stringify(v);
+  else if (v === undefined) s = 'undefined';
+  else {
+    try {
+      s = JSON.stringify(v) ?? String(v);
+    } catch {
+      s = String(v);
+    }
+  }
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}

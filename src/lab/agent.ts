@@ -1,0 +1,32 @@
+// `ambit lab agent --name X`: the long-running process `lab up` starts in the root namespace.
+// It reconciles the lab with the control plane's store until SIGTERM. Its log is the place
+// where a pod that could not be built says why.
+import { AmbitError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { adminSocketPath } from '../paths.js';
+import { AdminHttpClient } from '../controlplane/admin-client.js';
+import { LabReconciler } from './reconcile.js';
+import { readLabState } from './state.js';
+import { validateLabName } from './names.js';
+import { assertLabHost } from './host-check.js';
+
+export async function runLabAgent(name: string): Promise<LabReconciler> {
+  assertLabHost();
+  const lab = validateLabName(name);
+  const state = readLabState(lab);
+  if (!state) throw new AmbitError('LAB_NOT_FOUND', `Cannot run the lab agent: lab ${lab} has no state file (run \`ambit lab up --name ${lab}\`)`, { value: lab });
+  const log = createLogger('lab-agent');
+  const reconciler = new LabReconciler(state.plan, new AdminHttpClient(adminSocketPath(lab)), log);
+  reconciler.start();
+  log.info({ lab, nodes: state.plan.nodes.map((n) => n.name) }, 'lab agent started');
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'lab agent stopping');
+    reconciler.stop();
+    const hard = setTimeout(() => process.exit(0), 3000);
+    hard.unref();
+    reconciler.idle().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return reconciler;
+}

@@ -1,0 +1,78 @@
+// Brings one pod to life or ends it: address from the node's IPAM, network, then each
+// container as an unprivileged process in the pod's namespace with its own log file.
+import { join } from 'node:path';
+import type { PodResource } from '../config/types.js';
+import { ANNOTATIONS } from '../config/types.js';
+import { AmbitError, showValue } from '../errors.js';
+import type { PodIpam } from './ipam.js';
+import type { LabPlan } from './plan.js';
+import { findNode } from './plan.js';
+import { createPodNetwork, removePodNetwork } from './pod-network.js';
+import { netnsInode, pidsInNetns, spawnDetached, stopProcesses } from './processes.js';
+import { logDir, type ContainerRecord, type PodRecord } from './state.js';
+import { podKey, podNetns } from './names.js';
+
+/** What, in a Pod, the lab builds from: a change here means rebuild the pod. */
+export function podFingerprint(pod: PodResource): string {
+  return JSON.stringify({ spec: pod.spec, ip: pod.metadata.annotations[ANNOTATIONS.podIP] ?? null });
+}
+
+export function containerLogFile(lab: string, namespace: string, pod: string, container: string): string {
+  return join(logDir(lab), 'pods', namespace, pod, `${container}.log`);
+}
+
+/**
+ * Creates the pod; throws an AmbitError (after undoing its partial work) when the pod cannot be
+ * placed, addressed or started, so the caller can mark it Failed with that message.
+ */
+export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod: PodResource): Promise<PodRecord> {
+  const namespace = pod.metadata.namespace ?? 'default';
+  const name = pod.metadata.name;
+  const key = podKey(namespace, name);
+  const node = findNode(plan, pod.spec.nodeName);
+  const ipam = ipams.get(pod.spec.nodeName);
+  if (!node || !ipam) {
+    throw new AmbitError(
+      'LAB_UNKNOWN_NODE',
+      `Cannot place pod ${key}: spec.nodeName ${showValue(pod.spec.nodeName)} is not a lab node (nodes: ${plan.nodes.map((n) => n.name).join(', ')})`,
+      { path: 'spec.nodeName', value: pod.spec.nodeName },
+    );
+  }
+  const ip = ipam.allocate(key, pod.metadata.annotations[ANNOTATIONS.podIP]);
+  const record: PodRecord = { namespace, name, node: node.name, ip, phase: 'Pending', fingerprint: podFingerprint(pod), containers: [] };
+  try {
+    const net = await createPodNetwork(plan, node, namespace, name, ip);
+    record.netns = net.netns;
+    record.veth = net.veth;
+    for (const c of pod.spec.containers) {
+      const argv = [...c.command, ...c.args];
+      if (argv.length === 0) {
+        throw new AmbitError('LAB_POD_NO_COMMAND', `Cannot start pod ${key}: container ${showValue(c.name)} has no command`, { path: 'spec.containers.command', value: c.name });
+      }
+      const logFile = containerLogFile(plan.lab, namespace, name, c.name);
+      const env: Record<string, string> = { POD_NAME: name, POD_NAMESPACE: namespace, POD_IP: ip, NODE_NAME: node.name };
+      for (const e of c.env) env[e.name] = e.value;
+      const pid = spawnDetached({ argv, netns: net.netns, unprivileged: true, logFile, env });
+      const rec: ContainerRecord = { name: c.name, pid, logFile, startedAt: new Date().toISOString() };
+      record.containers.push(rec);
+    }
+    record.phase = 'Running';
+    return record;
+  } catch (err) {
+    await deletePod(plan, ipams, record);
+    throw err;
+  }
+}
+
+/** Stops every process in the pod's namespace, removes its network and frees its address. */
+export async function deletePod(plan: LabPlan, ipams: Map<string, PodIpam>, record: PodRecord): Promise<void> {
+  const netns = record.netns ?? podNetns(plan.lab, record.namespace, record.name);
+  const ino = netnsInode(netns);
+  const pids = ino === undefined ? [] : pidsInNetns(new Set([ino]));
+  // Only pids still inside the pod's namespace: a recorded pid may have been reused since.
+  await stopProcesses(pids, 1000);
+  await removePodNetwork(netns);
+  if (record.ip !== undefined && ipams.get(record.node)?.ownerOf(record.ip) === podKey(record.namespace, record.name)) {
+    ipams.get(record.node)!.release(record.ip);
+  }
+}

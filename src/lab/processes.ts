@@ -1,0 +1,170 @@
+// Starting and stopping the lab's long-lived processes. Everything runs detached in its own
+// process group (so the CLI that started it may exit) with output appended to a log file.
+// Pod processes enter their namespace with `ip netns exec` (which also bind-mounts the pod's
+// /etc/netns files: resolv.conf and the CA bundle) and drop to nobody with no capabilities.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AmbitError } from '../errors.js';
+
+/** The uid/gid pod processes run as (nobody/nogroup). */
+export const POD_UID = 65534;
+
+export const AMBIT_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export interface ProcessSpec {
+  argv: string[];
+  /** Network namespace to run in (omitted: the caller's). */
+  netns?: string;
+  /** Drop to nobody with an empty capability set, as pod processes do. */
+  unprivileged?: boolean;
+  logFile: string;
+  env?: Record<string, string>;
+}
+
+/** argv[0] `ambit` means this repository's CLI, run by the current Node binary. */
+export function resolveCommand(argv: string[]): string[] {
+  if (argv[0] === 'ambit') return [process.execPath, AMBIT_MAIN, ...argv.slice(1)];
+  return argv;
+}
+
+export const DROP_PRIVILEGES = [
+  'setpriv',
+  `--reuid=${POD_UID}`,
+  `--regid=${POD_UID}`,
+  '--clear-groups',
+  '--inh-caps=-all',
+  '--bounding-set=-all',
+  '--no-new-privs',
+  '--',
+];
+
+/** The full argv that runs `spec` in its namespace, with its privileges. */
+export function wrapCommand(spec: Pick<ProcessSpec, 'argv' | 'netns' | 'unprivileged'>): string[] {
+  const inner = resolveCommand(spec.argv);
+  const dropped = spec.unprivileged ? [...DROP_PRIVILEGES, ...inner] : inner;
+  return spec.netns === undefined ? dropped : ['ip', 'netns', 'exec', spec.netns, ...dropped];
+}
+
+export function podEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/tmp',
+    LANG: 'C.UTF-8',
+    ...(process.env.AMBIT_LOG_LEVEL ? { AMBIT_LOG_LEVEL: process.env.AMBIT_LOG_LEVEL } : {}),
+    ...extra,
+  };
+}
+
+/** Starts a detached process; returns its pid (the pid of the final program: ip and setpriv exec). */
+export function spawnDetached(spec: ProcessSpec): number {
+  mkdirSync(dirname(spec.logFile), { recursive: true });
+  const fd = openSync(spec.logFile, 'a');
+  try {
+    const [cmd, ...args] = wrapCommand(spec);
+    const env = spec.unprivileged ? podEnv(spec.env) : { ...process.env, ...spec.env };
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' });
+    if (child.pid === undefined) {
+      throw new AmbitError('LAB_SPAWN_FAILED', `Cannot start ${spec.argv.join(' ')}: spawn returned no pid`, { value: spec.argv });
+    }
+    child.on('error', () => {});
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined || pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // A zombie still "exists" for kill(0) but is dead for us.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** SIGTERM the process group, then SIGKILL whatever is left after `graceMs`. */
+export async function stopProcesses(pids: number[], graceMs = 2000): Promise<void> {
+  const live = pids.filter((p) => isAlive(p));
+  for (const p of live) signal(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && live.some((p) => isAlive(p))) await sleep(25);
+  for (const p of live.filter((q) => isAlive(q))) signal(p, 'SIGKILL');
+  const hard = Date.now() + 2000;
+  while (Date.now() < hard && live.some((p) => isAlive(p))) await sleep(25);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The effective capability mask of a process, from /proc/<pid>/status. */
+export function capEff(pid: number): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new AmbitError('LAB_PROC_UNREADABLE', `Cannot read CapEff of pid ${pid}: no CapEff line in /proc/${pid}/status`, { value: pid });
+  return BigInt(`0x${m[1]}`);
+}
+
+/** The inode of a named network namespace (its /run/netns bind mount). */
+export function netnsInode(name: string): number | undefined {
+  const p = `/run/netns/${name}`;
+  if (!existsSync(p)) return undefined;
+  try {
+    return statSync(p).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids whose network namespace is one of `inodes`. */
+export function pidsInNetns(inodes: Set<number>): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const link = readlinkSync(`/proc/${entry}/ns/net`);
+      const m = /^net:\[(\d+)\]$/.exec(link);
+      if (m && inodes.has(Number(m[1]))) out.push(Number(entry));
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out;
+}
+
+/** Pids whose argv contains `needle` as consecutive arguments. */
+export function pidsByArgv(needle: string[]): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      for (let i = 0; i + needle.length <= argv.length; i++) {
+        if (needle.every((n, j) => argv[i + j] === n)) {
+          out.push(Number(entry));
+          break;
+        }
+      }
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out;
+}

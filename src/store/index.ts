@@ -1,0 +1,1 @@
+export { Store, type StoredEntry, type Mutation } from './store.js';

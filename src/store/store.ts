@@ -1,0 +1,223 @@
+// The embedded durable store: every resource in memory, every committed transaction appended to
+// a write-ahead log (one JSON line, fsynced) and folded into a snapshot now and then, so that a
+// control-plane restart finds exactly what was committed. Watchers see whole transactions.
+
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { keyOf, type Kind, type Resource } from '../config/types.js';
+import { AmbitError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { StoreChange, StoreEvent } from '../controlplane/admin-api.js';
+
+export interface StoredEntry {
+  resource: Resource;
+  /** Revision of the transaction that created this key (a recreated key gets a new one). */
+  createRevision: number;
+  modRevision: number;
+}
+
+export type Mutation = { type: 'put'; resource: Resource } | { type: 'delete'; key: string };
+
+interface LogLine {
+  rev: number;
+  ops: ({ p: Resource } | { d: string })[];
+}
+
+interface Snapshot {
+  storeId: string;
+  revision: number;
+  entries: StoredEntry[];
+}
+
+const COMPACT_EVERY_BYTES = 64 * 1024 * 1024;
+
+export class Store {
+  readonly storeId: string;
+  private rev: number;
+  private readonly entries = new Map<string, StoredEntry>();
+  /** `Kind/namespace/` -> entries: keeps per-namespace listing cheap at 100,000 pods. */
+  private readonly index = new Map<string, Map<string, StoredEntry>>();
+  private readonly watchers = new Set<(e: StoreEvent) => void>();
+  private logFd: number | undefined;
+  private logBytes = 0;
+
+  private constructor(
+    private readonly dir: string | undefined,
+    snapshot: Snapshot,
+    private readonly log?: Logger,
+  ) {
+    this.storeId = snapshot.storeId;
+    this.rev = snapshot.revision;
+    for (const e of snapshot.entries) this.setEntry(keyOf(e.resource), e);
+  }
+
+  /** An in-memory store (tests, benchmarks): nothing is written to disk. */
+  static memory(): Store {
+    return new Store(undefined, { storeId: randomUUID(), revision: 0, entries: [] });
+  }
+
+  /** Opens (or creates) the durable store in `dir`, replaying the log after the snapshot. */
+  static open(dir: string, log?: Logger): Store {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const snapPath = join(dir, 'snapshot.json');
+    const snapshot: Snapshot = existsSync(snapPath)
+      ? (JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot)
+      : { storeId: randomUUID(), revision: 0, entries: [] };
+    const store = new Store(dir, snapshot, log);
+    store.replay(join(dir, 'wal.jsonl'));
+    store.compact();
+    return store;
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  get(key: string): StoredEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Every entry, optionally of one kind and namespace, in key order. */
+  list(kind?: Kind, namespace?: string): StoredEntry[] {
+    const out = [...this.iterate(kind, namespace)];
+    return out.sort((a, b) => (keyOf(a.resource) < keyOf(b.resource) ? -1 : 1));
+  }
+
+  /** Like list(), unsorted and without copying: for hot paths. */
+  *iterate(kind?: Kind, namespace?: string): Iterable<StoredEntry> {
+    if (kind !== undefined && namespace !== undefined) {
+      const m = this.index.get(`${kind}/${namespace}/`);
+      if (m) yield* m.values();
+      return;
+    }
+    const prefix = kind === undefined ? '' : `${kind}/`;
+    for (const [p, m] of this.index) if (p.startsWith(prefix)) yield* m.values();
+  }
+
+  count(kind?: Kind): number {
+    let n = 0;
+    const prefix = kind === undefined ? '' : `${kind}/`;
+    for (const [p, m] of this.index) if (p.startsWith(prefix)) n += m.size;
+    return n;
+  }
+
+  private setEntry(key: string, e: StoredEntry): void {
+    this.entries.set(key, e);
+    const p = key.slice(0, key.lastIndexOf('/') + 1);
+    let m = this.index.get(p);
+    if (!m) this.index.set(p, (m = new Map()));
+    m.set(key, e);
+  }
+
+  private deleteEntry(key: string): void {
+    this.entries.delete(key);
+    const p = key.slice(0, key.lastIndexOf('/') + 1);
+    const m = this.index.get(p);
+    m?.delete(key);
+    if (m && m.size === 0) this.index.delete(p);
+  }
+
+  /**
+   * Commits the mutations as one transaction (durably, before returning) and tells watchers.
+   * Deleting an absent key is a no-op; a transaction that changes nothing keeps the revision.
+   */
+  commit(mutations: Mutation[]): StoreEvent {
+    const changes: StoreChange[] = [];
+    const ops: LogLine['ops'] = [];
+    const rev = this.rev + 1;
+    const staged = new Map<string, StoredEntry | null>();
+    for (const m of mutations) {
+      if (m.type === 'put') {
+        const key = keyOf(m.resource);
+        const prev = staged.has(key) ? staged.get(key) : this.entries.get(key);
+        staged.set(key, { resource: m.resource, createRevision: prev ? prev.createRevision : rev, modRevision: rev });
+        changes.push({ type: 'put', key, resource: m.resource });
+        ops.push({ p: m.resource });
+      } else {
+        const prev = staged.has(m.key) ? staged.get(m.key) : this.entries.get(m.key);
+        if (!prev) continue;
+        staged.set(m.key, null);
+        changes.push({ type: 'delete', key: m.key, resource: prev.resource });
+        ops.push({ d: m.key });
+      }
+    }
+    if (changes.length === 0) return { revision: this.rev, changes };
+    this.appendLog({ rev, ops });
+    this.rev = rev;
+    for (const [k, v] of staged) {
+      if (v) this.setEntry(k, v);
+      else this.deleteEntry(k);
+    }
+    const event: StoreEvent = { revision: rev, changes };
+    for (const w of this.watchers) w(event);
+    return event;
+  }
+
+  /** Calls `fn` with every transaction committed from now on. Returns the unsubscribe function. */
+  watch(fn: (e: StoreEvent) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  close(): void {
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = undefined;
+    this.watchers.clear();
+  }
+
+  private appendLog(line: LogLine): void {
+    if (this.dir === undefined) return;
+    if (this.logFd === undefined) this.logFd = openSync(join(this.dir, 'wal.jsonl'), 'a', 0o600);
+    const buf = Buffer.from(JSON.stringify(line) + '\n');
+    writeSync(this.logFd, buf);
+    fsyncSync(this.logFd);
+    this.logBytes += buf.length;
+    if (this.logBytes > COMPACT_EVERY_BYTES) this.compact();
+  }
+
+  private replay(walPath: string): void {
+    if (!existsSync(walPath)) return;
+    const lines = readFileSync(walPath, 'utf8').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i]!;
+      if (text === '') continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch (err) {
+        // Only the last line may be torn (a crash mid-write); anything else is corruption.
+        if (i >= lines.length - 2) {
+          this.log?.warn({ walPath, line: i + 1 }, 'ignoring a torn last line in the store log (crash during a write)');
+          break;
+        }
+        throw new AmbitError('STORE_CORRUPT', `Cannot open the store: ${walPath} line ${i + 1} is not valid JSON`, { cause: err });
+      }
+      if (line.rev <= this.rev) continue;
+      for (const op of line.ops) {
+        if ('p' in op) {
+          const key = keyOf(op.p);
+          const prev = this.entries.get(key);
+          this.setEntry(key, { resource: op.p, createRevision: prev ? prev.createRevision : line.rev, modRevision: line.rev });
+        } else this.deleteEntry(op.d);
+      }
+      this.rev = line.rev;
+    }
+  }
+
+  /** Folds the log into a new snapshot (written atomically) and starts an empty log. */
+  private compact(): void {
+    if (this.dir === undefined) return;
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = undefined;
+    const snap: Snapshot = { storeId: this.storeId, revision: this.rev, entries: [...this.entries.values()] };
+    const tmp = join(this.dir, 'snapshot.json.tmp');
+    writeFileSync(tmp, JSON.stringify(snap), { mode: 0o600 });
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, join(this.dir, 'snapshot.json'));
+    writeFileSync(join(this.dir, 'wal.jsonl'), '', { mode: 0o600 });
+    this.logBytes = 0;
+  }
+}

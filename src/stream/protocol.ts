@@ -1,0 +1,135 @@
+// The configuration stream's framing and messages. One long-lived TLS
+// connection on which the proxy authenticates with its node credential in `hello`; then both ends
+// exchange length-prefixed JSON frames (4-byte big-endian length, then UTF-8 JSON).
+//
+// Versions are the control plane's view revisions. A delta carries every resource that changed
+// after `baseVersion` (or everything, with `reset`), the proxy ACKs the version once applied or
+// NACKs it with a reason and keeps what it had.
+
+import type { Duplex } from 'node:stream';
+import { AmbitError } from '../errors.js';
+
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+export const PROTOCOL_VERSION = 1;
+
+export interface Hello {
+  type: 'hello';
+  protocol: number;
+  node: string;
+  token: string;
+  /** The version the proxy holds (0: nothing) and the store it came from. */
+  version: number;
+  storeId: string | null;
+}
+export interface Ack {
+  type: 'ack';
+  version: number;
+}
+export interface Nack {
+  type: 'nack';
+  version: number;
+  error: string;
+}
+export interface CsrRequest {
+  type: 'csr';
+  id: number;
+  identity: string;
+  csr: string;
+}
+export type ClientMessage = Hello | Ack | Nack | CsrRequest;
+
+export interface Welcome {
+  type: 'welcome';
+  node: string;
+  storeId: string;
+}
+export interface Delta {
+  type: 'delta';
+  version: number;
+  baseVersion: number;
+  reset: boolean;
+  storeId: string;
+  upserts: { key: string; value: unknown }[];
+  removes: string[];
+}
+export interface SvidResponse {
+  type: 'svid';
+  id: number;
+  chain: string[];
+  serial: string;
+  notAfter: string;
+}
+export interface SvidError {
+  type: 'svid-error';
+  id: number;
+  code: string;
+  message: string;
+}
+export interface StreamError {
+  type: 'error';
+  code: string;
+  message: string;
+}
+export type ServerMessage = Welcome | Delta | SvidResponse | SvidError | StreamError;
+
+/** Writes one frame; `json` may be a pre-serialised string (the control plane caches them). */
+export function writeFrame(sock: Duplex, msg: object | string): boolean {
+  const body = Buffer.from(typeof msg === 'string' ? msg : JSON.stringify(msg), 'utf8');
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(body.length, 0);
+  sock.write(head);
+  return sock.write(body);
+}
+
+/**
+ * Reads frames from a socket and hands each parsed message to `onMessage`. A frame over the
+ * limit or that is not a JSON object ends the connection with an error (the caller logs it).
+ */
+export function readFrames(sock: Duplex, onMessage: (msg: Record<string, unknown>) => void, onBad: (err: AmbitError) => void, maxBytes = MAX_FRAME_BYTES): void {
+  let chunks: Buffer[] = [];
+  let have = 0;
+  let need = -1;
+  sock.on('data', (data: Buffer) => {
+    chunks.push(data);
+    have += data.length;
+    for (;;) {
+      if (need < 0) {
+        if (have < 4) return;
+        const buf = take(4);
+        need = buf.readUInt32BE(0);
+        if (need > maxBytes) {
+          onBad(new AmbitError('STREAM_FRAME_TOO_LARGE', `Cannot read a config-stream frame: ${need} bytes is over the limit of ${maxBytes}`));
+          sock.destroy();
+          return;
+        }
+      }
+      if (have < need) return;
+      const body = take(need);
+      need = -1;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(body.toString('utf8'));
+      } catch {
+        onBad(new AmbitError('STREAM_FRAME_INVALID', 'Cannot read a config-stream frame: it is not valid JSON'));
+        sock.destroy();
+        return;
+      }
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
+        onBad(new AmbitError('STREAM_FRAME_INVALID', 'Cannot read a config-stream frame: not an object with a "type"'));
+        sock.destroy();
+        return;
+      }
+      onMessage(msg as Record<string, unknown>);
+      if (sock.destroyed) return;
+    }
+  });
+
+  function take(n: number): Buffer {
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    chunks = rest.length ? [rest] : [];
+    have = rest.length;
+    return out;
+  }
+}

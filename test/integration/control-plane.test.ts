@@ -1,0 +1,212 @@
+// The control plane for real: the `ambit control-plane` process, and node-proxy clients built on
+// the shipped stream library, over TLS on loopback. Node-scoped issuance follows a pod's move,
+// clients resume after a restart without losing state, a NACKed version is never half-applied.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { ControlPlaneProcess } from '../../src/testing/control-plane-process.js';
+import { ConfigStreamClient, type ConfigState } from '../../src/stream/index.js';
+import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
+import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
+import { silentLogger } from '../../src/log.js';
+import { parseDocuments } from '../../src/config/index.js';
+import { AmbitError } from '../../src/errors.js';
+
+let cp: ControlPlaneProcess;
+let bundle: string;
+const clients: ConfigStreamClient[] = [];
+const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
+
+const base = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+spec: {podCIDR: 10.244.1.0/24}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-2}
+spec: {podCIDR: 10.244.2.0/24}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`;
+
+function pod(node: string, name = 'web', sa = 'web'): string {
+  return `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: shop, labels: {app: web}}
+spec:
+  nodeName: ${node}
+  serviceAccountName: ${sa}
+  containers: [{name: main, command: [ambit, app, echo]}]
+`;
+}
+
+async function client(node: string, opts: { validate?: (s: ConfigState) => void; token?: string } = {}): Promise<ConfigStreamClient> {
+  const token = opts.token ?? (await cp.admin.issueNodeToken(node, 3600));
+  const c = new ConfigStreamClient({
+    address: cp.streamAddress,
+    node,
+    token,
+    trustBundle: bundle,
+    serverIdentity: controlPlaneIdentity('cluster.local'),
+    log: silentLogger(),
+    backoff: { initialMs: 50, maxMs: 300 },
+    ...(opts.validate ? { validate: opts.validate } : {}),
+  });
+  clients.push(c);
+  c.start();
+  return c;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function svidFor(c: ConfigStreamClient, identity = WEB): Promise<string[]> {
+  const { csrPem } = createCsr(parseSpiffeId(identity));
+  return (await c.requestSvid(identity, csrPem)).chain;
+}
+
+before(async () => {
+  cp = await ControlPlaneProcess.start();
+  bundle = await cp.admin.trustBundle();
+  await cp.admin.apply(parseDocuments(base + '---' + pod('node-1'), 'test'));
+});
+
+after(async () => {
+  for (const c of clients) c.stop();
+  await cp?.stop();
+});
+
+test('two proxies receive the workload and service view and ACK it', async () => {
+  const [n1, n2] = [await client('node-1'), await client('node-2')];
+  for (const c of [n1, n2]) {
+    await c.waitForVersion(1, 10_000);
+    const wl = c.state.resources.get('workload/shop/web') as { identity: string; node: string };
+    assert.equal(wl.identity, WEB);
+    assert.equal(wl.node, 'node-1');
+    const svc = c.state.resources.get('service/shop/web') as { vip: string; ports: unknown[] };
+    assert.match(svc.vip, /^10\.96\./);
+  }
+  await until('both ACKed', async () => {
+    const s = await cp.admin.status();
+    return s.proxies.length === 2 && s.proxies.every((p) => p.connected && p.ackedVersion === s.configVersion);
+  });
+});
+
+test('CSR authorization follows the pod when it moves between nodes', async () => {
+  const [n1, n2] = clients as [ConfigStreamClient, ConfigStreamClient];
+  const chain = await svidFor(n1);
+  const leaf = new X509Certificate(chain[0]!);
+  assert.equal(leaf.subjectAltName, `URI:${WEB}`);
+  assert.ok(leaf.verify(new X509Certificate(bundle.split(/(?<=-----END CERTIFICATE-----)\n?/)[0]!).publicKey));
+  await assert.rejects(svidFor(n2), (e: AmbitError) => e.code === 'ISSUANCE_NOT_ON_NODE' && /node-2/.test(e.message));
+
+  await cp.admin.apply(parseDocuments(pod('node-2'), 'move'));
+  await until('node-1 sees the move', () => (n1.state.resources.get('workload/shop/web') as { node: string }).node === 'node-2');
+  await assert.rejects(svidFor(n1), (e: AmbitError) => e.code === 'ISSUANCE_NOT_ON_NODE' && /node-1/.test(e.message));
+  const moved = await svidFor(n2);
+  assert.equal(new X509Certificate(moved[0]!).subjectAltName, `URI:${WEB}`);
+
+  const audit = cp.auditLines();
+  assert.ok(audit.some((l) => l.event === 'svid.refused' && l.node === 'node-2' && l.identity === WEB), 'refusal is audited');
+  assert.ok(audit.some((l) => l.event === 'svid.issued' && l.node === 'node-2' && l.identity === WEB), 'issuance is audited');
+});
+
+test('a node cannot get an SVID for a CSR whose SAN differs from the identity it asks for', async () => {
+  const n2 = clients[1]!;
+  const { csrPem } = createCsr(parseSpiffeId('spiffe://cluster.local/ns/shop/sa/admin'));
+  await assert.rejects(n2.requestSvid(WEB, csrPem), (e: AmbitError) => e.code === 'CSR_SAN_MISMATCH');
+});
+
+test('forged and expired node credentials are refused at hello, with an audit line', async () => {
+  const good = await cp.admin.issueNodeToken('node-1', 3600);
+  const [h, p, s] = good.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+  const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'node-2' })).toString('base64url')}.${s}`;
+  for (const [token, code] of [
+    [forged, 'NODE_TOKEN_BAD_SIGNATURE'],
+    ['not-a-token', 'NODE_TOKEN_MALFORMED'],
+  ] as const) {
+    const c = await client('node-2', { token });
+    const err = await new Promise<AmbitError>((r) => c.once('refused', r));
+    c.stop();
+    assert.equal(err.code, code);
+  }
+  assert.ok(cp.auditLines().some((l) => l.event === 'stream.refused' && l.code === 'NODE_TOKEN_BAD_SIGNATURE'));
+});
+
+test('a NACKed version is never half-applied and shows in status', async () => {
+  const picky = await client('node-3', {
+    validate: (s) => {
+      if (s.resources.has('authorization-policy/shop/poison')) throw new Error('cannot apply policy shop/poison');
+    },
+  });
+  await picky.waitForVersion(1);
+  const before = picky.state;
+  await cp.admin.apply(
+    parseDocuments(
+      `${pod('node-2', 'extra', 'extra')}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: poison, namespace: shop}
+spec: {action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/x/sa/y]}}]}]}
+`,
+      'poison',
+    ),
+  );
+  const nack = await cp.admin.status().then(async () => {
+    await until('NACK in status', async () => (await cp.admin.status()).proxies.some((p) => p.node === 'node-3' && p.nack));
+    return (await cp.admin.status()).proxies.find((p) => p.node === 'node-3')!.nack!;
+  });
+  assert.match(nack.error, /cannot apply policy shop\/poison/);
+  // Neither half of that transaction was applied: not the policy, not the new pod.
+  assert.equal(picky.state, before);
+  assert.equal(picky.state.resources.has('workload/shop/extra'), false);
+  // The other proxies took it.
+  await until('node-1 has the extra pod', () => clients[0]!.state.resources.has('workload/shop/extra'));
+
+  await cp.admin.delete([{ kind: 'AuthorizationPolicy', namespace: 'shop', name: 'poison' }]);
+  await until('node-3 catches up', () => picky.state.resources.has('workload/shop/extra'));
+  await until('the NACK clears once a later version is ACKed', async () => {
+    const s = await cp.admin.status();
+    const st = s.proxies.find((p) => p.node === 'node-3')!;
+    return st.nack === undefined && st.ackedVersion === s.configVersion;
+  });
+  picky.stop();
+});
+
+test('after a control-plane restart, clients resume from their version without losing state', async () => {
+  const [n1, n2] = clients as [ConfigStreamClient, ConfigStreamClient];
+  const versions = [n1.state.version, n2.state.version];
+  const updates: { reset: boolean }[] = [];
+  n1.on('update', (_s, changed) => updates.push(changed));
+  await cp.restart();
+  // While down and after, the clients kept serving their last configuration.
+  assert.ok(n1.state.resources.has('workload/shop/web'));
+  await until('both reconnected', async () => (await cp.admin.status()).proxies.filter((p) => p.connected).length >= 2);
+  assert.deepEqual([n1.state.version, n2.state.version], versions, 'nothing to resend: no reset after restart');
+  await cp.admin.apply(parseDocuments(pod('node-1', 'after', 'after'), 'after'));
+  await until('both get the new pod', () => n1.state.resources.has('workload/shop/after') && n2.state.resources.has('workload/shop/after'));
+  assert.ok(n1.state.resources.has('workload/shop/web'), 'earlier state kept');
+  assert.deepEqual(updates.map((u) => u.reset), [false], 'a delta, not a full reset');
+  // And issuance still follows placement after the restart (the store is durable).
+  await assert.rejects(svidFor(n1), (e: AmbitError) => e.code === 'ISSUANCE_NOT_ON_NODE');
+  assert.ok((await svidFor(n2)).length >= 1);
+});
