@@ -11,7 +11,7 @@ import { checkCsr } from './csr-checks.js';
 import { keyIdOf } from './extensions.js';
 import { LeafTemplate, randomSerial } from './leaf-template.js';
 import { generateRoot } from './root.js';
-import { TrustBundle } from './trust-bundle.js';
+import { describeCertificate, TrustBundle } from './trust-bundle.js';
 
 export interface IssuedSvid {
   readonly certPem: string;
@@ -97,9 +97,9 @@ export class CertificateAuthority {
     const cert = new X509Certificate(chain[0]!);
     const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
     if (!spki(createPublicKey(key)).equals(spki(cert.publicKey))) {
-      throw new AmbitError('CA_KEY_MISMATCH', `Cannot load CA: keyPem does not belong to the certificate ${showValue(cert.subject)}`, { path: 'keyPem' });
+      throw new AmbitError('CA_KEY_MISMATCH', `Cannot load CA: keyPem does not belong to the certificate ${describeCertificate(cert)}`, { path: 'keyPem' });
     }
-    if (!cert.ca) throw new AmbitError('CA_NOT_CA', `Cannot load CA: certificate ${showValue(cert.subject)} is not a CA (basicConstraints CA:false)`, { path: 'certChainPem[0]', value: cert.subject });
+    if (!cert.ca) throw new AmbitError('CA_NOT_CA', `Cannot load CA: certificate ${describeCertificate(cert)} is not a CA (basicConstraints CA:false)`, { path: 'certChainPem[0]', value: cert.subject });
     const bundle = new TrustBundle(files.rootsPem);
     let root: X509Certificate;
     try {
@@ -109,7 +109,7 @@ export class CertificateAuthority {
     }
     const trustDomain = files.trustDomain ?? trustDomainOf(cert);
     if (trustDomain === undefined) {
-      throw new AmbitError('CA_TRUST_DOMAIN_UNKNOWN', `Cannot load CA: certificate ${showValue(cert.subject)} has no spiffe:// URI SAN and no trustDomain was given`, { path: 'trustDomain' });
+      throw new AmbitError('CA_TRUST_DOMAIN_UNKNOWN', `Cannot load CA: certificate ${describeCertificate(cert)} has no spiffe:// URI SAN and no trustDomain was given`, { path: 'trustDomain' });
     }
     return new CertificateAuthority(parseSpiffeId(`spiffe://${trustDomain}`).trustDomain, chain, key, bundle, toPem('CERTIFICATE', root.raw));
   }

@@ -27,10 +27,15 @@ function certsOf(pem: string | string[], what: string): X509Certificate[] {
   });
 }
 
+/** A certificate's name for messages: its subject, else its SAN (SVIDs have empty subjects). */
+export function describeCertificate(c: X509Certificate): string {
+  return showValue(c.subject || c.subjectAltName || `serial ${c.serialNumber}`);
+}
+
 function checkValidity(c: X509Certificate, now: Date): void {
   const from = Date.parse(c.validFrom);
   const to = Date.parse(c.validTo);
-  const who = showValue(c.subject || c.subjectAltName || c.serialNumber);
+  const who = describeCertificate(c);
   if (now.getTime() < from) throw new AmbitError('CHAIN_NOT_YET_VALID', `Cannot verify certificate chain: ${who} is not valid before ${c.validFrom}`, { value: c.validFrom });
   if (now.getTime() > to) throw new AmbitError('CHAIN_EXPIRED', `Cannot verify certificate chain: ${who} expired at ${c.validTo}`, { value: c.validTo });
 }
@@ -47,7 +52,7 @@ export class TrustBundle {
     const certs = certsOf(pem, 'trust bundle');
     if (certs.length === 0) throw new AmbitError('TRUST_BUNDLE_INVALID', 'Cannot add to trust bundle: no PEM CERTIFICATE block found', { path: 'pem' });
     for (const c of certs) {
-      if (!c.ca) throw new AmbitError('TRUST_BUNDLE_INVALID', `Cannot add to trust bundle: ${showValue(c.subject)} is not a CA certificate`, { value: c.subject });
+      if (!c.ca) throw new AmbitError('TRUST_BUNDLE_INVALID', `Cannot add to trust bundle: ${describeCertificate(c)} is not a CA certificate`, { value: c.subject });
     }
     return certs.map((c) => {
       const fp = normalizeFingerprint(c.fingerprint256);
@@ -95,7 +100,7 @@ export class TrustBundle {
       const next = pool.find((c) => c.ca && !path.includes(c) && cur.checkIssued(c) && cur.verify(c.publicKey));
       if (!next) {
         throw new AmbitError('CHAIN_UNTRUSTED',
-          `Cannot verify certificate chain: no trusted root or given intermediate issued ${showValue(cur.subject || cur.subjectAltName)} (issuer ${showValue(cur.issuer)})`,
+          `Cannot verify certificate chain: no trusted root or given intermediate issued ${describeCertificate(cur)} (issuer ${showValue(cur.issuer)})`,
           { value: cur.issuer });
       }
       cur = next;

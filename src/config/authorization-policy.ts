@@ -12,7 +12,7 @@ import type {
 } from './types.js';
 import { checkFields, fail, listOf, mapping, oneOf, opt, req, type Obj, type Reader } from './fields.js';
 import { labels } from './metadata.js';
-import { httpPath, method, namespacePattern, policyHost, policyPort, principal } from './policy-values.js';
+import { httpPath, method, namespacePattern, hostPattern, policyPort, principal } from './policy-values.js';
 
 const NO_IP = 'ambit authorizes by verified workload identity, never by IP address; use principals or namespaces';
 const NO_JWT = 'ambit has no request authentication (JWT); use principals';
@@ -62,7 +62,7 @@ const operation: Reader<PolicyOperation> = (v, path) => {
   checkFields(o, path, OPERATION_FIELDS);
   const out: PolicyOperation = {};
   fillLists(out, o, path, ['ports', 'notPorts'], policyPort);
-  fillLists(out, o, path, ['hosts', 'notHosts'], policyHost);
+  fillLists(out, o, path, ['hosts', 'notHosts'], hostPattern);
   fillLists(out, o, path, ['methods', 'notMethods'], method);
   fillLists(out, o, path, ['paths', 'notPaths'], httpPath);
   if (Object.keys(out).length === 0) fail(path, `must set at least one of ${OPERATION_FIELDS.join(', ')}`);

@@ -63,8 +63,10 @@ export const policyPort: Reader<number> = (v, path) => {
   return n;
 };
 
-export const policyHost: Reader<string> = (v, path) => {
+/** An exact host or `*.suffix` wildcard (ServiceEntry hosts, policy hosts). */
+export const hostPattern: Reader<string> = (v, path) => {
   const s = str(v, path);
+  if (s === '') fail(path, 'must not be empty');
   const problem = validateHost(s);
   if (problem !== null) fail(path, problem, s);
   return s;

@@ -7,6 +7,7 @@ import type { ObjectMeta, ServiceEntryPort, ServiceEntryPortProtocol, ServiceEnt
 import { checkFields, fail, listOf, mapping, noDuplicates, oneOf, opt, port, req, str, type Obj, type Reader } from './fields.js';
 import { validateHost } from './hosts.js';
 import { isIPv4 } from './net.js';
+import { hostPattern } from './policy-values.js';
 
 type Resolution = ServiceEntryResource['spec']['resolution'];
 type Location = ServiceEntryResource['spec']['location'];
@@ -16,13 +17,6 @@ const RESOLUTIONS: readonly Resolution[] = ['DNS', 'STATIC', 'NONE'];
 const LOCATIONS: readonly Location[] = ['MESH_EXTERNAL', 'MESH_INTERNAL'];
 export const DEFAULT_RESOLUTION: Resolution = 'DNS';
 export const DEFAULT_LOCATION: Location = 'MESH_EXTERNAL';
-
-const host: Reader<string> = (v, path) => {
-  const s = str(v, path);
-  const problem = validateHost(s);
-  if (problem !== null) fail(path, problem, s);
-  return s;
-};
 
 const entryPort: Reader<ServiceEntryPort> = (v, path) => {
   const p = mapping(v, path);
@@ -64,7 +58,7 @@ export function parseServiceEntry(doc: Obj, metadata: ObjectMeta): ServiceEntryR
     subjectAltNames: '',
     workloadSelector: 'use endpoints',
   });
-  const hosts = req(spec, 'hosts', 'spec', listOf(host, { nonEmpty: 'must list at least one host' }));
+  const hosts = req(spec, 'hosts', 'spec', listOf(hostPattern, { nonEmpty: 'must list at least one host' }));
   noDuplicates(hosts, 'spec.hosts', (h) => JSON.stringify(h), 'host');
   const ports = req(spec, 'ports', 'spec', listOf(entryPort, { nonEmpty: 'must list at least one port' }));
   noDuplicates(ports, 'spec.ports', (p) => String(p.number), 'port number');

@@ -1,7 +1,7 @@
 // The lab "public" CA (distinct from the mesh CA) and the certificates that internet hosts
 // serve. Uses the lab-apps module src/lab/public-ca.ts when it is built; until then a small
 // openssl-based stand-in makes the same files, so `lab up` never depends on build order.
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labRunDir } from '../paths.js';
 import type { InternetHost } from './spec.js';
@@ -61,8 +61,9 @@ async function viaOpenssl(dir: string, hosts: InternetHost[]): Promise<LabPublic
     const cert = join(dir, `${name}.crt`);
     const san = h.certificateNames.map((n) => `DNS:${n}`).join(',');
     await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
-    await run('openssl', ['x509', '-req', '-in', csr, '-CA', rootCrt, '-CAkey', rootKey, '-CAcreateserial', '-out', cert, '-days', '30',
-      '-extfile', '/dev/stdin'], { input: `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n` });
+    const ext = join(dir, `${name}.ext`);
+    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
+    await run('openssl', ['x509', '-req', '-in', csr, '-CA', rootCrt, '-CAkey', rootKey, '-CAcreateserial', '-out', cert, '-days', '30', '-extfile', ext]);
     files.set(name, { cert, key });
   }
   return { rootPem: readFileSync(rootCrt, 'utf8'), hosts: files };

@@ -185,6 +185,7 @@ describe('no file descriptor leaks on failure', () => {
       await assert.rejects(listenInNetns(nsPath, { host: '192.0.2.1', port: 0 }), { code: 'EADDRNOTAVAIL' });
       await assert.rejects(listenInNetns(nsPath, { host: '127.0.0.1', port }), { code: 'EADDRINUSE' });
       await assert.rejects(udpSocketInNetns(nsPath, { host: '192.0.2.1', port: 0 }), { code: 'EADDRNOTAVAIL' });
+      await assert.rejects(listenInNetns(nsPath, { host: '127.0.0.1', port: 0 }, server), { code: 'ERR_SERVER_ALREADY_LISTEN' });
       const c = connectFromNetns(nsPath, { host: '127.0.0.1', port: 1 });
       const [err] = (await once(c, 'error')) as [NodeJS.ErrnoException];
       assert.equal(err.code, 'ECONNREFUSED');

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { readFrames, writeFrame } from '../../../src/stream/protocol.js';
+import { decodeResource } from '../../../src/stream/resources.js';
+import type { AmbitError } from '../../../src/errors.js';
+
+function collect(limit?: number) {
+  const sock = new PassThrough();
+  const msgs: Record<string, unknown>[] = [];
+  const errs: AmbitError[] = [];
+  readFrames(sock, (m) => msgs.push(m), (e) => errs.push(e), limit);
+  return { sock, msgs, errs };
+}
+
+test('frames split across chunks and several frames in one chunk are both read', () => {
+  const { sock, msgs } = collect();
+  const a = new PassThrough();
+  const bufs: Buffer[] = [];
+  a.on('data', (d: Buffer) => bufs.push(d));
+  writeFrame(a, { type: 'ack', version: 1 });
+  writeFrame(a, '{"type":"ack","version":2}');
+  const all = Buffer.concat(bufs);
+  for (let i = 0; i < all.length; i += 3) sock.write(all.subarray(i, i + 3));
+  assert.deepEqual(msgs, [{ type: 'ack', version: 1 }, { type: 'ack', version: 2 }]);
+});
+
+for (const [name, bytes, code, message] of [
+  ['an oversized length', Buffer.from([0, 0, 0x10, 0]), 'STREAM_FRAME_TOO_LARGE', 'Cannot read a config-stream frame: 4096 bytes is over the limit of 1024'],
+  ['a body that is not JSON', Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('{x}')]), 'STREAM_FRAME_INVALID', 'Cannot read a config-stream frame: it is not valid JSON'],
+  ['JSON without a type', Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('[]')]), 'STREAM_FRAME_INVALID', 'Cannot read a config-stream frame: not an object with a "type"'],
+] as const) {
+  test(`${name} is refused and the connection closed`, () => {
+    const { sock, msgs, errs } = collect(1024);
+    sock.write(bytes);
+    assert.equal(msgs.length, 0);
+    assert.equal(errs[0]?.code, code);
+    assert.equal(errs[0]?.message, message);
+    assert.equal(sock.destroyed, true);
+  });
+}
+
+test('stream resources are decoded strictly', () => {
+  const good = { uid: 'u', name: 'a', namespace: 'd', node: 'n', ips: ['10.0.0.1'], serviceAccount: 's', identity: 'spiffe://td/ns/d/sa/s', labels: {}, waypoint: null };
+  assert.deepEqual(decodeResource('workload/d/a', good), []);
+  assert.deepEqual(decodeResource('workload/d/a', { ...good, identity: '10.0.0.1' }), ['workload/d/a: identity: must be a spiffe:// URI']);
+  assert.deepEqual(decodeResource('workload/d/a', { ...good, ips: [1] }), ['workload/d/a: ips: must be a list of strings']);
+  assert.deepEqual(decodeResource('gadget/x', {}), ['gadget/x: unknown resource type']);
+  assert.deepEqual(decodeResource('mesh/mesh', 'x'), ['mesh/mesh: must be an object']);
+});
