@@ -21,13 +21,22 @@ function withName(c: Command): Command {
 
 export function registerLab(program: Command): void {
   const lab = program.command('lab').description('Build and run a multi-node cluster from network namespaces (Linux, root)');
+  // Not root or not Linux: exactly one line that says what is needed, before anything is touched.
+  lab.hook('preAction', (_lab, action) => {
+    if (action.name() === 'status' || action.name() === 'logs') return;
+    try {
+      assertLabHost();
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  });
 
   withName(lab.command('up'))
     .description('Create the lab: underlay, nodes, control plane, DNS, internet hosts, agent')
     .option('-f, --file <lab.yaml>', 'lab spec (kind: Lab) plus resources to apply')
     .option('--replace', 'tear down a running lab of the same name first')
     .action(async (o: { name?: string; file?: string; replace?: boolean }, cmd: Command) => {
-      assertLabHost();
       const file = o.file ? parseLabFile(readFileSync(o.file, 'utf8'), o.file) : undefined;
       const name = o.name ?? file?.name ?? labName({}, cmd);
       const t0 = Date.now();

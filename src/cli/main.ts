@@ -11,6 +11,7 @@ import { registerLab } from './lab.js';
 import { registerApp } from './app.js';
 import { registerDnsServer } from './dns-server.js';
 import { registerDemo } from './demo.js';
+import { registerNodeProxy } from './node-proxy.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ program
 registerResourceCommands(program);
 registerStatus(program);
 registerControlPlane(program);
+registerNodeProxy(program);
 registerDemo(program);
 registerLab(program);
 registerApp(program);

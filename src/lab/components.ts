@@ -69,8 +69,8 @@ export function internetHostComponents(plan: LabPlan, certs: Map<string, { cert:
         const files = certs.get(h.names[0]!) ?? hostCertFiles(plan.lab, h);
         return template(plan.lab, name, ['ambit', 'app', 'https-server', '--listen', listen, '--cert', files.cert, '--key', files.key, '--name', h.names[0]!], plan.inet.netns);
       }
-      const mode = p.protocol === 'HTTP' ? 'http' : 'tcp';
-      return template(plan.lab, name, ['ambit', 'app', 'echo', '--listen', listen, '--mode', mode, '--name', h.names[0]!], plan.inet.netns);
+      const tcp = p.protocol === 'TCP' ? ['--tcp'] : [];
+      return template(plan.lab, name, ['ambit', 'app', 'echo', '--listen', listen, ...tcp, '--name', h.names[0]!], plan.inet.netns);
     }),
   );
 }

@@ -9,7 +9,7 @@ export { LabReconciler } from './reconcile.js';
 export { parseLabFile, parseLabSpec, defaultLabSpec, type LabSpec, type LabFile, type InternetHost, type LabNodeSpec } from './spec.js';
 export { planLab, findNode, type LabPlan, type NodePlan } from './plan.js';
 export { PodIpam, parseIPv4, formatIPv4, parseCidr, formatCidr, cidrContains, type IpamSnapshot } from './ipam.js';
-export { readLabState, readAgentState, type LabState, type AgentState, type PodRecord, type ComponentRecord } from './state.js';
+export { readLabState, readAgentState, statePath, type LabState, type AgentState, type PodRecord, type ComponentRecord } from './state.js';
 export { labPrefix, podNetns, nodeNetns, underlayNetns, controlPlaneNetns, internetNetns, validateLabName } from './names.js';
 export { capEff, isAlive, pidsInNetns, netnsInode, POD_UID } from './processes.js';
 export { assertLabHost } from './host-check.js';

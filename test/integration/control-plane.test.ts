@@ -11,6 +11,9 @@ import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
 import { silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
 import { AmbitError } from '../../src/errors.js';
+import { NodeTokenIssuer } from '../../src/ca/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let cp: ControlPlaneProcess;
 let bundle: string;
@@ -134,12 +137,25 @@ test('a node cannot get an SVID for a CSR whose SAN differs from the identity it
   await assert.rejects(n2.requestSvid(WEB, csrPem), (e: AmbitError) => e.code === 'CSR_SAN_MISMATCH');
 });
 
+test('a CSR whose signature does not verify is refused over the stream', async () => {
+  const n2 = clients[1]!;
+  const { csrDer } = createCsr(parseSpiffeId(WEB));
+  const bad = Buffer.from(csrDer);
+  bad[bad.length - 5] ^= 0x01;
+  const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${bad.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  await assert.rejects(n2.requestSvid(WEB, pem), (e: AmbitError) => e.code === 'CSR_BAD_SIGNATURE');
+});
+
 test('forged and expired node credentials are refused at hello, with an audit line', async () => {
   const good = await cp.admin.issueNodeToken('node-1', 3600);
   const [h, p, s] = good.split('.') as [string, string, string];
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
   const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'node-2' })).toString('base64url')}.${s}`;
+  // An expired credential, signed with the control plane's real key (read from its data dir).
+  const issuer = NodeTokenIssuer.fromPem(readFileSync(join(cp.dataDir, 'ca', 'node-token-key.pem'), 'utf8'));
+  const expired = issuer.issue('node-1', 60, new Date(Date.now() - 3600_000));
   for (const [token, code] of [
+    [expired, 'NODE_TOKEN_EXPIRED'],
     [forged, 'NODE_TOKEN_BAD_SIGNATURE'],
     ['not-a-token', 'NODE_TOKEN_MALFORMED'],
   ] as const) {

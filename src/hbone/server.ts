@@ -1,0 +1,236 @@
+// The HBONE server: HTTP/2 CONNECT over mutual TLS 1.3 (ALPN h2), as opened by the node proxy on
+// port 15008 inside a pod's namespace. It proves the destination's SVID, requires the source's,
+// turns each CONNECT into one onTunnel decision, splices accepted tunnels and reports every
+// refusal with a reason code. It never listens itself: the node proxy does, inside the pod.
+import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { createLogger, type Logger } from '../log.js';
+import { parseAuthority, type TunnelAuthority } from './authority.js';
+import { trackHandshakes } from './handshake-deadline.js';
+import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
+import { chainAnchoredIn, peerIdentity } from './peer.js';
+import { spliceTunnel } from './splice.js';
+
+export type RefusalCode =
+  | 'TLS_FAILURE' | 'ALPN' | 'HANDSHAKE_TIMEOUT' | 'BAD_REQUEST' | 'BAD_AUTHORITY'
+  | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE';
+
+export type TunnelStatus = 200 | 400 | 401 | 503;
+
+export interface TunnelRequest {
+  /** The source's SPIFFE ID, proven in the TLS handshake. */
+  peer: string;
+  authority: TunnelAuthority;
+  stream: ServerHttp2Stream;
+  socket: TLSSocket;
+}
+
+export interface TunnelDecision {
+  status: TunnelStatus;
+  reason?: string;
+  /** Required with 200: the connection to the destination, spliced to the stream. */
+  upstream?: Duplex;
+}
+
+export interface TunnelRecord {
+  peer: string;
+  authority: TunnelAuthority;
+  status: TunnelStatus;
+  reason?: string;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
+export interface HboneServerOptions {
+  /** The destination's SVID (built with createHboneContext); called per connection, so rotation takes effect for new connections. */
+  secureContext: () => SecureContext;
+  /** PEM roots the client's certificate must chain to. */
+  trustedRoots: () => string[];
+  onTunnel: (t: TunnelRequest) => Promise<TunnelDecision>;
+  onClose?: (r: TunnelRecord) => void;
+  onRefused?: (code: RefusalCode, detail: string) => void;
+  limits?: Partial<HboneServerLimits>;
+  logger?: Logger;
+}
+
+export type HboneServer = Http2SecureServer & {
+  /** GOAWAY to every connection, then destroys what is left after `deadlineMs`; stops listening. */
+  drain(deadlineMs?: number): Promise<void>;
+};
+
+const REFUSAL_BY_STATUS: Record<Exclude<TunnelStatus, 200>, RefusalCode> = { 400: 'BAD_AUTHORITY', 401: 'DENY', 503: 'UNREACHABLE' };
+
+export function createHboneServer(opts: HboneServerOptions): HboneServer {
+  const limits: HboneServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits };
+  const log = opts.logger ?? createLogger('hbone-server');
+  const refuse = (code: RefusalCode, detail: string, fields: Record<string, unknown> = {}): void => {
+    log.warn({ reason: code, detail, ...fields }, 'hbone refused');
+    opts.onRefused?.(code, detail);
+  };
+
+  const server = createSecureServer({
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+    allowHTTP1: false,
+    minVersion: 'TLSv1.3',
+    // Node's own timer is an inactivity timer (a trickling client resets it); ours is absolute.
+    handshakeTimeout: limits.handshakeTimeoutMs * 4,
+    unknownProtocolTimeout: 100,
+    maxSessionMemory: limits.maxSessionMemoryMb,
+    settings: {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      // nghttp2 resets (silently) above this hard cap; between the two limits we answer 431 and log.
+      maxHeaderListSize: Math.max(4 * limits.maxHeaderListSize, 64 * 1024),
+      initialWindowSize: limits.initialWindowSize,
+      enablePush: false,
+    },
+  }) as HboneServer;
+
+  // Node has no public way to hand a ready SecureContext to a TLS server for connections without
+  // SNI; tls.Server reads `_sharedCreds` for each new connection, so point it at the current SVID.
+  server.prependListener('connection', () => {
+    (server as unknown as { _sharedCreds: SecureContext })._sharedCreds = opts.secureContext();
+  });
+  trackHandshakes(server, limits.handshakeTimeoutMs, (detail) => refuse('HANDSHAKE_TIMEOUT', detail));
+
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    if (err.code === 'HBONE_HANDSHAKE_TIMEOUT') return; // already reported by the deadline
+    const code: RefusalCode = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'HANDSHAKE_TIMEOUT'
+      : /NO_APPLICATION_PROTOCOL|no application protocol/i.test(`${err.code} ${err.message}`) ? 'ALPN' : 'TLS_FAILURE';
+    refuse(code, `${err.code ?? 'ERROR'}: ${err.message}`, { remote: socket.remoteAddress });
+  });
+  server.on('unknownProtocol', (socket: TLSSocket) => {
+    refuse('ALPN', `client negotiated ${JSON.stringify(socket.alpnProtocol)}, only "h2" is served`, { remote: socket.remoteAddress });
+    socket.destroy();
+  });
+
+  const sessions = new Set<ServerHttp2Session>();
+  const peers = new WeakMap<ServerHttp2Session, string>();
+  const active = new WeakMap<ServerHttp2Session, number>();
+  const idleTimers = new WeakMap<ServerHttp2Session, NodeJS.Timeout>();
+  const armIdle = (session: ServerHttp2Session): void => {
+    clearTimeout(idleTimers.get(session));
+    const t = setTimeout(() => {
+      log.debug({ peer: peers.get(session) }, 'hbone connection idle, closing');
+      session.close();
+    }, limits.idleTimeoutMs);
+    t.unref();
+    idleTimers.set(session, t);
+  };
+
+  server.on('session', (session: ServerHttp2Session) => {
+    const socket = session.socket as TLSSocket;
+    let peer: string;
+    try {
+      if (!chainAnchoredIn(socket.getPeerCertificate(true), opts.trustedRoots())) throw new Error('the client certificate does not chain to the trusted roots');
+      peer = peerIdentity(socket);
+    } catch (err) {
+      refuse('TLS_FAILURE', (err as Error).message, { remote: socket.remoteAddress });
+      session.destroy();
+      return;
+    }
+    peers.set(session, peer);
+    active.set(session, 0);
+    sessions.add(session);
+    session.on('error', (err) => log.debug({ peer, err: err.message }, 'hbone session error'));
+    session.once('close', () => {
+      sessions.delete(session);
+      clearTimeout(idleTimers.get(session));
+    });
+    try {
+      session.setLocalWindowSize(limits.initialWindowSize);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'cannot raise connection window');
+    }
+    armIdle(session);
+  });
+
+  server.on('stream', (stream: ServerHttp2Stream, headers, _flags: number, rawHeaders: string[]) => {
+    const session = stream.session as ServerHttp2Session;
+    const peer = peers.get(session);
+    if (peer === undefined) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    stream.on('error', () => undefined); // reported through 'close' and the splice result
+    const reply = (status: number, code: RefusalCode, detail: string): void => {
+      refuse(code, detail, { peer, authority: headers[':authority'] });
+      if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
+      stream.resume();
+    };
+    const size = headerListSize(rawHeaders);
+    if (size > limits.maxHeaderListSize) return reply(431, 'HEADERS_TOO_LARGE', `request headers are ${size} bytes, limit ${limits.maxHeaderListSize}`);
+    const open = (active.get(session) ?? 0) + 1;
+    if (open > limits.maxConcurrentStreams) {
+      refuse('TOO_MANY_STREAMS', `stream ${stream.id} would be number ${open} on one connection, limit ${limits.maxConcurrentStreams}`, { peer });
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    active.set(session, open);
+    clearTimeout(idleTimers.get(session));
+    stream.once('close', () => {
+      const left = (active.get(session) ?? 1) - 1;
+      active.set(session, left);
+      if (left === 0 && !session.closed) armIdle(session);
+    });
+    if (headers[':method'] !== 'CONNECT') return reply(400, 'BAD_REQUEST', `method ${JSON.stringify(headers[':method'])} is not CONNECT`);
+    if (headers[':protocol'] !== undefined) return reply(400, 'BAD_REQUEST', 'extended CONNECT (:protocol) is not HBONE');
+    let authority: TunnelAuthority;
+    try {
+      authority = parseAuthority(headers[':authority']);
+    } catch (err) {
+      return reply(400, 'BAD_AUTHORITY', (err as Error).message);
+    }
+    void runTunnel({ peer, authority, stream, socket: session.socket as TLSSocket });
+  });
+
+  const runTunnel = async (t: TunnelRequest): Promise<void> => {
+    const started = performance.now();
+    let decision: TunnelDecision;
+    try {
+      decision = await opts.onTunnel(t);
+      if (decision.status === 200 && !decision.upstream) decision = { status: 503, reason: 'onTunnel accepted without an upstream' };
+    } catch (err) {
+      decision = { status: 503, reason: `onTunnel failed: ${(err as Error).message}` };
+    }
+    const record = (status: TunnelStatus, reason: string | undefined, bytesIn: number, bytesOut: number): void => {
+      opts.onClose?.({
+        peer: t.peer, authority: t.authority, status, ...(reason !== undefined ? { reason } : {}),
+        bytesIn, bytesOut, durationMs: performance.now() - started,
+      });
+    };
+    const { stream } = t;
+    if (decision.status !== 200) {
+      const reason = decision.reason ?? `onTunnel answered ${decision.status}`;
+      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: t.authority });
+      if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': decision.status }, { endStream: true });
+      stream.resume();
+      record(decision.status, reason, 0, 0);
+      return;
+    }
+    const upstream = decision.upstream!;
+    if (stream.destroyed || stream.closed) {
+      upstream.destroy();
+      record(200, 'stream closed before the tunnel opened', 0, 0);
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    const result = await spliceTunnel(stream, upstream);
+    record(200, result.error ?? decision.reason, result.bytesIn, result.bytesOut);
+  };
+
+  server.drain = async (deadlineMs = 5000): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sessions) s.close();
+    const timer = setTimeout(() => {
+      for (const s of sessions) s.destroy();
+    }, deadlineMs);
+    await closed;
+    clearTimeout(timer);
+  };
+  return server;
+}
+

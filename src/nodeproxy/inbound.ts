@@ -1,0 +1,104 @@
+// Inbound: an HBONE tunnel arrives on 15008 inside the destination pod's namespace. The peer's
+// identity is the one proven by its client certificate (never an IP); the CONNECT authority must
+// name this pod; AuthorizationPolicy decides on that identity; then the bytes go to the app.
+// Plaintext on 15006 is accepted only when PeerAuthentication says PERMISSIVE.
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log.js';
+import { authorize } from '../policy/index.js';
+import { connectFromNetns } from '../sys/index.js';
+import type { MeshState, Workload } from './state.js';
+import type { EnrolledPod } from './enroll.js';
+import { PROXY_MARK } from './redirect/rules.js';
+import type { Telemetry } from './telemetry.js';
+import { join } from './pipe.js';
+import { principalOf } from './principal.js';
+
+export interface InboundContext {
+  state: () => MeshState;
+  workloadOf: (pod: EnrolledPod) => Promise<Workload>;
+  telemetry: Telemetry;
+  log: Logger;
+}
+
+export type InboundVerdict = { status: 200; upstream: Duplex; close: (bytesIn: number, bytesOut: number) => void } | { status: 400 | 401 | 503; reason: string };
+
+/** Decides one tunnel: authority, identity-based policy, then the app's socket. */
+export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: string, authority: { host: string; port: number }): Promise<InboundVerdict> {
+  const principal = principalOf(peer);
+  const peerNs = /\/ns\/([^/]+)\//.exec(peer)?.[1] ?? 'unknown';
+  const state = ctx.state();
+  const peerWl = state.workloadWithIdentity(peer);
+  const base = {
+    direction: 'inbound' as const,
+    sourceWorkload: peerWl?.name ?? 'unknown',
+    sourceNamespace: peerNs,
+    sourcePrincipal: principal,
+    destinationAddress: `${authority.host}:${authority.port}`,
+  };
+  let me: Workload;
+  try {
+    me = await ctx.workloadOf(pod);
+  } catch (err) {
+    ctx.telemetry.refuse({ ...base, destinationWorkload: pod.name, destinationNamespace: pod.namespace, destinationPrincipal: 'unknown', flag: 'UNREACHABLE', reason: (err as Error).message });
+    return { status: 503, reason: 'destination workload not known yet' };
+  }
+  const dst = { destinationWorkload: me.name, destinationNamespace: me.namespace, destinationPrincipal: principalOf(me.identity) };
+  if (authority.host !== pod.ip) {
+    const reason = `CONNECT authority ${authority.host}:${authority.port} does not name this pod (${pod.ip})`;
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
+    return { status: 400, reason };
+  }
+  const d = authorize(state.policies, { namespace: me.namespace, labels: me.labels }, { principal, namespace: peerNs, port: authority.port }, { rootNamespace: state.mesh.rootNamespace, layer: 'L4' });
+  if (!d.allowed) {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason, ...(d.policy ? { policy: d.policy } : {}) });
+    return { status: 401, reason: d.reason };
+  }
+  const upstream = await dialApp(pod, authority.port);
+  if ('error' in upstream) {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'UNREACHABLE', reason: upstream.error });
+    return { status: 503, reason: upstream.error };
+  }
+  const close = ctx.telemetry.open({ ...base, ...dst, ...(d.policy ? { policy: d.policy } : {}), reason: d.reason });
+  return { status: 200, upstream: upstream.sock, close: (bytesIn, bytesOut) => close({ bytesSent: bytesIn, bytesReceived: bytesOut }) };
+}
+
+/** Plaintext captured on 15006: allowed only under PERMISSIVE, and then without any identity. */
+export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, client: net.Socket, originalPort: number): Promise<void> {
+  client.on('error', () => {});
+  const base = { direction: 'inbound' as const, sourceWorkload: 'unknown', sourceNamespace: 'unknown', sourcePrincipal: 'none (plaintext)', sourceAddress: `${client.remoteAddress}:${client.remotePort}`, destinationAddress: `${pod.ip}:${originalPort}` };
+  let me: Workload;
+  try {
+    me = await ctx.workloadOf(pod);
+  } catch {
+    return void client.destroy();
+  }
+  const state = ctx.state();
+  const dst = { destinationWorkload: me.name, destinationNamespace: me.namespace, destinationPrincipal: principalOf(me.identity) };
+  if (state.mtlsMode(me) !== 'PERMISSIVE') {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: 'plaintext refused: mTLS mode is STRICT' });
+    return void client.destroy();
+  }
+  const d = authorize(state.policies, { namespace: me.namespace, labels: me.labels }, { port: originalPort }, { rootNamespace: state.mesh.rootNamespace, layer: 'L4' });
+  if (!d.allowed) {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason });
+    return void client.destroy();
+  }
+  const up = await dialApp(pod, originalPort);
+  if ('error' in up) {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'UNREACHABLE', reason: up.error });
+    return void client.destroy();
+  }
+  const close = ctx.telemetry.open({ ...base, ...dst, reason: 'plaintext (PERMISSIVE)' });
+  const res = await join(client, up.sock);
+  close({ bytesSent: res.aToB, bytesReceived: res.bToA });
+}
+
+/** Connects to the app inside its pod, marked so that the capture rules let it through. */
+function dialApp(pod: EnrolledPod, port: number): Promise<{ sock: net.Socket } | { error: string }> {
+  return new Promise((resolve) => {
+    const sock = connectFromNetns(pod.netns, { host: pod.ip, port, mark: PROXY_MARK });
+    sock.once('connect', () => resolve({ sock }));
+    sock.once('error', (err) => resolve({ error: `cannot reach the app on ${pod.ip}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
+  });
+}

@@ -1,0 +1,160 @@
+// The node proxy, assembled: config stream -> mesh state; pods enrolled by the lab/CNI -> capture
+// and listeners in each pod's namespace; the SVID manager for the identities those pods run as;
+// the HBONE pool; telemetry and admin. Without the control plane it keeps serving its last state.
+import http from 'node:http';
+import type net from 'node:net';
+import { AmbitError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ConfigStreamClient, type ConfigState } from '../stream/index.js';
+import { HbonePool } from '../hbone/index.js';
+import type { DnsEndpoint } from '../dns/index.js';
+import { IdentityManager } from './identity.js';
+import { MeshState, type Workload } from './state.js';
+import { PodManager } from './pods.js';
+import { Telemetry } from './telemetry.js';
+import { serveEnrollment, type EnrolledPod } from './enroll.js';
+import { serveNodeProxyAdmin, type AdminPorts } from './admin.js';
+
+export interface NodeProxyOptions {
+  node: string;
+  controlPlane: string;
+  token: string;
+  trustBundle: string;
+  controlPlaneIdentity: string;
+  enrollSocket: string;
+  admin: AdminPorts;
+  dnsUpstream?: DnsEndpoint;
+  log: Logger;
+  accessLog: Logger;
+}
+
+export class NodeProxy {
+  private state = MeshState.empty();
+  readonly telemetry: Telemetry;
+  readonly certs: IdentityManager;
+  readonly stream: ConfigStreamClient;
+  readonly pods: PodManager;
+  private readonly pool: HbonePool;
+  private enrollServer: net.Server | undefined;
+  private adminServers: http.Server[] = [];
+  private readonly waiters = new Set<() => void>();
+  adminAddresses: Record<string, number> = {};
+
+  constructor(private readonly opts: NodeProxyOptions) {
+    const { log } = opts;
+    this.telemetry = new Telemetry(opts.accessLog);
+    this.stream = new ConfigStreamClient({
+      address: opts.controlPlane,
+      node: opts.node,
+      token: opts.token,
+      trustBundle: opts.trustBundle,
+      serverIdentity: opts.controlPlaneIdentity,
+      log,
+    });
+    this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
+    this.certs.setTrustRoots(opts.trustBundle.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim()));
+    this.pool = new HbonePool({ log });
+    this.pods = new PodManager({
+      state: () => this.state,
+      workloadOf: (pod) => this.workloadOf(pod),
+      certs: this.certs,
+      pool: this.pool,
+      telemetry: this.telemetry,
+      log,
+      ...(opts.dnsUpstream ? { dnsUpstream: opts.dnsUpstream } : {}),
+      onPodsChanged: () => this.refreshIdentities(),
+    });
+    this.stream.on('update', (s) => this.apply(s));
+    this.stream.on('connected', () => this.refreshIdentities());
+  }
+
+  async start(): Promise<void> {
+    this.stream.start();
+    this.enrollServer = await serveEnrollment(this.opts.enrollSocket, this.pods, this.opts.log);
+    const a = await serveNodeProxyAdmin(this.opts.admin, { dump: () => this.dump(), ready: () => this.readiness(), metrics: this.telemetry.registry });
+    this.adminServers = a.servers;
+    this.adminAddresses = a.addresses;
+    this.opts.log.info({ node: this.opts.node, controlPlane: this.opts.controlPlane, enroll: this.opts.enrollSocket, admin: a.addresses }, 'node proxy started');
+  }
+
+  async stop(): Promise<void> {
+    this.stream.stop();
+    this.certs.stop();
+    this.enrollServer?.close();
+    for (const s of this.adminServers) s.close();
+    await this.pods.close();
+    this.pool.close();
+  }
+
+  private apply(s: ConfigState): void {
+    this.state = new MeshState(s);
+    this.telemetry.configVersion.set(s.version);
+    this.certs.setTrustRoots(this.state.trustRoots);
+    this.refreshIdentities();
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Identities wanted = those of captured pods that the config knows. */
+  private refreshIdentities(): void {
+    const ids = new Set<string>();
+    for (const p of this.pods.list()) {
+      const w = this.state.workloadByName(p.namespace, p.name);
+      if (w && w.node === this.opts.node) ids.add(w.identity);
+    }
+    this.telemetry.enrolledPods.set(this.pods.list().length);
+    this.certs.setWanted(ids);
+  }
+
+  /** The captured pod's workload, checked against what the registry says about it. */
+  private workloadOf(pod: EnrolledPod, timeoutMs = 5_000): Promise<Workload> {
+    const check = (): Workload | undefined => {
+      const w = this.state.workloadByName(pod.namespace, pod.name);
+      if (!w) return undefined;
+      if (w.node !== this.opts.node) throw new AmbitError('WORKLOAD_MISMATCH', `Cannot serve pod ${pod.namespace}/${pod.name}: the registry places it on node ${w.node}, not ${this.opts.node}`);
+      if (!w.ips.includes(pod.ip)) return undefined;
+      return w;
+    };
+    const now = check();
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters.delete(on);
+        reject(new AmbitError('WORKLOAD_UNKNOWN', `Cannot serve pod ${pod.namespace}/${pod.name} (${pod.ip}): the configuration does not list it with that IP yet`));
+      }, timeoutMs);
+      const on = (): void => {
+        try {
+          const w = check();
+          if (!w) return;
+          clearTimeout(t);
+          this.waiters.delete(on);
+          resolve(w);
+        } catch (err) {
+          clearTimeout(t);
+          this.waiters.delete(on);
+          reject(err);
+        }
+      };
+      this.waiters.add(on);
+    });
+  }
+
+  private readiness(): { ready: boolean; reason?: string } {
+    if (this.state.version === 0) return { ready: false, reason: 'no configuration received yet' };
+    return { ready: true };
+  }
+
+  dump(): unknown {
+    return {
+      node: this.opts.node,
+      controlPlane: { address: this.opts.controlPlane, connected: this.stream.connected },
+      config: { version: this.state.version, storeId: this.stream.state.storeId, mesh: this.state.mesh },
+      pods: this.pods.list().map((p) => {
+        const w = this.state.workloadByName(p.namespace, p.name);
+        return { ...p, identity: w?.identity ?? null, uid: w?.uid ?? null };
+      }),
+      certificates: this.certs.dump(),
+      workloads: [...this.state.workloads()].map((w) => ({ uid: w.uid, namespace: w.namespace, name: w.name, node: w.node, ips: w.ips, identity: w.identity })),
+      policies: this.state.policies.map((p) => ({ namespace: p.namespace, name: p.name, action: p.spec.action, rules: p.spec.rules.length })),
+    };
+  }
+}

@@ -1,0 +1,144 @@
+// The pods this node proxy captures: for each, capture rules and four listeners inside the pod's
+// own network namespace (15001 outbound, 15006 inbound plaintext, 15008 HBONE, 15053 DNS), all
+// torn down when the pod goes. The listeners hand connections to outbound.ts / inbound.ts.
+import net from 'node:net';
+import type dgram from 'node:dgram';
+import type http2 from 'node:http2';
+import type { Logger } from '../log.js';
+import { listenInNetns, udpSocketInNetns, originalDst } from '../sys/index.js';
+import { createHboneServer } from '../hbone/index.js';
+import { DnsServer, type DnsEndpoint } from '../dns/index.js';
+import { installCapture, removeCapture } from './redirect/install.js';
+import { PORTS } from './redirect/rules.js';
+import { podKey, type EnrolledPod, type EnrollHandler } from './enroll.js';
+import { handleOutbound, type OutboundContext } from './outbound.js';
+import { acceptTunnel, handlePlaintext } from './inbound.js';
+import type { CertProvider } from './identity.js';
+import { MeshZone } from './dns.js';
+import type { MeshState } from './state.js';
+
+interface Captured {
+  pod: EnrolledPod;
+  servers: (net.Server | http2.Http2SecureServer)[];
+  udp: dgram.Socket[];
+  dns: DnsServer;
+}
+
+export interface PodManagerOptions extends OutboundContext {
+  certs: CertProvider;
+  dnsUpstream?: DnsEndpoint;
+  /** Called whenever the set of captured pods changes (the proxy recomputes wanted identities). */
+  onPodsChanged: () => void;
+  hboneLimits?: { handshakeTimeoutMs?: number };
+}
+
+export class PodManager implements EnrollHandler {
+  private readonly pods = new Map<string, Captured>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: PodManagerOptions) {
+    this.log = opts.log;
+  }
+
+  list(): EnrolledPod[] {
+    return [...this.pods.values()].map((c) => c.pod);
+  }
+
+  async snapshot(pods: EnrolledPod[]): Promise<void> {
+    const want = new Map(pods.map((p) => [podKey(p), p]));
+    for (const [k, c] of this.pods) {
+      const w = want.get(k);
+      if (!w || w.ip !== c.pod.ip || w.netns !== c.pod.netns) await this.remove(c.pod);
+    }
+    for (const p of pods) if (!this.pods.has(podKey(p))) await this.add(p);
+  }
+
+  async add(pod: EnrolledPod): Promise<void> {
+    const key = podKey(pod);
+    const prev = this.pods.get(key);
+    if (prev && prev.pod.ip === pod.ip && prev.pod.netns === pod.netns) return;
+    if (prev) await this.remove(prev.pod);
+    const c: Captured = { pod, servers: [], udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
+    try {
+      // Listeners first, then rules: a captured connection must always find its listener.
+      const outbound = net.createServer((s) => void handleOutbound(this.opts, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
+      c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.outbound }, outbound));
+      const plaintext = net.createServer((s) => {
+        let port: number;
+        try {
+          port = originalDst(s).port;
+        } catch {
+          return void s.destroy();
+        }
+        void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => this.log.error({ err: e.message }, 'inbound plaintext handler failed'));
+      });
+      c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
+      c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod)));
+      const tcpDns = net.createServer();
+      c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns }, tcpDns));
+      c.dns.serveTcp(tcpDns);
+      const udp = await udpSocketInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns });
+      c.udp.push(udp);
+      c.dns.serveUdp(udp);
+      await installCapture(pod.netns);
+    } catch (err) {
+      await this.closeAll(c);
+      throw err;
+    }
+    this.pods.set(key, c);
+    this.log.info({ pod: key, ip: pod.ip, netns: pod.netns }, 'pod captured: rules and listeners in place');
+    this.opts.onPodsChanged();
+  }
+
+  async remove(p: { namespace: string; name: string }): Promise<void> {
+    const key = podKey(p);
+    const c = this.pods.get(key);
+    if (!c) return;
+    this.pods.delete(key);
+    await removeCapture(c.pod.netns).catch(() => {});
+    await this.closeAll(c);
+    this.log.info({ pod: key }, 'pod released: rules and listeners removed');
+    this.opts.onPodsChanged();
+  }
+
+  async close(): Promise<void> {
+    for (const c of [...this.pods.values()]) await this.remove(c.pod);
+  }
+
+  private hboneServer(pod: EnrolledPod): http2.Http2SecureServer {
+    const identity = (): string | undefined => this.opts.state().workloadByName(pod.namespace, pod.name)?.identity;
+    return createHboneServer({
+      secureContext: () => {
+        const id = identity();
+        const cred = id ? this.opts.certs.current(id) : undefined;
+        if (!cred) throw new Error(`no SVID yet for pod ${podKey(pod)}`);
+        return cred.secureContext;
+      },
+      trustedRoots: () => this.opts.certs.trustedRoots(),
+      log: this.log,
+      ...(this.opts.hboneLimits ?? {}),
+      onTunnel: async (t) => {
+        const v = await acceptTunnel(this.opts, pod, t.peer, t.authority);
+        if (v.status !== 200) return { status: v.status, reason: v.reason };
+        return { status: 200, upstream: v.upstream, onClose: (r: { bytesIn: number; bytesOut: number }) => v.close(r.bytesIn, r.bytesOut) };
+      },
+    });
+  }
+
+  private async closeAll(c: Captured): Promise<void> {
+    for (const s of c.servers) {
+      (s as net.Server).close();
+      if ('closeAllConnections' in s) (s as unknown as { closeAllConnections(): void }).closeAllConnections?.();
+    }
+    for (const u of c.udp) {
+      try {
+        u.close();
+      } catch {
+        /* already closed */
+      }
+    }
+    await c.dns.close().catch(() => {});
+  }
+}
+
+export type { MeshState };

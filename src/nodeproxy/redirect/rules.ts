@@ -1,0 +1,49 @@
+// The capture rules the node proxy installs inside each pod's network namespace (pure: text in,
+// text out). Outbound TCP goes to 15001 and DNS to 15053; inbound TCP goes to 15006 except HBONE
+// on 15008. The proxy's own sockets carry PROXY_MARK and skip capture; pod processes cannot set a
+// mark (no CAP_NET_ADMIN), so they cannot skip it.
+
+export const PROXY_MARK = 0x539;
+export const MARK_MASK = 0xfff;
+export const TABLE = 'ambit_capture';
+
+export const PORTS = {
+  outbound: 15001,
+  inboundPlaintext: 15006,
+  hbone: 15008,
+  dns: 15053,
+} as const;
+
+/** An nft script that (re)creates the capture table atomically: delete-if-present, then define. */
+export function captureRules(): string {
+  const skipProxy = `meta mark & ${hex(MARK_MASK)} == ${hex(PROXY_MARK)} return`;
+  return [
+    `table ip ${TABLE}`,
+    `delete table ip ${TABLE}`,
+    `table ip ${TABLE} {`,
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    `    ${skipProxy}`,
+    '    oifname "lo" return',
+    `    udp dport 53 redirect to :${PORTS.dns}`,
+    `    tcp dport 53 redirect to :${PORTS.dns}`,
+    `    meta l4proto tcp redirect to :${PORTS.outbound}`,
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority -100; policy accept;',
+    '    iifname "lo" return',
+    `    tcp dport ${PORTS.hbone} return`,
+    `    meta l4proto tcp redirect to :${PORTS.inboundPlaintext}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function removeRules(): string {
+  return [`table ip ${TABLE}`, `delete table ip ${TABLE}`, ''].join('\n');
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}

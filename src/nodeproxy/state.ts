@@ -1,0 +1,116 @@
+// The node proxy's view of the mesh, rebuilt from each applied config version: lookups by IP, by
+// service VIP, by UID; the policies; the mesh settings. Internal types, converted once from the
+// stream's wire resources here and nowhere else.
+
+import type { ConfigState } from '../stream/index.js';
+import type { WirePolicy, WireService, WireWorkload } from '../stream/resources.js';
+import type { MeshSettings } from '../config/types.js';
+import { DEFAULT_MESH_SETTINGS } from '../config/types.js';
+
+export type Workload = WireWorkload;
+export type Service = WireService;
+
+export class MeshState {
+  readonly version: number;
+  readonly mesh: MeshSettings;
+  readonly trustRoots: string[];
+  readonly policies: WirePolicy[];
+  private readonly byIp = new Map<string, Workload>();
+  private readonly byUid = new Map<string, Workload>();
+  private readonly byName = new Map<string, Workload>();
+  private readonly byVip = new Map<string, Service>();
+  private readonly byServiceName = new Map<string, Service>();
+  private readonly byIdentity = new Map<string, Workload>();
+  private readonly peerAuth = new Map<string, { selector?: Record<string, string>; mode: 'STRICT' | 'PERMISSIVE'; namespace: string }[]>();
+
+  constructor(state: ConfigState) {
+    this.version = state.version;
+    let mesh: MeshSettings = DEFAULT_MESH_SETTINGS;
+    let roots: string[] = [];
+    const policies: WirePolicy[] = [];
+    for (const [key, value] of state.resources) {
+      const type = key.slice(0, key.indexOf('/'));
+      switch (type) {
+        case 'workload': {
+          const w = value as Workload;
+          this.byUid.set(w.uid, w);
+          this.byName.set(`${w.namespace}/${w.name}`, w);
+          for (const ip of w.ips) this.byIp.set(ip, w);
+          if (!this.byIdentity.has(w.identity)) this.byIdentity.set(w.identity, w);
+          break;
+        }
+        case 'service': {
+          const s = value as Service;
+          if (s.vip) this.byVip.set(s.vip, s);
+          this.byServiceName.set(`${s.namespace}/${s.name}`, s);
+          break;
+        }
+        case 'authorization-policy':
+          policies.push(value as WirePolicy);
+          break;
+        case 'peer-authentication': {
+          const p = value as { namespace: string; spec: { selector?: { matchLabels: Record<string, string> }; mtls: { mode: 'STRICT' | 'PERMISSIVE' } } };
+          const list = this.peerAuth.get(p.namespace) ?? [];
+          list.push({ namespace: p.namespace, mode: p.spec.mtls.mode, ...(p.spec.selector ? { selector: p.spec.selector.matchLabels } : {}) });
+          this.peerAuth.set(p.namespace, list);
+          break;
+        }
+        case 'mesh':
+          mesh = value as MeshSettings;
+          break;
+        case 'trust-bundle':
+          roots = (value as { roots: string[] }).roots;
+          break;
+      }
+    }
+    this.mesh = mesh;
+    this.trustRoots = roots;
+    this.policies = policies;
+  }
+
+  static empty(): MeshState {
+    return new MeshState({ version: 0, storeId: null, resources: new Map() });
+  }
+
+  workloadByIp(ip: string): Workload | undefined {
+    return this.byIp.get(ip);
+  }
+
+  workloadByUid(uid: string): Workload | undefined {
+    return this.byUid.get(uid);
+  }
+
+  workloadByName(namespace: string, name: string): Workload | undefined {
+    return this.byName.get(`${namespace}/${name}`);
+  }
+
+  serviceByVip(ip: string): Service | undefined {
+    return this.byVip.get(ip);
+  }
+
+  serviceByName(namespace: string, name: string): Service | undefined {
+    return this.byServiceName.get(`${namespace}/${name}`);
+  }
+
+  /** Some workload running as `identity` (for telemetry labels only; never for decisions). */
+  workloadWithIdentity(identity: string): Workload | undefined {
+    return this.byIdentity.get(identity);
+  }
+
+  workloads(): IterableIterator<Workload> {
+    return this.byUid.values();
+  }
+
+  /**
+   * The mTLS mode for a workload: the most specific PeerAuthentication wins (workload selector in
+   * its namespace, then namespace-wide, then mesh-wide in the root namespace); STRICT by default.
+   */
+  mtlsMode(w: Workload): 'STRICT' | 'PERMISSIVE' {
+    const pick = (ns: string): 'STRICT' | 'PERMISSIVE' | undefined => {
+      const list = this.peerAuth.get(ns) ?? [];
+      const sel = ns === w.namespace ? list.find((p) => p.selector && Object.entries(p.selector).every(([k, v]) => w.labels[k] === v)) : undefined;
+      return (sel ?? list.find((p) => !p.selector))?.mode;
+    };
+    return pick(w.namespace) ?? pick(this.mesh.rootNamespace) ?? 'STRICT';
+  }
+}
