@@ -1,6 +1,5 @@
 // `ambit control-plane`: runs the control plane until SIGTERM/SIGINT.
 import type { Command } from 'commander';
-import { ControlPlane } from '../controlplane/control-plane.js';
 import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
 import { controlPlaneDataDir, currentLab } from '../paths.js';
@@ -28,6 +27,7 @@ export function registerControlPlane(program: Command): void {
     .option('--ca-key <file>', 'operator-supplied intermediate CA: its private key (PEM)')
     .option('--ca-roots <file>', 'operator-supplied intermediate CA: the trust bundle roots (PEM)')
     .action(async (o: { dataDir: string; streamListen: string; metricsListen: string; adminSocket?: string; trustDomain?: string; caCertChain?: string; caKey?: string; caRoots?: string }) => {
+      const { ControlPlane } = await import('../controlplane/control-plane.js');
       const log = createLogger('control-plane');
       const caFlags = [o.caCertChain, o.caKey, o.caRoots].filter((x) => x !== undefined).length;
       if (caFlags !== 0 && caFlags !== 3) throw new AmbitError('FLAG_INVALID', 'Cannot use an operator-supplied CA: give all of --ca-cert-chain, --ca-key and --ca-roots');

@@ -3,7 +3,7 @@
 // This file only assembles them; each lives in its own module.
 import { Command, CommanderError } from 'commander';
 import { AmbitError } from '../errors.js';
-import { VERSION } from '../controlplane/control-plane.js';
+import { VERSION } from '../version.js';
 import { registerResourceCommands } from './resources.js';
 import { registerStatus } from './status.js';
 import { registerControlPlane } from './control-plane.js';

@@ -1,9 +1,8 @@
 // `ambit node-proxy`: runs the node proxy of one node until SIGTERM/SIGINT.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { NodeProxy } from '../nodeproxy/node-proxy.js';
 import { DEFAULT_ADMIN_PORTS } from '../nodeproxy/admin.js';
-import { controlPlaneIdentity } from '../controlplane/control-plane.js';
+import { controlPlaneIdentity } from '../stream/index.js';
 import { parseEndpoint } from '../dns/index.js';
 import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
@@ -30,6 +29,8 @@ export function registerNodeProxy(program: Command): void {
     .option('--dns-upstream <ip:port>', 'where the in-pod DNS proxy forwards names it does not own')
     .option('--trust-domain <td>', 'trust domain (to check the control plane identity)', 'cluster.local')
     .action(async (o: { node: string; controlPlane: string; tokenFile: string; trustBundle: string; enrollSocket: string; adminHost: string; dnsUpstream?: string; trustDomain: string }) => {
+      // Loaded here, not at the top: `ambit get` should not pay for (or depend on) the data plane.
+      const { NodeProxy } = await import('../nodeproxy/node-proxy.js');
       const log = createLogger('node-proxy');
       parseHostPort(o.controlPlane, '--control-plane');
       const proxy = new NodeProxy({

@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AmbitError } from '../errors.js';
+import { VERSION } from '../version.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store/index.js';
 import { parseResource } from '../config/index.js';
 import { CA_FILES, CertificateAuthority, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
-import { createCsr, parseSpiffeId, workloadId } from '../identity/index.js';
+import { createCsr, parseSpiffeId } from '../identity/index.js';
+import { controlPlaneIdentity } from '../stream/index.js';
 import type { AdminBackend } from './admin-server.js';
 import { serveAdmin } from './admin-server.js';
 import type { ControlPlaneStatus, StoreEvent } from './admin-api.js';
@@ -40,12 +42,8 @@ export interface ControlPlaneOptions {
   log: Logger;
 }
 
-/** The SPIFFE ID the control plane serves the config stream with; proxies check it. */
-export function controlPlaneIdentity(trustDomain: string): string {
-  return workloadId(trustDomain, 'ambit-system', 'control-plane').uri;
-}
+export { controlPlaneIdentity };
 
-export const VERSION = '0.1.0';
 
 export class ControlPlane {
   readonly view: ConfigView;

@@ -81,6 +81,7 @@ export class StreamServer {
   private accept(sock: tls.TLSSocket): void {
     const { log } = this.opts;
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    sock.setNoDelay(true);
     let session: Session | undefined;
     const helloTimer = setTimeout(() => {
       refuse('STREAM_HELLO_TIMEOUT', 'Cannot open a config stream: no hello within the timeout');

@@ -2,7 +2,7 @@
 // port 15008 inside a pod's namespace. It proves the destination's SVID, requires the source's,
 // turns each CONNECT into one onTunnel decision, splices accepted tunnels and reports every
 // refusal with a reason code. It never listens itself: the node proxy does, inside the pod.
-import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../log.js';
@@ -148,7 +148,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     armIdle(session);
   });
 
-  server.on('stream', (stream: ServerHttp2Stream, headers, _flags: number, rawHeaders: string[]) => {
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     const session = stream.session as ServerHttp2Session;
     const peer = peers.get(session);
     if (peer === undefined) {

@@ -145,6 +145,7 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
     });
     this.sock = sock;
     this.welcomed = false;
+    sock.setNoDelay(true);
     sock.on('secureConnect', () => {
       writeFrame(sock, { type: 'hello', protocol: PROTOCOL_VERSION, node: this.opts.node, token, version: this.st.version, storeId: this.st.storeId });
     });

@@ -8,9 +8,15 @@
 
 import type { Duplex } from 'node:stream';
 import { AmbitError } from '../errors.js';
+import { workloadId } from '../identity/index.js';
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 export const PROTOCOL_VERSION = 1;
+
+/** The SPIFFE ID the control plane serves the stream with; every proxy checks it. */
+export function controlPlaneIdentity(trustDomain: string): string {
+  return workloadId(trustDomain, 'ambit-system', 'control-plane').uri;
+}
 
 export interface Hello {
   type: 'hello';
@@ -74,11 +80,13 @@ export type ServerMessage = Welcome | Delta | SvidResponse | SvidError | StreamE
 
 /** Writes one frame; `json` may be a pre-serialised string (the control plane caches them). */
 export function writeFrame(sock: Duplex, msg: object | string): boolean {
-  const body = Buffer.from(typeof msg === 'string' ? msg : JSON.stringify(msg), 'utf8');
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(body.length, 0);
-  sock.write(head);
-  return sock.write(body);
+  // One write per frame: two small writes would meet Nagle's algorithm and delayed ACKs.
+  const text = typeof msg === 'string' ? msg : JSON.stringify(msg);
+  const len = Buffer.byteLength(text, 'utf8');
+  const frame = Buffer.allocUnsafe(4 + len);
+  frame.writeUInt32BE(len, 0);
+  frame.write(text, 4, 'utf8');
+  return sock.write(frame);
 }
 
 /**

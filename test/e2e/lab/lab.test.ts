@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { capEff, isAlive, execInPod, labStatus, readLabState, netnsInode, pidsInNetns, listNetns } from '../../../src/lab/index.js';
+import { teardownLab, capEff, isAlive, execInPod, labStatus, readLabState, netnsInode, pidsInNetns, listNetns } from '../../../src/lab/index.js';
 import { run } from '../../../src/lab/shell.js';
 import { podVethName } from '../../../src/lab/names.js';
 import { httpFromPod, apply, cli, cliOk, deletePod, labTraces, serverPod, sleeperPod, waitFor, waitPod, waitPodGone, podOf } from './helpers.js';
@@ -51,6 +51,7 @@ describe('lab (shared, 2 nodes)', () => {
   });
   after(async () => {
     await cli(['lab', 'down', '--name', LAB]);
+    await teardownLab(LAB); // also when the CLI itself cannot run
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execInPod, readLabState, statePath, labStatus, isAlive } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, readLabState, statePath, labStatus, isAlive } from '../../../src/lab/index.js';
 import { httpFromPod, apply, cli, cliOk, deletePod, labTraces, serverPod, sleeperPod, waitPod, waitPodGone, podOf } from './helpers.js';
 
 const A = `pa${process.pid}`;
@@ -20,6 +20,7 @@ describe('two labs at once', () => {
   });
   after(async () => {
     await Promise.all([cli(['lab', 'down', '--name', A]), cli(['lab', 'down', '--name', B])]);
+    await Promise.all([teardownLab(A), teardownLab(B)]); // also when the CLI itself cannot run
     rmSync(dir, { recursive: true, force: true });
   });
 
