@@ -81,7 +81,9 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     unknownProtocolTimeout: 100,
     maxSessionMemory: limits.maxSessionMemoryMb,
     settings: {
-      maxConcurrentStreams: limits.maxConcurrentStreams,
+      // nghttp2 refuses streams above its setting without telling us, so it gets twice the limit
+      // as a hard cap and the limit itself is enforced (and reported) in the 'stream' handler.
+      maxConcurrentStreams: 2 * limits.maxConcurrentStreams,
       // nghttp2 resets (silently) above this hard cap; between the two limits we answer 431 and log.
       maxHeaderListSize: Math.max(4 * limits.maxHeaderListSize, 64 * 1024),
       initialWindowSize: limits.initialWindowSize,
