@@ -1,0 +1,74 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PeerCertificate } from 'node:tls';
+import { createHboneContext, identityFromSubjectAltName, verifyServerIdentity } from '../../../src/hbone/index.js';
+import { AmbitError } from '../../../src/errors.js';
+
+const ID = 'spiffe://cluster.local/ns/shop/sa/backend';
+
+function codeAndMessage(fn: () => unknown): [string, string] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof AmbitError, String(err));
+    return [err.code, err.message];
+  }
+  throw new Error('did not throw');
+}
+
+describe('identityFromSubjectAltName', () => {
+  test('reads the one URI SAN', () => {
+    assert.equal(identityFromSubjectAltName(`URI:${ID}`), ID);
+    assert.equal(identityFromSubjectAltName(`DNS:backend.shop, URI:${ID}`), ID);
+  });
+  const bad: [string | undefined, string][] = [
+    [undefined, 'Cannot read peer identity: the certificate must hold exactly one URI SAN, found 0 in ""'],
+    ['DNS:backend.shop', 'Cannot read peer identity: the certificate must hold exactly one URI SAN, found 0 in "DNS:backend.shop"'],
+    [`URI:${ID}, URI:spiffe://cluster.local/ns/shop/sa/other`, `Cannot read peer identity: the certificate must hold exactly one URI SAN, found 2 in "URI:${ID}, URI:spiffe://cluster.local/ns/shop/sa/other"`],
+    ['URI:https://backend.shop/', 'Cannot read peer identity: URI SAN "https://backend.shop/" is not a SPIFFE ID'],
+    ['URI:"spiffe://cluster.local/ns/a,b/sa/c"', 'Cannot read peer identity: URI SAN "spiffe://cluster.local/ns/a,b/sa/c" is not a SPIFFE ID'],
+  ];
+  for (const [san, message] of bad) {
+    test(`rejects ${JSON.stringify(san)}`, () => {
+      assert.deepEqual(codeAndMessage(() => identityFromSubjectAltName(san)), ['HBONE_PEER_IDENTITY_INVALID', message]);
+    });
+  }
+});
+
+describe('verifyServerIdentity', () => {
+  const cert = (san: string): PeerCertificate => ({ subjectaltname: san } as PeerCertificate);
+  test('accepts the expected identity', () => {
+    assert.equal(verifyServerIdentity(ID)('10.0.0.1', cert(`URI:${ID}`)), undefined);
+  });
+  test('returns HBONE_IDENTITY_MISMATCH for another identity', () => {
+    const err = verifyServerIdentity(ID)('10.0.0.1', cert('URI:spiffe://cluster.local/ns/shop/sa/payments'));
+    assert.ok(err instanceof AmbitError);
+    assert.equal(err.code, 'HBONE_IDENTITY_MISMATCH');
+    assert.equal(err.message, `Cannot open tunnel: the destination proved "spiffe://cluster.local/ns/shop/sa/payments", not the expected "${ID}"`);
+  });
+  test('returns HBONE_IDENTITY_MISMATCH for a certificate without SPIFFE ID', () => {
+    const err = verifyServerIdentity(ID)('10.0.0.1', cert('DNS:backend'));
+    assert.ok(err instanceof AmbitError);
+    assert.equal(err.code, 'HBONE_IDENTITY_MISMATCH');
+    assert.equal(err.message, `Cannot open tunnel: the destination must prove ${ID}, but Cannot read peer identity: the certificate must hold exactly one URI SAN, found 0 in "DNS:backend"`);
+  });
+  test('rejects an invalid expected identity up front', () => {
+    assert.deepEqual(codeAndMessage(() => verifyServerIdentity('spiffe://Cluster.local/x')),
+      ['SPIFFE_ID_INVALID', 'Cannot parse SPIFFE ID "spiffe://Cluster.local/x": trust domain must be lower-case']);
+  });
+});
+
+describe('createHboneContext', () => {
+  test('refuses to build a context without roots (Node would trust public web CAs)', () => {
+    assert.deepEqual(codeAndMessage(() => createHboneContext({ chainPem: ['x'], keyPem: 'y', rootsPem: [] })),
+      ['HBONE_ROOTS_MISSING', 'Cannot build HBONE TLS context: rootsPem must list at least one root, got []']);
+  });
+  test('refuses an empty chain', () => {
+    assert.deepEqual(codeAndMessage(() => createHboneContext({ chainPem: [], keyPem: 'y', rootsPem: ['z'] })),
+      ['HBONE_CERT_MISSING', 'Cannot build HBONE TLS context: chainPem must hold the leaf certificate, got []']);
+  });
+  test('wraps unreadable PEM', () => {
+    const [code] = codeAndMessage(() => createHboneContext({ chainPem: ['not pem'], keyPem: 'y', rootsPem: ['z'] }));
+    assert.equal(code, 'HBONE_CREDENTIALS_INVALID');
+  });
+});
