@@ -18,6 +18,8 @@ export async function runLabAgent(name: string): Promise<LabReconciler> {
   const log = createLogger('lab-agent');
   const reconciler = new LabReconciler(state.plan, new AdminHttpClient(adminSocketPath(lab)), log);
   reconciler.start();
+  // Re-enrolls pods into node proxies that restarted (a snapshot is idempotent for the others).
+  setInterval(() => reconciler.poke(), 3000).unref();
   log.info({ lab, nodes: state.plan.nodes.map((n) => n.name) }, 'lab agent started');
   const stop = (signal: string): void => {
     log.info({ signal }, 'lab agent stopping');

@@ -5,7 +5,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminSocketPath, controlPlaneDataDir, labRunDir } from '../paths.js';
-import type { LabPlan } from './plan.js';
+import { enrollSocketPath, type LabPlan, type NodePlan } from './plan.js';
 import type { InternetHost } from './spec.js';
 import { logDir, type ComponentRecord } from './state.js';
 import { spawnDetached, stopProcesses } from './processes.js';
@@ -72,6 +72,25 @@ export function internetHostComponents(plan: LabPlan, certs: Map<string, { cert:
       const tcp = p.protocol === 'TCP' ? ['--tcp'] : [];
       return template(plan.lab, name, ['ambit', 'app', 'echo', '--listen', listen, ...tcp, '--name', h.names[0]!], plan.inet.netns);
     }),
+  );
+}
+
+/** The node proxy of one node, in the node's namespace, enrolled into by the agent. */
+export function nodeProxyComponent(plan: LabPlan, node: NodePlan): ComponentTemplate {
+  const nodesDir = join(labRunDir(plan.lab), 'nodes');
+  return template(
+    plan.lab,
+    `node-proxy-${node.name}`,
+    [
+      'ambit', 'node-proxy',
+      '--node', node.name,
+      '--control-plane', `${plan.cp.ip}:15012`,
+      '--token-file', join(nodesDir, `${node.name}.token`),
+      '--trust-bundle', join(labRunDir(plan.lab), 'mesh-ca.pem'),
+      '--enroll-socket', enrollSocketPath(plan, node.name),
+      '--dns-upstream', `${plan.clusterDnsIP}:53`,
+    ],
+    node.netns,
   );
 }
 

@@ -16,7 +16,8 @@ import { createTopology } from './topology.js';
 import { labSslDir } from './pod-network.js';
 import { readLabState, writeLabState, type ComponentRecord, type LabState } from './state.js';
 import { findLabLeftovers, teardownLab, type TeardownReport } from './teardown.js';
-import { agentComponent, controlPlaneComponent, dnsComponents, internetHostComponents, startComponent, type ComponentTemplate } from './components.js';
+import { agentComponent, controlPlaneComponent, dnsComponents, internetHostComponents, nodeProxyComponent, startComponent, type ComponentTemplate } from './components.js';
+import { waitForNodeProxies } from './mesh.js';
 import { isAlive, sleep } from './processes.js';
 import { createLabPublicCa } from './public-ca-files.js';
 import { assertLabHost } from './host-check.js';
@@ -115,6 +116,12 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     for (const n of plan.nodes) writeFileSync(join(dir, `${n.name}.token`), await admin.issueNodeToken(n.name, 86400), { mode: 0o600 });
     writeFileSync(join(labRunDir(lab), 'mesh-ca.pem'), await admin.trustBundle());
   });
+  if (plan.mesh) {
+    await step(`starting ${plan.nodes.length} node proxies`, async () => {
+      for (const n of plan.nodes) start(nodeProxyComponent(plan, n));
+      await waitForNodeProxies(plan);
+    });
+  }
   await step('starting DNS and internet hosts', () => {
     for (const t of [...dnsComponents(plan), ...internetHostComponents(plan, certs)]) start(t);
   });

@@ -1,6 +1,8 @@
 // The lab's topology as data: which namespace holds what and which address each end of each
 // link gets. Derived only from the lab name and the spec, so `up`, the agent, `status` and the
 // tests compute the same answers without talking to each other.
+import { join } from 'node:path';
+import { labRunDir } from '../paths.js';
 import type { LabSpec, InternetHost } from './spec.js';
 import { formatIPv4, parseCidr, cidrSize } from './ipam.js';
 import { controlPlaneNetns, internetNetns, nodeNetns, underlayNetns, labPrefix } from './names.js';
@@ -27,6 +29,8 @@ export interface LabPlan {
   /** The gateway every pod routes through: a link-local address on the node side of its veth. */
   podGateway: string;
   reuseFreed: boolean;
+  /** A node proxy per node captures every pod (spec.mesh.enabled). */
+  mesh: boolean;
 }
 
 export function planLab(lab: string, spec: LabSpec): LabPlan {
@@ -55,9 +59,15 @@ export function planLab(lab: string, spec: LabSpec): LabPlan {
     clusterDnsIP: cpIP,
     podGateway: '169.254.1.1',
     reuseFreed: spec.ipam.reuseFreed,
+    mesh: spec.mesh.enabled,
   };
 }
 
 export function findNode(plan: LabPlan, name: string): NodePlan | undefined {
   return plan.nodes.find((n) => n.name === name);
+}
+
+/** Where a node's proxy takes pod enrollments (a Unix socket: reachable from any namespace). */
+export function enrollSocketPath(plan: LabPlan, node: string): string {
+  return join(labRunDir(plan.lab), 'nodes', `${node}.enroll.sock`);
 }

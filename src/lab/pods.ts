@@ -11,6 +11,7 @@ import { createPodNetwork, removePodNetwork } from './pod-network.js';
 import { netnsInode, pidsInNetns, spawnDetached, stopProcesses } from './processes.js';
 import { logDir, type ContainerRecord, type PodRecord } from './state.js';
 import { podKey, podNetns } from './names.js';
+import { enrollPod, enrolledPod, releasePod } from './mesh.js';
 
 /** What, in a Pod, the lab builds from: a change here means rebuild the pod. */
 export function podFingerprint(pod: PodResource): string {
@@ -44,6 +45,8 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
     const net = await createPodNetwork(plan, node, namespace, name, ip);
     record.netns = net.netns;
     record.veth = net.veth;
+    // Captured before anything runs in it: the app's first packet already goes through the mesh.
+    await enrollPod(plan, node.name, enrolledPod(namespace, name, ip, net.netns));
     for (const c of pod.spec.containers) {
       const argv = [...c.command, ...c.args];
       if (argv.length === 0) {
@@ -71,6 +74,7 @@ export async function deletePod(plan: LabPlan, ipams: Map<string, PodIpam>, reco
   const pids = ino === undefined ? [] : pidsInNetns(new Set([ino]));
   // Only pids still inside the pod's namespace: a recorded pid may have been reused since.
   await stopProcesses(pids, 1000);
+  await releasePod(plan, record.node, { namespace: record.namespace, name: record.name });
   await removePodNetwork(netns);
   if (record.ip !== undefined && ipams.get(record.node)?.ownerOf(record.ip) === podKey(record.namespace, record.name)) {
     ipams.get(record.node)!.release(record.ip);

@@ -13,6 +13,7 @@ import { createPod, deletePod, podFingerprint } from './pods.js';
 import { applyKubeProxy, renderKubeProxy, serviceRules } from './kube-proxy.js';
 import { readAgentState, writeAgentState, type AgentState, type PodRecord } from './state.js';
 import { podKey } from './names.js';
+import { enrolledPod, resyncEnrollments } from './mesh.js';
 
 const CREATE_CONCURRENCY = 4;
 
@@ -130,6 +131,20 @@ export class LabReconciler {
     this.save();
     await this.pushStatuses();
     await this.syncKubeProxy();
+    await this.resyncMesh();
+  }
+
+  /** A pass now, even without store events (e.g. to re-enroll pods after a node proxy restart). */
+  poke(): void {
+    if (this.synced) this.schedule();
+  }
+
+  /** Every node proxy gets the full list of its pods again (a restarted proxy knows none). */
+  async resyncMesh(): Promise<void> {
+    const pods = [...this.records.values()]
+      .filter((r) => r.phase === 'Running' && r.ip !== undefined && r.netns !== undefined)
+      .map((r) => ({ node: r.node, pod: enrolledPod(r.namespace, r.name, r.ip!, r.netns!) }));
+    await resyncEnrollments(this.plan, pods);
   }
 
   private async create(key: string, pod: PodResource): Promise<void> {

@@ -26,6 +26,8 @@ export interface LabSpec {
   nodes: LabNodeSpec[];
   underlayCIDR: string;
   ipam: { reuseFreed: boolean };
+  /** Run the mesh (a node proxy per node, every pod captured). Off: plain routing only. */
+  mesh: { enabled: boolean };
   internet: { cidr: string; dnsAddress: string; hosts: InternetHost[] };
 }
 
@@ -158,11 +160,19 @@ export function parseLabSpec(doc: unknown): { spec: LabSpec; name?: string } {
     const md = obj(top.metadata, 'metadata', ['name']);
     if (md.name !== undefined) name = str(md.name, 'metadata.name');
   }
-  const s = obj(top.spec ?? {}, 'spec', ['nodes', 'underlayCIDR', 'ipam', 'internet']);
+  const s = obj(top.spec ?? {}, 'spec', ['nodes', 'underlayCIDR', 'ipam', 'mesh', 'internet']);
   const nodes = parseNodes(s.nodes);
   const underlayCIDR = s.underlayCIDR === undefined ? '172.30.0.0/24' : str(s.underlayCIDR, 'spec.underlayCIDR');
   const underlay = cidr(underlayCIDR, 'spec.underlayCIDR');
   if (underlay.prefix > 26) fail('spec.underlayCIDR', underlayCIDR, 'must have a prefix of /26 or shorter');
+  let meshEnabled = true;
+  if (s.mesh !== undefined) {
+    const mesh = obj(s.mesh, 'spec.mesh', ['enabled']);
+    if (mesh.enabled !== undefined) {
+      if (typeof mesh.enabled !== 'boolean') fail('spec.mesh.enabled', mesh.enabled, 'must be true or false');
+      meshEnabled = mesh.enabled;
+    }
+  }
   let reuseFreed = false;
   if (s.ipam !== undefined) {
     const ipam = obj(s.ipam, 'spec.ipam', ['reuseFreed']);
@@ -198,7 +208,7 @@ export function parseLabSpec(doc: unknown): { spec: LabSpec; name?: string } {
     names.add(n.name);
   });
   if (nodes.length > underlayHostCount(underlay) - 3) fail('spec.nodes', nodes.length, `is more than ${underlayCIDR} can address`);
-  const spec: LabSpec = { nodes, underlayCIDR, ipam: { reuseFreed }, internet: { cidr: inetCIDR, dnsAddress, hosts } };
+  const spec: LabSpec = { nodes, underlayCIDR, ipam: { reuseFreed }, mesh: { enabled: meshEnabled }, internet: { cidr: inetCIDR, dnsAddress, hosts } };
   return name === undefined ? { spec } : { spec, name };
 }
 

@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
+import { createHboneContext } from '../hbone/index.js';
 import { AmbitError } from '../errors.js';
 import type { Svid } from '../stream/index.js';
 
@@ -113,12 +114,7 @@ export class IdentityManager implements CertProvider {
         const leaf = new X509Certificate(svid.chain[0]!);
         const cred: Credential = {
           identity,
-          secureContext: tls.createSecureContext({
-            key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-            cert: svid.chain.join(''),
-            ...(this.roots.length ? { ca: this.roots } : {}),
-            minVersion: 'TLSv1.3',
-          }),
+          secureContext: createHboneContext({ chainPem: svid.chain, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, rootsPem: this.roots }),
           serial: svid.serial,
           notBefore: new Date(leaf.validFrom),
           notAfter: svid.notAfter,

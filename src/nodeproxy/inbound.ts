@@ -5,7 +5,6 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
-import { authorize } from '../policy/index.js';
 import { connectFromNetns } from '../sys/index.js';
 import type { MeshState, Workload } from './state.js';
 import type { EnrolledPod } from './enroll.js';
@@ -49,7 +48,7 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
     return { status: 400, reason };
   }
-  const d = authorize(state.policies, { namespace: me.namespace, labels: me.labels }, { principal, namespace: peerNs, port: authority.port }, { rootNamespace: state.mesh.rootNamespace, layer: 'L4' });
+  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { principal, namespace: peerNs, port: authority.port }, { layer: 'L4' });
   if (!d.allowed) {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason, ...(d.policy ? { policy: d.policy } : {}) });
     return { status: 401, reason: d.reason };
@@ -79,7 +78,7 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: 'plaintext refused: mTLS mode is STRICT' });
     return void client.destroy();
   }
-  const d = authorize(state.policies, { namespace: me.namespace, labels: me.labels }, { port: originalPort }, { rootNamespace: state.mesh.rootNamespace, layer: 'L4' });
+  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { port: originalPort }, { layer: 'L4' });
   if (!d.allowed) {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason });
     return void client.destroy();

@@ -30,6 +30,7 @@ export interface NodeProxyOptions {
 
 export class NodeProxy {
   private state = MeshState.empty();
+  private candidate: MeshState | undefined;
   readonly telemetry: Telemetry;
   readonly certs: IdentityManager;
   readonly stream: ConfigStreamClient;
@@ -50,10 +51,15 @@ export class NodeProxy {
       trustBundle: opts.trustBundle,
       serverIdentity: opts.controlPlaneIdentity,
       log,
+      // Build (and so check) the whole state before ACKing: a policy this proxy cannot enforce
+      // makes the version a NACK, and the proxy keeps enforcing the previous one.
+      validate: (s) => {
+        this.candidate = new MeshState(s);
+      },
     });
     this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
     this.certs.setTrustRoots(opts.trustBundle.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim()));
-    this.pool = new HbonePool({ log });
+    this.pool = new HbonePool({ logger: log });
     this.pods = new PodManager({
       state: () => this.state,
       workloadOf: (pod) => this.workloadOf(pod),
@@ -87,7 +93,8 @@ export class NodeProxy {
   }
 
   private apply(s: ConfigState): void {
-    this.state = new MeshState(s);
+    this.state = this.candidate?.version === s.version ? this.candidate : new MeshState(s);
+    this.candidate = undefined;
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);
     this.refreshIdentities();

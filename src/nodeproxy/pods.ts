@@ -115,12 +115,14 @@ export class PodManager implements EnrollHandler {
         return cred.secureContext;
       },
       trustedRoots: () => this.opts.certs.trustedRoots(),
-      log: this.log,
-      ...(this.opts.hboneLimits ?? {}),
+      logger: this.log,
+      ...(this.opts.hboneLimits ? { limits: this.opts.hboneLimits } : {}),
       onTunnel: async (t) => {
         const v = await acceptTunnel(this.opts, pod, t.peer, t.authority);
         if (v.status !== 200) return { status: v.status, reason: v.reason };
-        return { status: 200, upstream: v.upstream, onClose: (r: { bytesIn: number; bytesOut: number }) => v.close(r.bytesIn, r.bytesOut) };
+        const up = v.upstream as net.Socket;
+        up.once('close', () => v.close(up.bytesWritten, up.bytesRead));
+        return { status: 200, upstream: up };
       },
     });
   }

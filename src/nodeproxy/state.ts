@@ -6,6 +6,7 @@ import type { ConfigState } from '../stream/index.js';
 import type { WirePolicy, WireService, WireWorkload } from '../stream/resources.js';
 import type { MeshSettings } from '../config/types.js';
 import { DEFAULT_MESH_SETTINGS } from '../config/types.js';
+import { compilePolicies, type PolicyEvaluator } from '../policy/index.js';
 
 export type Workload = WireWorkload;
 export type Service = WireService;
@@ -15,6 +16,8 @@ export class MeshState {
   readonly mesh: MeshSettings;
   readonly trustRoots: string[];
   readonly policies: WirePolicy[];
+  /** Compiled once per version; compiling throws on a policy this proxy cannot enforce (-> NACK). */
+  readonly authz: PolicyEvaluator;
   private readonly byIp = new Map<string, Workload>();
   private readonly byUid = new Map<string, Workload>();
   private readonly byName = new Map<string, Workload>();
@@ -66,6 +69,7 @@ export class MeshState {
     this.mesh = mesh;
     this.trustRoots = roots;
     this.policies = policies;
+    this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
   }
 
   static empty(): MeshState {

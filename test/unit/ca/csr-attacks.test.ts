@@ -107,7 +107,7 @@ const cases: { name: string; csr: () => Buffer | string; spiffeId?: SpiffeId; co
     name: 'garbage bytes',
     csr: () => Buffer.from('not a csr at all'),
     code: 'CSR_MALFORMED',
-    message: 'Cannot parse CSR: Cannot read DER: CertificationRequest has tag 0x6e, expected 0x30 at offset 0',
+    message: 'Cannot parse CSR: Cannot read DER: length 111 runs past the end of its container at offset 0',
   },
 ];
 

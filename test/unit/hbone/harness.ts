@@ -117,3 +117,11 @@ export class Harness {
     this.echo.server.close();
   }
 }
+
+export async function waitFor(pred: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
