@@ -5,7 +5,8 @@ import { checkFields, fail, intIn, mapping, oneOf, opt, req, str, type Obj, type
 import { dnsLabel } from './metadata.js';
 import { ipv4Cidr } from './cluster.js';
 
-export const MIN_CERTIFICATE_TTL_SECONDS = 60;
+// Short lifetimes are for exercising rotation (tests, drills); production meshes use hours.
+export const MIN_CERTIFICATE_TTL_SECONDS = 5;
 export const MAX_CERTIFICATE_TTL_SECONDS = 30 * 24 * 3600;
 const MODES: readonly OutboundTrafficMode[] = ['REGISTRY_ONLY', 'ALLOW_ANY'];
 

@@ -102,7 +102,11 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     if (err.code === 'HBONE_HANDSHAKE_TIMEOUT') return; // already reported by the deadline
     const code: RefusalCode = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'HANDSHAKE_TIMEOUT'
       : /NO_APPLICATION_PROTOCOL|no application protocol/i.test(`${err.code} ${err.message}`) ? 'ALPN' : 'TLS_FAILURE';
-    refuse(code, `${err.code ?? 'ERROR'}: ${err.message}`, { remote: socket.remoteAddress });
+    // Node verifies the client chain after OpenSSL's handshake and then destroys the socket
+    // without an error, so the reason is on the socket, not in `err` (a bare ECONNRESET).
+    const authz = (socket as TLSSocket & { authorizationError?: string }).authorizationError;
+    const detail = authz ? `client certificate rejected: ${authz}` : `${err.code ?? 'ERROR'}: ${err.message}`;
+    refuse(code, detail, { remote: socket.remoteAddress });
   });
   server.on('unknownProtocol', (socket: TLSSocket) => {
     refuse('ALPN', `client negotiated ${JSON.stringify(socket.alpnProtocol)}, only "h2" is served`, { remote: socket.remoteAddress });

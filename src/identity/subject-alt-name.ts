@@ -1,6 +1,6 @@
 // Subject Alternative Names: where an SVID carries its SPIFFE ID. Encoding is used by the CSR
 // builder and the CA; decoding by CSR checks, so both read the same GeneralName tags.
-import { children, contentOf, readOne, type DerNode } from './der-read.js';
+import { children, contentOf, expectTag, readOne, type DerNode } from './der-read.js';
 import { implicit, sequence } from './der.js';
 
 export type SubjectAltName =
@@ -43,7 +43,5 @@ function decodeGeneralName(n: DerNode): SubjectAltName {
 
 /** Decodes the extnValue of a subjectAltName extension (a GeneralNames SEQUENCE). */
 export function decodeSubjectAltNames(extnValue: Buffer): SubjectAltName[] {
-  const seq = readOne(extnValue);
-  if (seq.tag !== 0x30) return [{ type: 'other', tag: seq.tag }];
-  return children(seq).map(decodeGeneralName);
+  return children(expectTag(readOne(extnValue), 0x30, 'GeneralNames')).map(decodeGeneralName);
 }

@@ -6,7 +6,6 @@ import type net from 'node:net';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConfigStreamClient, type ConfigState } from '../stream/index.js';
-import { HbonePool } from '../hbone/index.js';
 import type { DnsEndpoint } from '../dns/index.js';
 import { IdentityManager } from './identity.js';
 import { MeshState, type Workload } from './state.js';
@@ -35,7 +34,6 @@ export class NodeProxy {
   readonly certs: IdentityManager;
   readonly stream: ConfigStreamClient;
   readonly pods: PodManager;
-  private readonly pool: HbonePool;
   private enrollServer: net.Server | undefined;
   private adminServers: http.Server[] = [];
   private readonly waiters = new Set<() => void>();
@@ -59,12 +57,10 @@ export class NodeProxy {
     });
     this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
     this.certs.setTrustRoots(opts.trustBundle.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim()));
-    this.pool = new HbonePool({ logger: log });
     this.pods = new PodManager({
       state: () => this.state,
       workloadOf: (pod) => this.workloadOf(pod),
       certs: this.certs,
-      pool: this.pool,
       telemetry: this.telemetry,
       log,
       ...(opts.dnsUpstream ? { dnsUpstream: opts.dnsUpstream } : {}),
@@ -89,7 +85,6 @@ export class NodeProxy {
     this.enrollServer?.close();
     for (const s of this.adminServers) s.close();
     await this.pods.close();
-    this.pool.close();
   }
 
   private apply(s: ConfigState): void {

@@ -6,7 +6,7 @@ import type dgram from 'node:dgram';
 import type http2 from 'node:http2';
 import type { Logger } from '../log.js';
 import { listenInNetns, udpSocketInNetns, originalDst } from '../sys/index.js';
-import { createHboneServer } from '../hbone/index.js';
+import { createHboneServer, HbonePool, type HboneServer } from '../hbone/index.js';
 import { DnsServer, type DnsEndpoint } from '../dns/index.js';
 import { installCapture, removeCapture } from './redirect/install.js';
 import { PORTS } from './redirect/rules.js';
@@ -19,12 +19,15 @@ import type { MeshState } from './state.js';
 
 interface Captured {
   pod: EnrolledPod;
+  /** Tunnels from this pod: their sockets live in its namespace, so the pool is the pod's own. */
+  pool: HbonePool;
+  hbone?: HboneServer;
   servers: (net.Server | http2.Http2SecureServer)[];
   udp: dgram.Socket[];
   dns: DnsServer;
 }
 
-export interface PodManagerOptions extends OutboundContext {
+export interface PodManagerOptions extends Omit<OutboundContext, 'pool'> {
   certs: CertProvider;
   dnsUpstream?: DnsEndpoint;
   /** Called whenever the set of captured pods changes (the proxy recomputes wanted identities). */
@@ -58,10 +61,11 @@ export class PodManager implements EnrollHandler {
     const prev = this.pods.get(key);
     if (prev && prev.pod.ip === pod.ip && prev.pod.netns === pod.netns) return;
     if (prev) await this.remove(prev.pod);
-    const c: Captured = { pod, servers: [], udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
+    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
-      const outbound = net.createServer((s) => void handleOutbound(this.opts, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
+      const ctx = { ...this.opts, pool: c.pool };
+      const outbound = net.createServer((s) => void handleOutbound(ctx, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.outbound }, outbound));
       const plaintext = net.createServer((s) => {
         let port: number;
@@ -73,7 +77,7 @@ export class PodManager implements EnrollHandler {
         void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => this.log.error({ err: e.message }, 'inbound plaintext handler failed'));
       });
       c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
-      c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod)));
+      c.hbone = await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod));
       const tcpDns = net.createServer();
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns }, tcpDns));
       c.dns.serveTcp(tcpDns);
@@ -105,7 +109,7 @@ export class PodManager implements EnrollHandler {
     for (const c of [...this.pods.values()]) await this.remove(c.pod);
   }
 
-  private hboneServer(pod: EnrolledPod): http2.Http2SecureServer {
+  private hboneServer(pod: EnrolledPod): HboneServer {
     const identity = (): string | undefined => this.opts.state().workloadByName(pod.namespace, pod.name)?.identity;
     return createHboneServer({
       secureContext: () => {
@@ -128,6 +132,8 @@ export class PodManager implements EnrollHandler {
   }
 
   private async closeAll(c: Captured): Promise<void> {
+    // Every socket in the pod's namespace must go, or the namespace (and its veth) outlives the pod.
+    await Promise.all([c.hbone?.drain(500), c.pool.close()]);
     for (const s of c.servers) {
       (s as net.Server).close();
       if ('closeAllConnections' in s) (s as unknown as { closeAllConnections(): void }).closeAllConnections?.();

@@ -18,6 +18,8 @@ const LAB_FILE = `apiVersion: ambit.dev/v1alpha1
 kind: Lab
 spec:
   nodes: 2
+  # Plain routing: these tests are about the lab itself, before any mesh component.
+  mesh: { enabled: false }
   internet:
     hosts:
       - names: [api.example.com]

@@ -15,7 +15,7 @@ describe('two labs at once', () => {
   let dir = '';
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ambit-lab-par-'));
-    writeFileSync(join(dir, 'reuse.yaml'), 'apiVersion: ambit.dev/v1alpha1\nkind: Lab\nspec:\n  nodes: 2\n  ipam: { reuseFreed: true }\n');
+    writeFileSync(join(dir, 'reuse.yaml'), 'apiVersion: ambit.dev/v1alpha1\nkind: Lab\nspec:\n  nodes: 2\n  mesh: { enabled: false }\n  ipam: { reuseFreed: true }\n');
     await Promise.all([cliOk(['lab', 'up', '--name', A]), cliOk(['lab', 'up', '--name', B, '-f', join(dir, 'reuse.yaml')])]);
   });
   after(async () => {

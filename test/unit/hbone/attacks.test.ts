@@ -40,7 +40,7 @@ async function closedWithin(socket: Socket, ms: number): Promise<number> {
   socket.on('error', () => undefined);
   if (socket.destroyed) return 0;
   await Promise.race([
-    once(socket, 'close'),
+    new Promise((resolve) => socket.once('close', resolve)),
     new Promise((_r, reject) => setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms)),
   ]);
   return Date.now() - start;
@@ -83,15 +83,15 @@ describe('HBONE server refuses bad input', () => {
     sock.write('GET / HTTP/1.1\r\nHost: 10.44.0.7\r\n\r\n');
     await closedWithin(sock, 2000);
     const r = await h.refusal('TLS_FAILURE');
-    assert.match(r.detail, /WRONG_VERSION_NUMBER|wrong version number/i);
+    assert.match(r.detail, /^ERR_SSL_(HTTP_REQUEST|WRONG_VERSION_NUMBER): /);
     expectLogged(h, 'TLS_FAILURE');
     await good.check();
   });
 
   for (const [name, context, detail] of [
-    ['TLS without a client certificate', () => createSecureContext({ ca: h.mesh.rootsPem, minVersion: 'TLSv1.3' }), /PEER_DID_NOT_RETURN_A_CERTIFICATE|peer did not return a certificate/i],
-    ['a client certificate from another CA', () => { const other = MeshFixture.create(); return svidContext(other.mint(h.clientId), h.mesh.rootsPem); }, /unknown ca|certificate verify failed|unable to get local issuer/i],
-    ['an expired client certificate', () => svidContext(h.mesh.mintExpired(h.clientId)), /certificate has expired|certificate expired|CERTIFICATE_VERIFY_FAILED/i],
+    ['TLS without a client certificate', () => createSecureContext({ ca: h.mesh.rootsPem, minVersion: 'TLSv1.3' }), /^ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: /],
+    ['a client certificate from another CA', () => { const other = MeshFixture.create(); return svidContext(other.mint(h.clientId), h.mesh.rootsPem); }, /^client certificate rejected: UNABLE_TO_GET_ISSUER_CERT_LOCALLY$/],
+    ['an expired client certificate', () => svidContext(h.mesh.mintExpired(h.clientId)), /^client certificate rejected: CERT_HAS_EXPIRED$/],
   ] as const) {
     test(name, async () => {
       h.refusals.length = 0;
