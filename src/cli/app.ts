@@ -2,7 +2,7 @@
 // https-server) and the load client. argv -> validated options -> start; nothing else.
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { exitOnSignal, listenAddress, parsePort, runLoad, startEchoServer, startHttpsServer, type LoadTarget } from '../apps/index.js';
+import { exitOnSignal, listenAddress, parsePort, runLoad, startEchoServer, startHttpsServer, type LoadMode, type LoadTarget } from '../apps/index.js';
 import { AmbitError, showValue } from '../errors.js';
 import { createLogger } from '../log.js';
 
@@ -24,7 +24,7 @@ function positive(flag: string) {
 
 interface EchoFlags { port?: string; listen?: string; tcp?: boolean; mode?: 'http' | 'tcp'; tcpPort?: string; tls?: boolean; cert?: string; key?: string; name?: string }
 interface HttpsFlags { port?: string; listen?: string; cert: string; key: string; name?: string; httpPort?: string }
-interface LoadFlags { url?: string; tcp?: string; requests?: number; duration?: number; concurrency: number; size?: number; timeout: number; cacert?: string }
+interface LoadFlags { url?: string; tcp?: string; mode?: LoadMode; rate?: number; requests?: number; duration?: number; concurrency: number; size?: number; timeout: number; cacert?: string }
 
 export function registerApp(program: Command): void {
   const app = program.command('app').description('built-in programs for lab pods and internet hosts');
@@ -79,6 +79,8 @@ export function registerApp(program: Command): void {
     .description('bounded load client; prints JSON stats on stdout')
     .option('--url <url>', 'http:// or https:// target')
     .option('--tcp <host:port>', 'raw TCP echo target')
+    .addOption(new Option('--mode <mode>', 'TCP: echo (kept connections), connect (a new connection per round trip), stream (one-way bulk, then half-close)').choices(['echo', 'connect', 'stream']))
+    .option('--rate <n>', 'start at most N requests per second (across all connections)', positive('--rate'))
     .option('--requests <n>', 'stop after N requests', positive('--requests'))
     .option('--duration <s>', 'stop after S seconds', positive('--duration'))
     .option('--concurrency <c>', 'concurrent connections', positive('--concurrency'), 1)
@@ -97,6 +99,8 @@ export function registerApp(program: Command): void {
       }
       const stats = await runLoad({
         target,
+        mode: f.mode,
+        rate: f.rate,
         requests: f.requests,
         durationSec: f.duration,
         concurrency: f.concurrency,

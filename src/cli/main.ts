@@ -12,6 +12,7 @@ import { registerApp } from './app.js';
 import { registerDnsServer } from './dns-server.js';
 import { registerDemo } from './demo.js';
 import { registerNodeProxy } from './node-proxy.js';
+import { registerProxyConfig } from './proxy-config.js';
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerResourceCommands(program);
 registerStatus(program);
 registerControlPlane(program);
 registerNodeProxy(program);
+registerProxyConfig(program);
 registerDemo(program);
 registerLab(program);
 registerApp(program);

@@ -111,7 +111,7 @@ export class HbonePool {
     p.streams--;
     if (p.streams > 0) return;
     // A connection on a rotated-out certificate has no future use: close it as soon as it drained.
-    const stale = !this.groupOf(p)?.some((o) => o !== p && o.usable && o.context !== p.context) ? false : true;
+    const stale = this.groupOf(p)?.some((o) => o !== p && o.usable && o.context !== p.context) ?? false;
     if (!p.usable || stale) {
       this.forget(p);
       if (!p.session.closed) p.session.close();

@@ -105,7 +105,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     // Node verifies the client chain after OpenSSL's handshake and then destroys the socket
     // without an error, so the reason is on the socket, not in `err` (a bare ECONNRESET).
     const authz = (socket as TLSSocket & { authorizationError?: string }).authorizationError;
-    const detail = authz ? `client certificate rejected: ${authz}` : `${err.code ?? 'ERROR'}: ${err.message}`;
+    const detail = authz ? `client certificate rejected: ${authz}` : `${err.code ?? 'ERROR'}: ${err.message.trim()}`;
     refuse(code, detail, { remote: socket.remoteAddress });
   });
   server.on('unknownProtocol', (socket: TLSSocket) => {

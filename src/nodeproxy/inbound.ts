@@ -8,7 +8,10 @@ import type { Logger } from '../log.js';
 import { connectFromNetns } from '../sys/index.js';
 import type { MeshState, Workload } from './state.js';
 import type { EnrolledPod } from './enroll.js';
-import { PROXY_MARK } from './redirect/rules.js';
+import { PORTS, PROXY_MARK } from './redirect/rules.js';
+
+/** Tunnels never lead into the proxy's own in-pod listeners. */
+const PROXY_PORTS = new Set<number>(Object.values(PORTS));
 import type { Telemetry } from './telemetry.js';
 import { join } from './pipe.js';
 import { principalOf } from './principal.js';
@@ -45,6 +48,11 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
   const dst = { destinationWorkload: me.name, destinationNamespace: me.namespace, destinationPrincipal: principalOf(me.identity) };
   if (authority.host !== pod.ip) {
     const reason = `CONNECT authority ${authority.host}:${authority.port} does not name this pod (${pod.ip})`;
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
+    return { status: 400, reason };
+  }
+  if (PROXY_PORTS.has(authority.port)) {
+    const reason = `CONNECT authority ${authority.host}:${authority.port} names a port of the node proxy itself`;
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
     return { status: 400, reason };
   }

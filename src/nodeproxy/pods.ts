@@ -65,9 +65,9 @@ export class PodManager implements EnrollHandler {
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
       const ctx = { ...this.opts, pool: c.pool };
-      const outbound = net.createServer((s) => void handleOutbound(ctx, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
+      const outbound = net.createServer({ allowHalfOpen: true }, (s) => void handleOutbound(ctx, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.outbound }, outbound));
-      const plaintext = net.createServer((s) => {
+      const plaintext = net.createServer({ allowHalfOpen: true }, (s) => {
         let port: number;
         try {
           port = originalDst(s).port;

@@ -40,7 +40,8 @@ export function connectFromNetns(nsPath: string, opts: NetnsConnectOptions): Soc
   const localPort = o.localPort === undefined ? undefined : checkInt(ACTION, 'opts.localPort', o.localPort, 0, 65535);
 
   const fd = rawSocketInNetns(nsPath, { family, type: 'tcp', mark, transparent });
-  const socket = adoptOrClose(fd, (f) => new Socket({ fd: f }));
+  // Half-open allowed: a proxy relays each direction's FIN on its own (TCP half-close).
+  const socket = adoptOrClose(fd, (f) => new Socket({ fd: f, allowHalfOpen: true }));
   socket.connect({
     host: opts.host,
     port,

@@ -48,6 +48,7 @@ export class Harness {
   readonly tunnels: TunnelRequest[] = [];
   readonly logs: LogLine[] = [];
   secureConnections = 0;
+  sessionsClosed = 0;
   server!: HboneServer;
   port = 0;
   echo!: Awaited<ReturnType<typeof startEcho>>;
@@ -68,6 +69,7 @@ export class Harness {
       logger,
     });
     h.server.on('secureConnection', () => { h.secureConnections++; });
+    h.server.on('session', (s) => s.once('close', () => { h.sessionsClosed++; }));
     h.server.listen(0, '127.0.0.1');
     await once(h.server, 'listening');
     h.port = (h.server.address() as AddressInfo).port;

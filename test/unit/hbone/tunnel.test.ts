@@ -250,3 +250,34 @@ describe('HBONE tunnels', () => {
 function serialOf(pem: string): string {
   return new X509Certificate(pem).serialNumber.toLowerCase().replace(/^0+/, '');
 }
+
+describe('HBONE idle connections', () => {
+  test('the server closes an idle connection with GOAWAY; the pool notices and reconnects', async () => {
+    const h = await Harness.start({ idleTimeoutMs: 200 });
+    try {
+      assert.equal(await h.roundTrip('one'), 'one');
+      assert.equal(h.pool.stats().sessions, 1);
+      await waitFor(() => h.pool.stats().sessions === 0, 2000);
+      assert.equal(await h.roundTrip('two'), 'two');
+      assert.equal(h.secureConnections, 2);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('the pool closes its own idle connections', async () => {
+    const h = await Harness.start();
+    const pool = new HbonePool({ limits: { idleTimeoutMs: 100 }, logger: pino({ level: 'silent' }) });
+    try {
+      const s = await h.openTunnel({}, pool);
+      s.end();
+      await readAll(s);
+      await waitFor(() => pool.stats().sessions === 0, 2000);
+      await waitFor(() => h.sessionsClosed === 1, 2000);
+      assert.equal(h.secureConnections, 1);
+    } finally {
+      await pool.close();
+      await h.stop();
+    }
+  });
+});

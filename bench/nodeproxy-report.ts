@@ -1,0 +1,69 @@
+// The node-proxy benchmark's table: one row per metric, columns direct | ambit | haproxy, the
+// ambit/haproxy ratio and the target with whether this run met it (printed, never asserted).
+import type { UsageSample } from './proc-usage.js';
+
+export interface PathResult {
+  throughputGbps: number;
+  seqP50Us: number;
+  seqP99Us: number;
+  c50Rps: number;
+  c50P50Us: number;
+  c50P99Us: number;
+  connectPerSec: number;
+  errors: Record<string, number>;
+  firstError: string | null;
+  /** Proxy processes by node at the steady 1,000 round trips/s (not for direct). */
+  usage?: Record<string, UsageSample>;
+  steadyRps?: number;
+}
+
+type Target = { text: string; met: (ambit: number, haproxy: number) => boolean };
+interface Row { metric: string; pick: (p: PathResult) => number | undefined; digits: number; target?: Target }
+
+const ratioAtLeast = (k: number, text: string): Target => ({ text, met: (a, h) => a >= k * h });
+const ratioAtMost = (k: number, text: string): Target => ({ text, met: (a, h) => a <= k * h });
+const below = (limit: number, text: string): Target => ({ text, met: (a) => a < limit });
+
+export const ROWS: Row[] = [
+  { metric: 'single-stream throughput, Gbit/s', pick: (p) => p.throughputGbps, digits: 2, target: ratioAtLeast(0.8, '>= 0.8x haproxy') },
+  { metric: '1 KB echo, 1 conn, p50 us', pick: (p) => p.seqP50Us, digits: 0 },
+  { metric: '1 KB echo, 1 conn, p99 us', pick: (p) => p.seqP99Us, digits: 0, target: ratioAtMost(1.2, '<= 1.2x haproxy') },
+  { metric: '1 KB echo, 50 conns, req/s', pick: (p) => p.c50Rps, digits: 0, target: ratioAtLeast(1, '>= haproxy') },
+  { metric: '1 KB echo, 50 conns, p50 us', pick: (p) => p.c50P50Us, digits: 0 },
+  { metric: '1 KB echo, 50 conns, p99 us', pick: (p) => p.c50P99Us, digits: 0, target: ratioAtMost(1.2, '<= 1.2x haproxy') },
+  { metric: 'connect + 1 KB + close, conns/s', pick: (p) => p.connectPerSec, digits: 0, target: ratioAtLeast(2, '>= 2x haproxy') },
+  { metric: 'node-1 proxy CPU @1k req/s, cores', pick: (p) => p.usage?.['node-1']?.cores, digits: 3, target: below(0.1, '< 0.1 core') },
+  { metric: 'node-2 proxy CPU @1k req/s, cores', pick: (p) => p.usage?.['node-2']?.cores, digits: 3, target: below(0.1, '< 0.1 core') },
+  { metric: 'node-1 proxy RSS @1k req/s, MB', pick: (p) => p.usage?.['node-1']?.rssMB, digits: 1, target: below(80, '< 80 MB') },
+  { metric: 'node-2 proxy RSS @1k req/s, MB', pick: (p) => p.usage?.['node-2']?.rssMB, digits: 1, target: below(80, '< 80 MB') },
+];
+
+const show = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
+
+export interface TargetVerdict { metric: string; ambit: number | undefined; haproxy: number | undefined; target: string; met: boolean | null }
+
+export function verdicts(paths: { ambit: PathResult; haproxy: PathResult }): TargetVerdict[] {
+  return ROWS.filter((r) => r.target).map((r) => {
+    const a = r.pick(paths.ambit);
+    const h = r.pick(paths.haproxy);
+    const met = a === undefined || h === undefined ? null : r.target!.met(a, h);
+    return { metric: r.metric, ambit: a, haproxy: h, target: r.target!.text, met };
+  });
+}
+
+export function formatTable(paths: { direct: PathResult; ambit: PathResult; haproxy: PathResult }): string {
+  const header = ['metric', 'direct', 'ambit', 'haproxy', 'ambit/haproxy', 'target', 'met'];
+  const lines = ROWS.map((r) => {
+    const [d, a, h] = [r.pick(paths.direct), r.pick(paths.ambit), r.pick(paths.haproxy)];
+    const ratio = a !== undefined && h !== undefined && h > 0 ? (a / h).toFixed(2) : '-';
+    const met = r.target && a !== undefined && h !== undefined ? (r.target.met(a, h) ? 'yes' : 'NO') : '';
+    return [r.metric, show(d, r.digits), show(a, r.digits), show(h, r.digits), ratio, r.target?.text ?? '', met];
+  });
+  const widths = header.map((_, i) => Math.max(...[header, ...lines].map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const errs = (['direct', 'ambit', 'haproxy'] as const)
+    .map((k) => ({ k, n: Object.values(paths[k].errors).reduce((x, y) => x + y, 0), e: paths[k].firstError }))
+    .filter((x) => x.n > 0)
+    .map((x) => `errors on ${x.k}: ${x.n} (first: ${x.e})`);
+  return [fmt(header), ...lines.map(fmt), ...errs].join('\n');
+}

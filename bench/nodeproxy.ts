@@ -1,0 +1,138 @@
+// The node-proxy data-path benchmark: one load client in a pod on node-1 against a server pod on
+// node-2, over three paths measured one after another in one run: direct (a mesh-off lab, plain
+// routing), HAProxy (two HAProxy hops with mTLS in that same mesh-off lab) and ambit (a mesh-on
+// lab: node proxy to node proxy over HBONE). Prints one table with the targets.
+// Run directly: node dist/bench/nodeproxy.js
+import { fileURLToPath } from 'node:url';
+import type { LoadStats } from '../src/apps/index.js';
+import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabState } from '../src/lab/index.js';
+import { startHaproxyPair } from './haproxy-baseline.js';
+import { sampleUsage, type UsageSample } from './proc-usage.js';
+import { formatTable, type PathResult } from './nodeproxy-report.js';
+
+const ECHO_PORT = 8080;
+const SINK_PORT = 9000;
+const SIZE = 1024;
+const SINK_SCRIPT = fileURLToPath(new URL('./tcp-sink.js', import.meta.url));
+
+function podsYaml(): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: { name: srv, namespace: default, labels: { app: srv } }
+spec:
+  nodeName: node-2
+  containers:
+    - { name: echo, command: [ambit, app, echo, --port, "${ECHO_PORT}", --tcp] }
+    - { name: sink, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SINK_SCRIPT)}, "${SINK_PORT}"] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: cli, namespace: default, labels: { app: cli } }
+spec:
+  nodeName: node-1
+  containers:
+    - { name: main, command: [sleep, infinity] }
+`;
+}
+
+/** Runs `ambit app load` in the client pod; bounded by the load's own duration plus a margin. */
+async function loadInPod(lab: string, args: string[], durationSec: number): Promise<LoadStats> {
+  const r = await execInPod(lab, 'default', 'cli', ['ambit', 'app', 'load', '--timeout', '3000', ...args, '--duration', String(durationSec)], { timeoutMs: (durationSec + 20) * 1000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) throw new Error(`Cannot run the load client in ${lab}: exit ${r.code}: ${r.stderr.trim().slice(-400)}`);
+  return JSON.parse(line) as LoadStats;
+}
+
+const us = (ms: number) => Math.round(ms * 1000);
+
+/** Waits until both pods run and the server answers a round trip (bounded: 20 s). */
+async function waitForServer(lab: string, host: string, port: number): Promise<void> {
+  const deadline = Date.now() + 20000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const s = await loadInPod(lab, ['--tcp', `${host}:${port}`, '--size', String(SIZE), '--concurrency', '4', '--requests', '200'], 3).catch((e: Error) => ({ errors: 1, firstError: e.message }));
+    if (s.errors === 0) return;
+    last = s.firstError ?? '';
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Cannot reach the server ${host}:${port} from the client pod in lab ${lab} within 20 s: ${last}`);
+}
+
+/** The four data-path measurements against host (echo on echoPort, sink on sinkPort). */
+async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number): Promise<PathResult> {
+  await waitForServer(lab, host, echoPort);
+  const echo = ['--tcp', `${host}:${echoPort}`, '--size', String(SIZE)];
+  const stream = await loadInPod(lab, ['--tcp', `${host}:${sinkPort}`, '--mode', 'stream'], 3);
+  const seq = await loadInPod(lab, [...echo, '--requests', '200000'], 2);
+  const c50 = await loadInPod(lab, [...echo, '--concurrency', '50', '--requests', '2000000'], 3);
+  const churn = await loadInPod(lab, [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], 3);
+  return {
+    throughputGbps: stream.sendGbps,
+    seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
+    c50Rps: c50.rps, c50P50Us: us(c50.latencyMs.p50), c50P99Us: us(c50.latencyMs.p99),
+    connectPerSec: churn.rps,
+    errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors },
+    firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError,
+  };
+}
+
+/** A steady 1,000 round trips/s for 6 s; CPU sampled over seconds 1.5-5.5 (past the client's start-up). */
+async function steadyUsage(lab: string, host: string, port: number, pids: Record<string, number>): Promise<{ usage: Record<string, UsageSample>; load: LoadStats }> {
+  const loadP = loadInPod(lab, ['--tcp', `${host}:${port}`, '--size', String(SIZE), '--concurrency', '4', '--rate', '1000', '--requests', '6000'], 6);
+  const [usage, load] = await Promise.all([sampleUsage(pids, 1500, 4000), loadP]);
+  return { usage, load };
+}
+
+async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: string) => Promise<T>): Promise<T> {
+  try {
+    await labUp({ name: lab, spec: { ...defaultLabSpec(), mesh: { enabled: meshEnabled } }, resourcesText: podsYaml(), resourcesSource: 'bench', replace: true });
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      const srv = labStatus(lab).pods.find((p) => p.name === 'srv');
+      const running = labStatus(lab).pods.filter((p) => p.phase === 'Running').length === 2;
+      if (running && srv?.ip) return await fn(srv.ip);
+      if (Date.now() > deadline) throw new Error(`Cannot start the bench pods in lab ${lab}: not Running within 20 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await labDown(lab).catch(() => {});
+  }
+}
+
+export async function benchNodeProxy(): Promise<Record<string, unknown>> {
+  const tag = process.pid % 100000;
+  const started = performance.now();
+  const plain = await withLab(`bnd${tag}`, false, async (podIP) => {
+    const lab = `bnd${tag}`;
+    const direct = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
+    const plan = planLab(lab, readLabState(lab)!.spec);
+    const [n1, n2] = [plan.nodes[0]!, plan.nodes[1]!];
+    const pair = await startHaproxyPair({
+      clientNetns: n1.netns, clientIP: n1.ip, serverNetns: n2.netns, serverIP: n2.ip, podIP,
+      ports: [{ listenPort: 18080, tunnelPort: 18443, targetPort: ECHO_PORT }, { listenPort: 19000, tunnelPort: 19443, targetPort: SINK_PORT }],
+    });
+    try {
+      const haproxy = await measurePath(lab, n1.ip, 18080, 19000);
+      const steady = await steadyUsage(lab, n1.ip, 18080, { 'node-1': pair.pids.client, 'node-2': pair.pids.server });
+      return { direct, haproxy: { ...haproxy, usage: steady.usage, steadyRps: steady.load.rps } };
+    } finally {
+      await pair.stop();
+    }
+  });
+  const ambit = await withLab(`bnm${tag}`, true, async (podIP) => {
+    const lab = `bnm${tag}`;
+    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
+    const comps = readLabState(lab)!.components;
+    const steady = await steadyUsage(lab, podIP, ECHO_PORT, { 'node-1': comps['node-proxy-node-1']!.pid, 'node-2': comps['node-proxy-node-2']!.pid });
+    return { ...result, usage: steady.usage, steadyRps: steady.load.rps };
+  });
+  const paths = { direct: plain.direct, ambit, haproxy: plain.haproxy };
+  return { ...paths, table: formatTable(paths), seconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await benchNodeProxy();
+  process.stdout.write(`${String(r.table)}\n(run took ${String(r.seconds)} s)\n`);
+  const { table: _table, ...rest } = r;
+  process.stdout.write(`${JSON.stringify(rest)}\n`);
+}

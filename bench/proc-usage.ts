@@ -1,0 +1,38 @@
+// CPU and memory of running processes, read from /proc: CPU seconds (utime + stime) so a
+// benchmark can take deltas over a steady load, and resident memory (VmRSS).
+import { readFileSync } from 'node:fs';
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of `pid`, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may hold spaces and parentheses: split after its closing one.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+}
+
+/** VmRSS of `pid`, in MB. */
+export function rssMB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export interface UsageSample { cores: number; rssMB: number }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Each pid's average cores over [now + delayMs, now + delayMs + windowMs] and its RSS at the end. */
+export async function sampleUsage(pids: Record<string, number>, delayMs: number, windowMs: number): Promise<Record<string, UsageSample>> {
+  await sleep(delayMs);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const t0 = performance.now();
+  await sleep(windowMs);
+  const secs = (performance.now() - t0) / 1000;
+  const usage: Record<string, UsageSample> = {};
+  for (const [k, pid] of Object.entries(pids)) {
+    usage[k] = { cores: (cpuSeconds(pid) - before[k]!) / secs, rssMB: rssMB(pid) };
+  }
+  return usage;
+}

@@ -1,0 +1,280 @@
+// The node proxy end to end in a real lab, driven as a user would (CLI, curl in pods): mTLS on
+// the wire, identity-based policy, the identity-confusion attacks of IP-cache meshes in both
+// directions, certificate rotation under load, and the control plane going away.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, underlayNetns, readLabState } from '../../../src/lab/index.js';
+import { labRunDir } from '../../../src/paths.js';
+import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
+import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
+
+const LAB = `mesh${process.pid % 100000}`;
+
+const pod = (name: string, node: string, sa: string, command: string[], labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string =>
+  [
+    'apiVersion: v1',
+    'kind: Pod',
+    `metadata: { name: ${name}, namespace: default, labels: ${JSON.stringify(labels)}, annotations: ${JSON.stringify(annotations)} }`,
+    'spec:',
+    `  nodeName: ${node}`,
+    `  serviceAccountName: ${sa}`,
+    `  containers: [{ name: main, command: ${JSON.stringify(command)} }]`,
+    '',
+  ].join('\n');
+const echo = ['ambit', 'app', 'echo', '--port', '8080'];
+const sleeper = ['sleep', 'infinity'];
+
+const POLICY = (principals: string[]): string => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: web-allow, namespace: default }
+spec:
+  selector: { matchLabels: { app: web } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ${JSON.stringify(principals)} } }]
+`;
+
+async function curl(from: string, url: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  return execInPod(LAB, 'default', from, ['curl', '-sS', '-m', '3', ...extra, url], { timeoutMs: 10_000 });
+}
+
+function ipOf(name: string): string {
+  const ip = podOf(LAB, name)?.ip;
+  assert.ok(ip, `pod ${name} has an IP`);
+  return ip;
+}
+
+function nodeProxyLog(node: string): string {
+  return readFileSync(join(labRunDir(LAB), 'logs', `node-proxy-${node}.log`), 'utf8');
+}
+
+function accessLines(node: string): Record<string, unknown>[] {
+  return nodeProxyLog(node)
+    .split('\n')
+    .filter((l) => l.includes('"access":true'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Captures pod traffic on the underlay bridge while `fn` runs; returns the packets and raw bytes. */
+async function captureUnderlay(fn: () => Promise<void>): Promise<{ summary: string; raw: Buffer }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-cap-'));
+  const file = join(dir, 'cap.pcap');
+  try {
+    const p = spawn('ip', ['netns', 'exec', underlayNetns(LAB), 'tcpdump', '-Z', 'root', '--immediate-mode', '-i', 'br0', '-U', '-nn', '-s', '0', '-w', file, 'net', '10.244.0.0/16'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    await waitFor('tcpdump to listen', () => (err.includes('listening on') ? true : undefined), 10_000);
+    try {
+      await fn();
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      p.kill('SIGINT');
+      await new Promise((r) => p.once('exit', r));
+    }
+    const summary = await new Promise<string>((resolve) => {
+      const r = spawn('tcpdump', ['-nn', '-r', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      r.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      r.on('close', () => resolve(out));
+    });
+    return { summary, raw: readFileSync(file) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('node proxy: secure L4 overlay in the lab', () => {
+  before(async () => {
+    await cliOk(['lab', 'up', '--name', LAB]);
+    await apply(
+      LAB,
+      [
+        pod('web', 'node-2', 'web', echo, { app: 'web' }),
+        pod('near', 'node-1', 'near', echo, { app: 'near' }),
+        pod('client', 'node-1', 'client', sleeper),
+        pod('other', 'node-1', 'other', sleeper),
+        'apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: default }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80, targetPort: 8080 }]\n',
+      ].join('---\n'),
+    );
+    for (const p of ['web', 'near', 'client', 'other']) await waitPod(LAB, p);
+    await waitFor('web answers through the mesh', async () => ((await curl('client', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 20_000);
+  });
+
+  after(async () => {
+    await cli(['lab', 'down', '--name', LAB]);
+    await teardownLab(LAB);
+  });
+
+  test('curl reaches a pod by IP and by service name, across nodes and on the same node', async () => {
+    const byIp = await curl('client', `http://${ipOf('web')}:8080/ip`);
+    assert.equal(byIp.code, 0, byIp.stderr);
+    assert.equal(JSON.parse(byIp.stdout).pod, 'web');
+    const bySvc = await curl('client', 'http://web/svc');
+    assert.equal(bySvc.code, 0, bySvc.stderr);
+    assert.equal(JSON.parse(bySvc.stdout).path, '/svc');
+    const sameNode = await curl('client', `http://${ipOf('near')}:8080/near`);
+    assert.equal(sameNode.code, 0, sameNode.stderr);
+    assert.equal(JSON.parse(sameNode.stdout).pod, 'near');
+    // Both ends logged the connection with both verified identities.
+    await waitFor('access log lines', () =>
+      accessLines('node-2').some((l) => l.direction === 'inbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/web') ? true : undefined,
+    );
+    assert.ok(accessLines('node-1').some((l) => l.direction === 'outbound' && l.destinationWorkload === 'web' && l.reason === 'service default/web'));
+  });
+
+  test('on the underlay, pod traffic is only TLS to 15008 and the payload never shows', async () => {
+    const marker = `ambit-secret-${randomUUID()}`;
+    const { summary, raw } = await captureUnderlay(async () => {
+      const r = await curl('client', `http://${ipOf('web')}:8080/${marker}`, ['-H', `X-Marker: ${marker}`, '--data', marker]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.includes(marker), 'the request went through');
+    });
+    const lines = summary.split('\n').filter((l) => l.includes(' IP '));
+    assert.ok(lines.length > 0, 'the capture saw the connection');
+    for (const l of lines) assert.match(l, /\.15008[ :>]/, `every packet is to or from 15008: ${l}`);
+    assert.equal(raw.includes(Buffer.from(marker)), false, 'no plaintext payload on the wire');
+  });
+
+  test('an AuthorizationPolicy allowing one principal: that pod passes, another is refused; a change flips the verdict quickly', async () => {
+    await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
+    await waitFor('policy in force', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
+    const allowed = await curl('client', `http://${ipOf('web')}:8080/`);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    const refused = await curl('other', `http://${ipOf('web')}:8080/`);
+    assert.notEqual(refused.code, 0);
+    await waitFor('the refusal logged with the true identity', () =>
+      accessLines('node-2').some((l) => l.flag === 'DENY' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other' && l.policy === undefined) ? true : undefined,
+    );
+
+    const t0 = Date.now();
+    await apply(LAB, POLICY(['cluster.local/ns/default/sa/other']));
+    await waitFor('other allowed after the change', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 5_000);
+    const flipMs = Date.now() - t0;
+    // The requirement is 1 s; the figure includes spawning curl in the pod. Printed, not asserted.
+    console.log(`# policy change -> verdict flipped in ${flipMs} ms (includes curl process start-up)`);
+    assert.notEqual((await curl('client', `http://${ipOf('web')}:8080/`)).code, 0, 'client is refused now');
+    await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+  });
+
+  test('identity confusion: a new pod on a reused IP does not inherit the old pod\'s rights, even with a stale destination', async () => {
+    await apply(LAB, POLICY(['cluster.local/ns/default/sa/allowed']));
+    await apply(LAB, pod('allowed', 'node-1', 'allowed', sleeper));
+    const allowed = await waitPod(LAB, 'allowed');
+    await waitFor('allowed pod gets through', async () => ((await curl('allowed', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 10_000);
+    const ip = allowed.ip!;
+
+    await pauseConfig(LAB, 'node-2', true); // the destination's view freezes: it still maps ip -> allowed
+    try {
+      await deletePod(LAB, 'allowed');
+      await waitPodGone(LAB, 'allowed');
+      await apply(LAB, pod('intruder', 'node-1', 'intruder', sleeper, {}, { 'ambit.dev/pod-ip': ip }));
+      const intruder = await waitPod(LAB, 'intruder');
+      assert.equal(intruder.ip, ip, 'the intruder got the freed IP');
+      let r = await curl('intruder', `http://${ipOf('web')}:8080/`);
+      for (let i = 0; i < 20 && r.stderr.includes('Failed to connect'); i++) r = await curl('intruder', `http://${ipOf('web')}:8080/`);
+      assert.notEqual(r.code, 0, 'the intruder is refused');
+      await waitFor('the destination logged the intruder\'s true identity', () =>
+        accessLines('node-2').some((l) => l.flag === 'DENY' && l.sourcePrincipal === 'cluster.local/ns/default/sa/intruder') ? true : undefined,
+      );
+      const stale = JSON.parse((await fetchNodeProxyDump(LAB, 'node-2')).body) as { workloads: { name: string; ips: string[] }[] };
+      assert.ok(stale.workloads.some((w) => w.name === 'allowed' && w.ips.includes(ip)), 'node-2 really was stale (still maps the IP to the old pod)');
+    } finally {
+      await pauseConfig(LAB, 'node-2', false);
+      await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    }
+  });
+
+  test('mirror case: the source refuses to send when the destination IP now belongs to another identity', async () => {
+    await apply(LAB, pod('target', 'node-2', 'target', echo, { app: 'target' }));
+    const target = await waitPod(LAB, 'target');
+    const ip = target.ip!;
+    await waitFor('client reaches target', async () => ((await curl('client', `http://${ip}:8080/`)).code === 0 ? true : undefined), 10_000);
+
+    await pauseConfig(LAB, 'node-1', true); // the source's view freezes: it expects sa/target at ip
+    try {
+      await deletePod(LAB, 'target');
+      await waitPodGone(LAB, 'target');
+      await apply(LAB, pod('imposter', 'node-2', 'imposter', echo, { app: 'imposter' }, { 'ambit.dev/pod-ip': ip }));
+      assert.equal((await waitPod(LAB, 'imposter')).ip, ip);
+      const r = await curl('client', `http://${ip}:8080/`);
+      assert.notEqual(r.code, 0, 'the stale source does not send to the imposter');
+      await waitFor('the source logged the mismatch', () =>
+        accessLines('node-1').some((l) => l.flag === 'IDENTITY_MISMATCH' && l.destinationPrincipal === 'cluster.local/ns/default/sa/target') ? true : undefined,
+      );
+    } finally {
+      await pauseConfig(LAB, 'node-1', false);
+    }
+    // Once the source learns the truth, it talks to the new pod under its real identity.
+    await waitFor('fresh view reaches the imposter', async () => ((await curl('client', `http://${ip}:8080/`)).code === 0 ? true : undefined), 10_000);
+    await deletePod(LAB, 'imposter');
+  });
+
+  test('1,000 sequential requests while SVIDs rotate every few seconds: none fails', async () => {
+    await apply(LAB, 'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec: { certificateTTLSeconds: 6 }\n');
+    const serialOf = async (node: string, identity: string): Promise<string | undefined> => {
+      const res = await fetchNodeProxyDump(LAB, node).catch(() => undefined); // a proxy that is restarting
+      if (!res) return undefined;
+      const d = JSON.parse(res.body) as { certificates: { identity: string; serial?: string; notAfter?: string }[] };
+      const c = d.certificates.find((x) => x.identity === identity);
+      return c && c.notAfter && Date.parse(c.notAfter) - Date.now() < 10_000 ? c.serial : undefined;
+    };
+    const CLIENT = 'spiffe://cluster.local/ns/default/sa/client';
+    const WEB = 'spiffe://cluster.local/ns/default/sa/web';
+    // Short-lived certificates appear at the next renewal of the 24 h ones: force it via a fresh SVID need.
+    await restartComponent(LAB, 'node-proxy-node-1');
+    await restartComponent(LAB, 'node-proxy-node-2');
+    await waitFor('short-lived SVIDs on both nodes', async () => ((await serialOf('node-1', CLIENT)) && (await serialOf('node-2', WEB)) ? true : undefined), 20_000);
+    const before = [await serialOf('node-1', CLIENT), await serialOf('node-2', WEB)];
+    const script = `const http=require('http');let ok=0,fail=0;const errs={};
+(async()=>{for(let i=0;i<1000;i++){await new Promise(r=>{const q=http.get({host:'${ipOf('web')}',port:8080,path:'/r'+i,agent:false},res=>{res.resume();res.on('end',()=>{res.statusCode===200?ok++:fail++;r();});});
+q.on('error',e=>{fail++;errs[e.code||e.message]=(errs[e.code||e.message]||0)+1;r();});q.setTimeout(5000,()=>q.destroy(new Error('timeout')));});
+await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}));})();`;
+    const r = await execInPod(LAB, 'default', 'client', ['node', '-e', script], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { ok: number; fail: number; errs: Record<string, number> };
+    assert.deepEqual(result, { ok: 1000, fail: 0, errs: {} });
+    const after = [await serialOf('node-1', CLIENT), await serialOf('node-2', WEB)];
+    assert.notEqual(after[0], before[0], 'the client SVID rotated during the run');
+    assert.notEqual(after[1], before[1], 'the server SVID rotated during the run');
+    await admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
+  });
+
+  test('with the control plane killed, known pods keep talking over mTLS; nothing falls back to plaintext', async () => {
+    await killComponent(LAB, 'control-plane');
+    try {
+      const marker = `no-cp-${randomUUID()}`;
+      const { summary, raw } = await captureUnderlay(async () => {
+        for (const url of [`http://${ipOf('web')}:8080/${marker}`, `http://web/${marker}`]) {
+          const r = await curl('client', url);
+          assert.equal(r.code, 0, `${url}: ${r.stderr}`);
+        }
+      });
+      const lines = summary.split('\n').filter((l) => l.includes(' IP '));
+      assert.ok(lines.length > 0);
+      for (const l of lines) assert.match(l, /\.15008[ :>]/, l);
+      assert.equal(raw.includes(Buffer.from(marker)), false);
+      const dump = JSON.parse((await fetchNodeProxyDump(LAB, 'node-1')).body) as { controlPlane: { connected: boolean } };
+      assert.equal(dump.controlPlane.connected, false, 'really without a control plane');
+    } finally {
+      await restartComponent(LAB, 'control-plane');
+    }
+  });
+
+  test('`ambit proxy-config` shows captured pods and each SVID with serial and expiry', async () => {
+    const out = await cliOk(['--lab', LAB, 'proxy-config', 'node-1']);
+    assert.match(out, /node proxy node-1: config version \d+/);
+    assert.match(out, /CAPTURED PODS[\s\S]*client\s+10\.244\.1\.\d+\s+spiffe:\/\/cluster\.local\/ns\/default\/sa\/client/);
+    assert.match(out, /CERTIFICATES[\s\S]*spiffe:\/\/cluster\.local\/ns\/default\/sa\/client\s+valid\s+[0-9a-fA-F]+\s+\d{4}-/);
+    const json = JSON.parse(await cliOk(['--lab', LAB, 'proxy-config', 'node-2', '-o', 'json'])) as { node: string };
+    assert.equal(json.node, 'node-2');
+    const r = await cli(['--lab', LAB, 'proxy-config', 'node-9']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /node-9/);
+    assert.ok(readLabState(LAB));
+  });
+});
