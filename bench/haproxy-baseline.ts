@@ -45,7 +45,7 @@ function mintSvid(ca: CertificateAuthority, sa: string): string {
 
 const GLOBAL = (threads: number) => `global
   nbthread ${threads}
-  maxconn 20000
+  maxconn 4000
 defaults
   mode tcp
   timeout connect 5s

@@ -102,7 +102,10 @@ describe('node proxy: secure L4 overlay in the lab', () => {
       ].join('---\n'),
     );
     for (const p of ['web', 'near', 'client', 'other']) await waitPod(LAB, p);
-    await waitFor('web answers through the mesh', async () => ((await curl('client', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 20_000);
+    // Running means started, not yet listening: wait for both servers to answer.
+    for (const server of ['web', 'near']) {
+      await waitFor(`${server} answers through the mesh`, async () => ((await curl('client', `http://${ipOf(server)}:8080/`)).code === 0 ? true : undefined), 20_000);
+    }
   });
 
   after(async () => {
@@ -263,6 +266,43 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     } finally {
       await restartComponent(LAB, 'control-plane');
     }
+  });
+
+  test('a pod cannot reach another pod\'s HBONE port directly: the tunnel into 15008 is refused', async () => {
+    const r = await execInPod(LAB, 'default', 'other', ['node', '-e', `const s=require('net').connect(15008,'${ipOf('web')}');s.on('connect',()=>s.write('\\x16\\x03\\x01garbage'));s.on('data',d=>console.log('DATA',d.length));s.on('close',()=>console.log('CLOSED'));s.on('error',e=>console.log('ERR',e.code));setTimeout(()=>process.exit(0),3000)`], { timeoutMs: 10_000 });
+    assert.doesNotMatch(r.stdout, /DATA/, 'no byte came back from the HBONE listener');
+    await waitFor('the refusal logged', () =>
+      accessLines('node-2').some((l) => l.flag === 'BAD_REQUEST' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other' && /port of the node proxy itself/.test(String(l.reason))) ? true : undefined,
+    );
+  });
+
+  test('bad input on 15008 from outside the mesh is refused and logged while other traffic flows', async () => {
+    const node1 = readLabState(LAB)!.plan.nodes[0]!.netns;
+    const web = ipOf('web');
+    const inNode = (argv: string[], input = ''): Promise<{ code: number; out: string }> =>
+      new Promise((resolve) => {
+        const p = spawn('ip', ['netns', 'exec', node1, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+        p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+        const t = setTimeout(() => p.kill('SIGKILL'), 8000);
+        p.on('close', (code) => {
+          clearTimeout(t);
+          resolve({ code: code ?? -1, out });
+        });
+        p.stdin.end(input);
+      });
+    const refusals = (): number => nodeProxyLog('node-2').split('\n').filter((l) => l.includes('hbone refused') && l.includes('"TLS_FAILURE"')).length;
+    const before = refusals();
+    // 1. Plain bytes instead of a TLS handshake.
+    await inNode([process.execPath, '-e', `const s=require('net').connect(15008,'${web}',()=>s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));s.on('data',d=>console.log('DATA'));s.on('close',()=>process.exit(0));s.on('error',()=>process.exit(0));setTimeout(()=>process.exit(0),3000)`]);
+    // 2. TLS without a client certificate.
+    const noCert = await inNode(['openssl', 's_client', '-connect', `${web}:15008`, '-alpn', 'h2', '-tls1_3'], 'Q\n');
+    assert.doesNotMatch(noCert.out, /Verify return code: 0[\s\S]*HTTP/, 'no HTTP/2 exchange without a certificate');
+    await waitFor('both refusals logged as TLS_FAILURE', () => (refusals() >= before + 2 ? true : undefined), 5_000);
+    // Meanwhile (and after), mesh traffic flows.
+    const ok = await curl('client', `http://${web}:8080/still-fine`);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 
   test('`ambit proxy-config` shows captured pods and each SVID with serial and expiry', async () => {
