@@ -15,3 +15,4 @@ export { capEff, isAlive, pidsInNetns, netnsInode, POD_UID } from './processes.j
 export { assertLabHost } from './host-check.js';
 export { listNetns } from './topology.js';
 export { serviceRules, renderKubeProxy, KUBE_PROXY_TABLE, type ServiceRule } from './kube-proxy.js';
+export { captureUnderlay } from './capture.js';

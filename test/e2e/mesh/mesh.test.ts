@@ -4,11 +4,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, underlayNetns, readLabState } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
@@ -60,33 +59,7 @@ function accessLines(node: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Captures pod traffic on the underlay bridge while `fn` runs; returns the packets and raw bytes. */
-async function captureUnderlay(fn: () => Promise<void>): Promise<{ summary: string; raw: Buffer }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ambit-cap-'));
-  const file = join(dir, 'cap.pcap');
-  try {
-    const p = spawn('ip', ['netns', 'exec', underlayNetns(LAB), 'tcpdump', '-Z', 'root', '--immediate-mode', '-i', 'br0', '-U', '-nn', '-s', '0', '-w', file, 'net', '10.244.0.0/16'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    await waitFor('tcpdump to listen', () => (err.includes('listening on') ? true : undefined), 10_000);
-    try {
-      await fn();
-      await new Promise((r) => setTimeout(r, 300));
-    } finally {
-      p.kill('SIGINT');
-      await new Promise((r) => p.once('exit', r));
-    }
-    const summary = await new Promise<string>((resolve) => {
-      const r = spawn('tcpdump', ['-nn', '-r', file], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      r.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      r.on('close', () => resolve(out));
-    });
-    return { summary, raw: readFileSync(file) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const captureUnderlay = (fn: () => Promise<void>) => captureLab(LAB, fn);
 
 describe('node proxy: secure L4 overlay in the lab', () => {
   before(async () => {

@@ -1,0 +1,24 @@
+// `ambit demo` is one of the README's two commands: it must run start to finish and show each
+// chapter's evidence (and leave nothing behind).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { teardownLab, findLabLeftovers } from '../../../src/lab/index.js';
+import { cli } from '../lab/helpers.js';
+
+const LAB = `demo${process.pid % 100000}`;
+after(async () => {
+  await teardownLab(LAB);
+});
+
+test('ambit demo runs every chapter and cleans up', async () => {
+  const r = await cli(['demo', '--name', LAB], 180_000);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const out = r.stdout;
+  assert.match(out, /→ refused: Cannot issue spiffe:\/\/cluster\.local\/ns\/default\/sa\/web to node "node-1"/);
+  assert.match(out, /the marker "secret-[0-9a-f]+" appears in the capture: no: it was encrypted/);
+  assert.match(out, /client → web: allowed\n\s+other  → web: refused/);
+  assert.match(out, /intruder → web: refused/);
+  assert.match(out, /node-2 logged the true identity from the TLS handshake: cluster\.local\/ns\/default\/sa\/intruder/);
+  const left = await findLabLeftovers(LAB);
+  assert.deepEqual([left.namespaces, left.pids, left.runDir], [[], [], false]);
+});
