@@ -20,9 +20,10 @@ export interface ForwardedPort {
 }
 
 export interface HaproxyPairOptions {
-  clientNetns: string;
+  /** Network namespaces to run each haproxy in (undefined: the caller's own, e.g. for loopback tests). */
+  clientNetns: string | undefined;
   clientIP: string;
-  serverNetns: string;
+  serverNetns: string | undefined;
   serverIP: string;
   podIP: string;
   ports: ForwardedPort[];
@@ -69,8 +70,13 @@ listen term${p.tunnelPort}
 `).join('');
 }
 
-function startHaproxy(netns: string, cfg: string, log: string): ChildProcess {
-  const child = spawn('ip', ['netns', 'exec', netns, 'haproxy', '-f', cfg, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** argv run inside `netns` (or here when undefined). */
+function inNetns(netns: string | undefined, argv: string[]): [string, string[]] {
+  return netns === undefined ? [argv[0]!, argv.slice(1)] : ['ip', ['netns', 'exec', netns, ...argv]];
+}
+
+function startHaproxy(netns: string | undefined, cfg: string, log: string): ChildProcess {
+  const child = spawn(...inNetns(netns, ['haproxy', '-f', cfg, '-db']), { stdio: ['ignore', 'ignore', 'pipe'] });
   child.on('error', () => {});
   child.stderr?.on('data', (d: Buffer) => writeFileSync(log, d, { flag: 'a' }));
   return child;
@@ -114,7 +120,7 @@ export async function startHaproxyPair(o: HaproxyPairOptions): Promise<HaproxyPa
 }
 
 /** Polls `ss` in the namespace until every port listens (bounded: 5 s). */
-async function waitListening(netns: string, ports: number[], children: ChildProcess[], dir: string): Promise<void> {
+async function waitListening(netns: string | undefined, ports: number[], children: ChildProcess[], dir: string): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const dead = children.find((c) => c.exitCode !== null);
@@ -124,13 +130,13 @@ async function waitListening(netns: string, ports: number[], children: ChildProc
     }
     const out = await new Promise<string>((resolve) => {
       let s = '';
-      const p = spawn('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const p = spawn(...inNetns(netns, ['ss', '-Hltn']), { stdio: ['ignore', 'pipe', 'ignore'] });
       p.stdout.on('data', (d: Buffer) => (s += d.toString()));
       p.on('close', () => resolve(s));
       p.on('error', () => resolve(''));
     });
     if (ports.every((port) => new RegExp(`:${port}\\s`).test(out))) return;
-    if (Date.now() > deadline) throw new Error(`Cannot start the HAProxy baseline: ports ${ports.join(', ')} in ${netns} not listening after 5 s`);
+    if (Date.now() > deadline) throw new Error(`Cannot start the HAProxy baseline: ports ${ports.join(', ')} in ${netns ?? 'this namespace'} not listening after 5 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

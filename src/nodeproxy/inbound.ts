@@ -104,7 +104,7 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
 /** Connects to the app inside its pod, marked so that the capture rules let it through. */
 function dialApp(pod: EnrolledPod, port: number): Promise<{ sock: net.Socket } | { error: string }> {
   return new Promise((resolve) => {
-    const sock = connectFromNetns(pod.netns, { host: pod.ip, port, mark: PROXY_MARK });
+    const sock = connectFromNetns(pod.netns, { host: pod.ip, port, mark: PROXY_MARK, allowHalfOpen: true }).setNoDelay(true);
     sock.once('connect', () => resolve({ sock }));
     sock.once('error', (err) => resolve({ error: `cannot reach the app on ${pod.ip}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
   });

@@ -80,7 +80,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     return void client.destroy();
   }
   if (r.kind === 'passthrough') {
-    const up = connectFromNetns(pod.netns, { host: r.ip, port: r.port, mark: PROXY_MARK });
+    const up = connectFromNetns(pod.netns, { host: r.ip, port: r.port, mark: PROXY_MARK, allowHalfOpen: true });
     const close = ctx.telemetry.open({ ...base, destinationWorkload: 'unknown', destinationNamespace: 'unknown', destinationPrincipal: 'unknown', reason: 'passthrough (ALLOW_ANY)' });
     const res = await join(client, up);
     return close({ bytesSent: res.aToB, bytesReceived: res.bToA, ...(res.error ? { flag: 'UPSTREAM_RESET' as const } : {}) });
@@ -102,7 +102,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
       expectedIdentity: r.workload.identity,
       address: { host: r.ip, port: PORTS.hbone },
       authority: `${r.ip}:${r.port}`,
-      connectSocket: () => connectFromNetns(pod.netns, { host: r.ip, port: PORTS.hbone, mark: PROXY_MARK }),
+      connectSocket: () => connectFromNetns(pod.netns, { host: r.ip, port: PORTS.hbone, mark: PROXY_MARK }).setNoDelay(true),
     });
   } catch (err) {
     const e = err as AmbitError;

@@ -2,6 +2,7 @@
 // side ends, the other side's write half is ended (not destroyed), so request/response protocols
 // that close their send side first still get the answer.
 import type { Duplex } from 'node:stream';
+import { Socket } from 'node:net';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -11,6 +12,8 @@ export interface PipeResult {
 }
 
 export function join(a: Duplex, b: Duplex): Promise<PipeResult> {
+  // Relayed bytes go out at once: Nagle's algorithm on a relay adds its delay to every small reply.
+  for (const s of [a, b]) if (s instanceof Socket) s.setNoDelay(true);
   return new Promise((resolve) => {
     const r: PipeResult = { aToB: 0, bToA: 0 };
     let ended = 0;

@@ -78,6 +78,7 @@ export class PodManager implements EnrollHandler {
       });
       c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
       c.hbone = await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod));
+      c.hbone.on('connection', (s: net.Socket) => s.setNoDelay(true));
       const tcpDns = net.createServer();
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns }, tcpDns));
       c.dns.serveTcp(tcpDns);

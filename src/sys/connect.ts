@@ -18,6 +18,8 @@ export interface NetnsConnectOptions {
   localPort?: number;
   /** IP_TRANSPARENT, to connect from a non-local localAddress (keeping a client's source IP). */
   transparent?: boolean;
+  /** Keep the write side open after the peer's FIN (a proxy relays each direction's FIN itself). */
+  allowHalfOpen?: boolean;
 }
 
 const ACTION = 'connect from a network namespace';
@@ -40,8 +42,7 @@ export function connectFromNetns(nsPath: string, opts: NetnsConnectOptions): Soc
   const localPort = o.localPort === undefined ? undefined : checkInt(ACTION, 'opts.localPort', o.localPort, 0, 65535);
 
   const fd = rawSocketInNetns(nsPath, { family, type: 'tcp', mark, transparent });
-  // Half-open allowed: a proxy relays each direction's FIN on its own (TCP half-close).
-  const socket = adoptOrClose(fd, (f) => new Socket({ fd: f, allowHalfOpen: true }));
+  const socket = adoptOrClose(fd, (f) => new Socket({ fd: f, allowHalfOpen: opts.allowHalfOpen === true }));
   socket.connect({
     host: opts.host,
     port,

@@ -1,0 +1,82 @@
+// The HAProxy baseline on loopback (no namespaces): the two-hop pair forwards, the tunnel hop
+// demands a client certificate from the bench CA, and stop() leaves no process or file behind.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Server, type Socket, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { runLoad } from '../../src/apps/index.js';
+import { isAlive } from '../../src/lab/index.js';
+import { startHaproxyPair, type HaproxyPair } from '../../bench/haproxy-baseline.js';
+import { startTcpSink } from '../../bench/tcp-sink.js';
+
+const LO = '127.0.0.1';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, LO, () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('HAProxy two-hop mTLS baseline (loopback)', () => {
+  let echo: Server;
+  const open = new Set<Socket>();
+  let sink: { port: number; close(): void };
+  let pair: HaproxyPair | undefined;
+  let ports: { listenPort: number; tunnelPort: number; targetPort: number }[];
+  before(async () => {
+    echo = createServer((s) => { open.add(s); s.on('close', () => open.delete(s)); s.on('error', () => {}); s.pipe(s); });
+    await new Promise<void>((r) => echo.listen(0, LO, () => r()));
+    sink = await startTcpSink(0, LO);
+    ports = [
+      { listenPort: await freePort(), tunnelPort: await freePort(), targetPort: (echo.address() as { port: number }).port },
+      { listenPort: await freePort(), tunnelPort: await freePort(), targetPort: sink.port },
+    ];
+    pair = await startHaproxyPair({ clientNetns: undefined, clientIP: LO, serverNetns: undefined, serverIP: LO, podIP: LO, ports });
+  });
+  after(async () => {
+    await pair?.stop();
+    for (const s of open) s.destroy();
+    sink.close();
+    await new Promise((r) => echo.close(r));
+  });
+
+  test('round trips and a stream cross both hops', async () => {
+    const rt = await runLoad({ target: { kind: 'tcp', host: LO, port: ports[0]!.listenPort }, requests: 50, concurrency: 2, size: 1024 });
+    assert.deepEqual([rt.requests, rt.errors, rt.bytesReceived], [50, 0, 50 * 1024]);
+    const st = await runLoad({ target: { kind: 'tcp', host: LO, port: ports[1]!.listenPort }, mode: 'stream', requests: 20 });
+    assert.deepEqual([st.requests, st.errors, st.bytesSent], [20, 0, 20 * 65536]);
+  });
+
+  test('the configs pin TLS 1.3 and require a verified peer on both hops', () => {
+    const client = readFileSync(join(pair!.dir, 'client.cfg'), 'utf8');
+    const server = readFileSync(join(pair!.dir, 'server.cfg'), 'utf8');
+    assert.match(client, new RegExp(`server peer ${LO}:${ports[0]!.tunnelPort} ssl verify required ca-file \\S+ca\\.pem crt \\S+client\\.pem ssl-min-ver TLSv1\\.3`));
+    assert.match(server, new RegExp(`bind ${LO}:${ports[0]!.tunnelPort} ssl crt \\S+server\\.pem ca-file \\S+ca\\.pem verify required ssl-min-ver TLSv1\\.3`));
+    assert.match(client, /nbthread 1\n/);
+  });
+
+  test('the tunnel hop refuses a TLS client without a certificate', async () => {
+    const ca = readFileSync(join(pair!.dir, 'ca.pem'), 'utf8');
+    const outcome = await new Promise<string>((resolve) => {
+      const s = tlsConnect({ host: LO, port: ports[0]!.tunnelPort, ca, checkServerIdentity: () => undefined }, () => s.write('hello'));
+      s.on('data', () => resolve('echoed'));
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      s.on('close', () => resolve('closed'));
+      setTimeout(() => { s.destroy(); resolve('timeout'); }, 3000);
+    });
+    assert.equal(outcome, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+  });
+
+  test('stop() ends both processes and removes the temp dir', async () => {
+    const p = pair!;
+    pair = undefined;
+    await p.stop();
+    assert.equal(isAlive(p.pids.client), false);
+    assert.equal(isAlive(p.pids.server), false);
+    assert.equal(existsSync(p.dir), false);
+  });
+});
