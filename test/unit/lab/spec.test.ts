@@ -24,6 +24,7 @@ describe('lab spec', () => {
       { name: 'node-2', podCIDR: '10.244.2.0/24' },
     ]);
     assert.equal(s.ipam.reuseFreed, false);
+    assert.deepEqual(s.mesh, { enabled: true }, 'the mesh runs by default');
     assert.equal(s.underlayCIDR, '172.30.0.0/24');
     assert.deepEqual(s.internet, { cidr: '203.0.113.0/24', dnsAddress: '203.0.113.53', hosts: [] });
   });
@@ -64,11 +65,17 @@ describe('lab spec', () => {
   test('unknown fields name their path', () => {
     assert.deepEqual(err(`${head}spec:\n  nodez: 3\n`), {
       code: 'LAB_SPEC_INVALID',
-      message: 'Cannot read lab spec: spec.nodez is not a known field (known: nodes, underlayCIDR, ipam, internet) (got 3)',
+      message: 'Cannot read lab spec: spec.nodez is not a known field (known: nodes, underlayCIDR, ipam, mesh, internet) (got 3)',
       path: 'spec.nodez',
     });
     assert.equal(err(`${head}spec:\n  internet: { hosts: [{ names: [a.example.com], tls: true }] }\n`).path, 'spec.internet.hosts[0].tls');
     assert.equal(err(`${head}spec:\n  ipam: { reuse: true }\n`).path, 'spec.ipam.reuse');
+    assert.equal(err(`${head}spec:\n  mesh: { enable: false }\n`).path, 'spec.mesh.enable');
+    assert.deepEqual(err(`${head}spec:\n  mesh: { enabled: "no" }\n`), {
+      code: 'LAB_SPEC_INVALID',
+      message: 'Cannot read lab spec: spec.mesh.enabled must be true or false (got "no")',
+      path: 'spec.mesh.enabled',
+    });
   });
 
   test('bad values name path and value', () => {
