@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { LoadStats } from '../src/apps/index.js';
 import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabState } from '../src/lab/index.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
-import { sampleUsage, type UsageSample } from './proc-usage.js';
+import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
 import { formatTable, type PathResult } from './nodeproxy-report.js';
 
 const ECHO_PORT = 8080;
@@ -112,8 +112,10 @@ export async function benchNodeProxy(): Promise<Record<string, unknown>> {
       ports: [{ listenPort: 18080, tunnelPort: 18443, targetPort: ECHO_PORT }, { listenPort: 19000, tunnelPort: 19443, targetPort: SINK_PORT }],
     });
     try {
-      const haproxy = await measurePath(lab, n1.ip, 18080, 19000);
+      // The steady 1,000 req/s sample comes first, from fresh processes: the stress phases after
+      // it grow buffers that a long-running proxy at that rate would not have.
       const steady = await steadyUsage(lab, n1.ip, 18080, { 'node-1': pair.pids.client, 'node-2': pair.pids.server });
+      const haproxy = await measurePath(lab, n1.ip, 18080, 19000);
       return { direct, haproxy: { ...haproxy, usage: steady.usage, steadyRps: steady.load.rps } };
     } finally {
       await pair.stop();
@@ -121,9 +123,11 @@ export async function benchNodeProxy(): Promise<Record<string, unknown>> {
   });
   const ambit = await withLab(`bnm${tag}`, true, async (podIP) => {
     const lab = `bnm${tag}`;
-    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
     const comps = readLabState(lab)!.components;
     const steady = await steadyUsage(lab, podIP, ECHO_PORT, { 'node-1': comps['node-proxy-node-1']!.pid, 'node-2': comps['node-proxy-node-2']!.pid });
+    const peakRss = async (): Promise<Record<string, number>> => ({ 'node-1': rssMB(comps['node-proxy-node-1']!.pid), 'node-2': rssMB(comps['node-proxy-node-2']!.pid) });
+    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
+    console.error(`# node-proxy RSS after the stress phases (MB): ${JSON.stringify(await peakRss())}`);
     return { ...result, usage: steady.usage, steadyRps: steady.load.rps };
   });
   const paths = { direct: plain.direct, ambit, haproxy: plain.haproxy };
