@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
 import { controlPlaneDataDir, currentLab } from '../paths.js';
+import { stopOnSignals } from './shutdown.js';
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const i = text.lastIndexOf(':');
@@ -40,12 +41,6 @@ export function registerControlPlane(program: Command): void {
         ...(caFlags === 3 ? { caFiles: { certChain: o.caCertChain!, key: o.caKey!, roots: o.caRoots! } } : {}),
         log,
       });
-      const stop = (sig: string): void => {
-        log.info({ signal: sig }, 'shutting down');
-        cp.stop().then(() => process.exit(0), () => process.exit(1));
-        setTimeout(() => process.exit(1), 5000).unref();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      stopOnSignals(log, 'control plane', () => cp.stop());
     });
 }

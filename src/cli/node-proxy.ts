@@ -7,6 +7,7 @@ import { parseEndpoint } from '../dns/index.js';
 import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
 import { parseHostPort } from './control-plane.js';
+import { stopOnSignals } from './shutdown.js';
 
 function readFlagFile(path: string, flag: string): string {
   try {
@@ -46,12 +47,6 @@ export function registerNodeProxy(program: Command): void {
         accessLog: createLogger('access'),
       });
       await proxy.start();
-      const stop = (sig: string): void => {
-        log.info({ signal: sig }, 'node proxy shutting down: releasing pods');
-        proxy.stop().then(() => process.exit(0), () => process.exit(1));
-        setTimeout(() => process.exit(1), 5000).unref();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      stopOnSignals(log, 'node proxy (releasing pods)', () => proxy.stop());
     });
 }

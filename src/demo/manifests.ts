@@ -1,5 +1,6 @@
 // The demo's workloads, as the YAML a user would write.
-const pod = (name: string, node: string, sa: string, command: string[], labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string =>
+/** A Pod manifest with one container, as a user would write it (also used by the mesh tests). */
+export const podManifest = (name: string, node: string, sa: string, command: string[], labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string =>
   `apiVersion: v1
 kind: Pod
 metadata: { name: ${name}, namespace: default, labels: ${JSON.stringify(labels)}, annotations: ${JSON.stringify(annotations)} }
@@ -11,9 +12,9 @@ spec:
 
 export function demoManifests(): string {
   return [
-    pod('web', 'node-2', 'web', ['ambit', 'app', 'echo', '--port', '8080'], { app: 'web' }),
-    pod('client', 'node-1', 'client', ['sleep', 'infinity']),
-    pod('other', 'node-1', 'other', ['sleep', 'infinity']),
+    podManifest('web', 'node-2', 'web', ['ambit', 'app', 'echo', '--port', '8080'], { app: 'web' }),
+    podManifest('client', 'node-1', 'client', ['sleep', 'infinity']),
+    podManifest('other', 'node-1', 'other', ['sleep', 'infinity']),
     'apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: default }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80, targetPort: 8080 }]\n',
   ].join('---\n');
 }
@@ -31,5 +32,5 @@ spec:
 }
 
 export function intruderPod(ip: string): string {
-  return pod('intruder', 'node-1', 'intruder', ['sleep', 'infinity'], {}, { 'ambit.dev/pod-ip': ip });
+  return podManifest('intruder', 'node-1', 'intruder', ['sleep', 'infinity'], {}, { 'ambit.dev/pod-ip': ip });
 }

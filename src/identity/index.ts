@@ -1,5 +1,5 @@
 // The identity room's door: SPIFFE IDs, CSRs and the small DER/PEM toolkit the CA builds on.
-export { parseSpiffeId, workloadId, trustDomainId, toPrincipal, sameSpiffeId, SPIFFE_SCHEME, type SpiffeId } from './spiffe.js';
+export { parseSpiffeId, workloadId, trustDomainId, toPrincipal, principalOfUri, sameSpiffeId, SPIFFE_SCHEME, type SpiffeId } from './spiffe.js';
 export { createCsr, parseCsr, describeSan, type CreatedCsr, type ParsedCsr } from './csr.js';
 export { encodeUriSan, decodeSubjectAltNames, type SubjectAltName } from './subject-alt-name.js';
 export { readCertificate, subjectKeyIdOf, type CertificateFields, type CertificateExtension } from './certificate.js';

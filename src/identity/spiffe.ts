@@ -91,6 +91,14 @@ export function toPrincipal(id: SpiffeId): string {
   return `${id.trustDomain}${id.path}`;
 }
 
+/**
+ * The principal form of an identity already verified (from a certificate or the registry), on the
+ * hot path: no re-parse, just the scheme dropped. Anything else is returned unchanged.
+ */
+export function principalOfUri(uri: string): string {
+  return uri.startsWith(SPIFFE_SCHEME) ? uri.slice(SPIFFE_SCHEME.length) : uri;
+}
+
 export function sameSpiffeId(a: SpiffeId, b: SpiffeId): boolean {
   return a.uri === b.uri;
 }

@@ -14,7 +14,7 @@ import { PORTS, PROXY_MARK } from './redirect/rules.js';
 const PROXY_PORTS = new Set<number>(Object.values(PORTS));
 import type { Telemetry } from './telemetry.js';
 import { join } from './pipe.js';
-import { principalOf } from './principal.js';
+import { principalOfUri as principalOf } from '../identity/index.js';
 
 export interface InboundContext {
   state: () => MeshState;

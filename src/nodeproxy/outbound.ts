@@ -13,7 +13,7 @@ import type { EnrolledPod } from './enroll.js';
 import { PROXY_MARK, PORTS } from './redirect/rules.js';
 import type { ResponseFlag, Telemetry } from './telemetry.js';
 import { join } from './pipe.js';
-import { principalOf } from './principal.js';
+import { principalOfUri as principalOf } from '../identity/index.js';
 
 export interface OutboundContext {
   state: () => MeshState;

@@ -10,21 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
+import { podManifest } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
 
 const LAB = `mesh${process.pid % 100000}`;
 
-const pod = (name: string, node: string, sa: string, command: string[], labels: Record<string, string> = {}, annotations: Record<string, string> = {}): string =>
-  [
-    'apiVersion: v1',
-    'kind: Pod',
-    `metadata: { name: ${name}, namespace: default, labels: ${JSON.stringify(labels)}, annotations: ${JSON.stringify(annotations)} }`,
-    'spec:',
-    `  nodeName: ${node}`,
-    `  serviceAccountName: ${sa}`,
-    `  containers: [{ name: main, command: ${JSON.stringify(command)} }]`,
-    '',
-  ].join('\n');
+const pod = podManifest;
 const echo = ['ambit', 'app', 'echo', '--port', '8080'];
 const sleeper = ['sleep', 'infinity'];
 
@@ -276,6 +267,19 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     // Meanwhile (and after), mesh traffic flows.
     const ok = await curl('client', `http://${web}:8080/still-fine`);
     assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test('metrics on 15020 carry both workloads, both principals and the response flag; readiness on 15021', async () => {
+    await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
+    await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
+    await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    const m = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
+    assert.equal(m.status, 200);
+    assert.match(m.body, /ambit_tcp_connections_opened_total\{direction="inbound",source_workload="client",source_namespace="default",source_principal="cluster\.local\/ns\/default\/sa\/client",destination_workload="web",destination_namespace="default",destination_principal="cluster\.local\/ns\/default\/sa\/web",response_flag="-"\} \d+/);
+    assert.match(m.body, /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="other",[^}]*response_flag="DENY"\} \d+/);
+    assert.match(m.body, /ambit_tcp_received_bytes_total\{[^}]*source_workload="client"[^}]*\} [1-9]\d*/);
+    const ready = await fetchNodeProxyDump(LAB, 'node-2', '/', 15021);
+    assert.deepEqual([ready.status, JSON.parse(ready.body)], [200, { ready: true }]);
   });
 
   test('`ambit proxy-config` shows captured pods and each SVID with serial and expiry', async () => {
