@@ -134,7 +134,9 @@ export class PodManager implements EnrollHandler {
 
   private async closeAll(c: Captured): Promise<void> {
     // Every socket in the pod's namespace must go, or the namespace (and its veth) outlives the pod.
-    await Promise.all([c.hbone?.drain(500), c.pool.close()]);
+    // Graceful first; a tunnel that does not end within the deadline must not hold up the release.
+    const drained = Promise.all([c.hbone?.drain(500), c.pool.close()]);
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 1500).unref())]);
     for (const s of c.servers) {
       (s as net.Server).close();
       if ('closeAllConnections' in s) (s as unknown as { closeAllConnections(): void }).closeAllConnections?.();

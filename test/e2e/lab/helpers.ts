@@ -1,7 +1,8 @@
 // Shared helpers for the lab end-to-end tests: drive the real CLI, apply resources through the
 // admin API, wait for pods, and list what a lab left on the machine.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminHttpClient } from '../../../src/controlplane/admin-client.js';
 import { parseDocuments } from '../../../src/config/index.js';
@@ -60,11 +61,18 @@ export function podOf(lab: string, name: string, namespace = 'default'): PodView
   return labStatus(lab).pods.find((p) => p.name === name && p.namespace === namespace);
 }
 
-export function waitPod(lab: string, name: string, phase: 'Running' | 'Failed' = 'Running', namespace = 'default'): Promise<PodView> {
-  return waitFor(`pod ${namespace}/${name} ${phase}`, () => {
-    const p = podOf(lab, name, namespace);
-    return p?.phase === phase ? p : undefined;
-  });
+export async function waitPod(lab: string, name: string, phase: 'Running' | 'Failed' = 'Running', namespace = 'default'): Promise<PodView> {
+  try {
+    return await waitFor(`pod ${namespace}/${name} ${phase}`, () => {
+      const p = podOf(lab, name, namespace);
+      return p?.phase === phase ? p : undefined;
+    }, 30_000);
+  } catch (err) {
+    // What the lab agent said is the first thing anyone debugging this will want.
+    const log = join(labRunDir(lab), 'logs', 'agent.log');
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no agent log)';
+    throw new Error(`${(err as Error).message}; pod is ${JSON.stringify(podOf(lab, name, namespace))}; agent log tail:\n${tail}`);
+  }
 }
 
 export function waitPodGone(lab: string, name: string, namespace = 'default'): Promise<true> {

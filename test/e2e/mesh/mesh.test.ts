@@ -269,6 +269,25 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  test('plaintext from outside the mesh is refused under STRICT (the default) and accepted under PERMISSIVE', async () => {
+    const node1 = readLabState(LAB)!.plan.nodes[0]!.netns;
+    const plain = (): Promise<number> =>
+      new Promise((resolve) => {
+        const p = spawn('ip', ['netns', 'exec', node1, 'curl', '-sS', '-m', '3', '-o', '/dev/null', `http://${ipOf('web')}:8080/plain`], { stdio: 'ignore' });
+        p.on('close', (code) => resolve(code ?? -1));
+      });
+    assert.notEqual(await plain(), 0, 'STRICT: a client without mesh identity is refused');
+    await waitFor('the plaintext refusal logged', () => (accessLines('node-2').some((l) => l.flag === 'DENY' && /STRICT/.test(String(l.reason))) ? true : undefined), 5_000);
+    await apply(LAB, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: web-permissive, namespace: default }\nspec:\n  selector: { matchLabels: { app: web } }\n  mtls: { mode: PERMISSIVE }\n');
+    try {
+      await waitFor('PERMISSIVE accepts plaintext', async () => ((await plain()) === 0 ? true : undefined), 5_000);
+      assert.ok(accessLines('node-2').some((l) => l.sourcePrincipal === 'none (plaintext)' && l.flag === '-'), 'logged as plaintext, with no identity');
+    } finally {
+      await admin(LAB).delete([{ kind: 'PeerAuthentication', namespace: 'default', name: 'web-permissive' }]);
+    }
+    await waitFor('STRICT again', async () => ((await plain()) !== 0 ? true : undefined), 5_000);
+  });
+
   test('metrics on 15020 carry both workloads, both principals and the response flag; readiness on 15021', async () => {
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
     await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
