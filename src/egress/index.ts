@@ -22,3 +22,15 @@ export {
   type EgressRequest,
   type EgressServiceEntry,
 } from './decision.js';
+export {
+  createEgressGateway,
+  DEFAULT_EGRESS_LIMITS,
+  type EgressGatewayOptions,
+  type EgressGatewayLimits,
+  type OriginationSetting,
+} from './gateway.js';
+export { dnsResolver, type Resolver } from './resolve.js';
+export type { Dialer } from './upstream.js';
+export type { EgressRecord, EgressVerdict } from './gateway-audit.js';
+export { parseEgressAuthority, type EgressAuthority } from './tunnel-authority.js';
+export { RequestHostGuard } from './host-guard.js';

@@ -1,0 +1,118 @@
+// One egress connection as the Duplex that the HBONE server splices to the tunnel stream. The
+// client only sends once the tunnel answered 200, so the decision cannot come before it: this
+// Duplex accepts the tunnel, holds the first bytes (bounded in size and time) until they name a
+// destination, lets the gateway decide and dial, replays the held bytes, then relays both ways
+// with half-close. A refusal destroys it with the reason, which resets the tunnel stream.
+import { Duplex } from 'node:stream';
+import { AmbitError } from '../errors.js';
+import { readFirstBytes, truncatedError, type FirstBytes, type FirstBytesLimits } from './first-bytes.js';
+import type { RequestHostGuard } from './host-guard.js';
+
+export interface OpenedUpstream {
+  upstream: Duplex;
+  /** For originated HTTP: checks every request's Host before it goes upstream. */
+  guard?: RequestHostGuard;
+}
+
+export interface EgressConnectionOptions extends FirstBytesLimits {
+  /** Held bytes before a decision, over every TLS record or the HTTP head. */
+  maxFirstBytes: number;
+  firstBytesTimeoutMs: number;
+  /** Decides on the first bytes and dials; throws (AmbitError) to refuse. */
+  open: (first: FirstBytes) => Promise<OpenedUpstream>;
+}
+
+export class EgressConnection extends Duplex {
+  /** Bytes from the client (tunnel) and to the client. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Set once the upstream is connected: from here on errors are relay failures, not refusals. */
+  relaying = false;
+  #held: Buffer = Buffer.alloc(0);
+  #upstream: Duplex | undefined;
+  #guard: RequestHostGuard | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(private readonly opts: EgressConnectionOptions) {
+    super({ allowHalfOpen: true });
+    this.#timer = setTimeout(() => {
+      this.destroy(new AmbitError('EGRESS_FIRST_BYTES_TIMEOUT', `Cannot route egress tunnel: no ClientHello or request head within ${opts.firstBytesTimeoutMs} ms (got ${this.#held.length} bytes)`, { path: 'stream', value: this.#held.length }));
+    }, opts.firstBytesTimeoutMs);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.bytesIn += chunk.length;
+    if (this.#upstream !== undefined) return this.#forward(chunk, cb);
+    this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
+    let first: FirstBytes | undefined;
+    try {
+      first = readFirstBytes(this.#held, this.opts);
+    } catch (err) {
+      return cb(err as Error);
+    }
+    if (first === undefined) {
+      if (this.#held.length > this.opts.maxFirstBytes) {
+        return cb(new AmbitError('EGRESS_FIRST_BYTES_TOO_LARGE', `Cannot route egress tunnel: ${this.#held.length} bytes without a whole ClientHello or request head, limit ${this.opts.maxFirstBytes}`, { path: 'stream', value: this.#held.length }));
+      }
+      return cb();
+    }
+    clearTimeout(this.#timer);
+    this.opts.open(first).then(
+      ({ upstream, guard }) => {
+        if (this.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        this.#attach(upstream, guard);
+        const held = this.#held;
+        this.#held = Buffer.alloc(0);
+        this.#forward(held, cb);
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  #attach(upstream: Duplex, guard: RequestHostGuard | undefined): void {
+    this.#upstream = upstream;
+    this.#guard = guard;
+    this.relaying = true;
+    upstream.on('data', (d: Buffer) => {
+      this.bytesOut += d.length;
+      if (!this.push(d)) upstream.pause();
+    });
+    upstream.once('end', () => this.push(null));
+    upstream.once('error', (err) => this.destroy(err));
+    upstream.once('close', () => {
+      if (!this.readableEnded && !this.destroyed) this.destroy(new Error('upstream closed before it ended'));
+    });
+  }
+
+  #forward(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    let parts: Buffer[];
+    try {
+      parts = this.#guard ? this.#guard.feed(chunk) : [chunk];
+    } catch (err) {
+      return cb(err as Error);
+    }
+    let flowing = true;
+    for (const p of parts) flowing = this.#upstream!.write(p) && flowing;
+    if (flowing) cb();
+    else this.#upstream!.once('drain', () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.#upstream === undefined) return cb(truncatedError(this.#held));
+    this.#upstream.end();
+    cb();
+  }
+
+  override _read(): void {
+    this.#upstream?.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    this.#upstream?.destroy();
+    cb(err);
+  }
+}

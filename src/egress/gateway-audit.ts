@@ -1,0 +1,63 @@
+// The egress gateway's audit trail (DESIGN invariant 8): one JSON log line per connection and
+// Prometheus counters with the same labels, from one record filled in as the connection goes.
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+
+export type EgressVerdict = 'allowed' | 'refused';
+
+export interface EgressRecord {
+  /** Verified source principal (SPIFFE ID from the tunnel's mTLS). */
+  source: string;
+  /** The tunnel's `:authority` as sent. */
+  authority: string;
+  mode?: 'passthrough' | 'originate';
+  sni?: string;
+  host?: string;
+  resolved?: string[];
+  upstream?: string;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  verdict: EgressVerdict;
+  /** `ALLOWED`, or the refusal's error code. */
+  code: string;
+  reason: string;
+  serviceEntry?: string;
+  policy?: string;
+  /** A relay failure after the connection was allowed. */
+  error?: string;
+}
+
+export interface EgressAudit {
+  record(r: EgressRecord): void;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function createEgressAudit(logger: Logger, registry: Registry): EgressAudit {
+  const labelNames = ['source', 'host', 'verdict', 'code'] as const;
+  const connections = metric(registry, 'ambit_egress_connections_total', () => new Counter({
+    name: 'ambit_egress_connections_total', help: 'Egress connections by verified source, destination host, verdict and code', labelNames, registers: [registry],
+  }));
+  const bytes = metric(registry, 'ambit_egress_bytes_total', () => new Counter({
+    name: 'ambit_egress_bytes_total', help: 'Egress bytes by verified source, destination host, verdict, code and direction (in: client to upstream)', labelNames: [...labelNames, 'direction'], registers: [registry],
+  }));
+  const duration = metric(registry, 'ambit_egress_connection_duration_seconds', () => new Histogram({
+    name: 'ambit_egress_connection_duration_seconds', help: 'Egress connection duration', labelNames, registers: [registry],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+  }));
+  return {
+    record(r) {
+      const labels = { source: r.source, host: r.sni ?? r.host ?? r.authority, verdict: r.verdict, code: r.code };
+      connections.inc(labels);
+      bytes.inc({ ...labels, direction: 'in' }, r.bytesIn);
+      bytes.inc({ ...labels, direction: 'out' }, r.bytesOut);
+      duration.observe(labels, r.durationMs / 1000);
+      const line = { ...r, durationMs: Math.round(r.durationMs * 1000) / 1000 };
+      if (r.verdict === 'allowed') logger.info(line, 'egress connection');
+      else logger.warn(line, 'egress connection');
+    },
+  };
+}
