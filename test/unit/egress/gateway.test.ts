@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientHttp2Session } from 'node:http2';
+import { nodeClientHello } from './capture.js';
 import { drain, httpGet, meshSession, openTunnel, recordFor, startHarness, tlsThrough, type Harness } from './gateway-harness.js';
 
 describe('egress gateway', () => {
@@ -15,8 +16,10 @@ describe('egress gateway', () => {
     sb = await meshSession(h, h.b);
   });
   after(async () => {
-    sa?.destroy();
-    sb?.destroy();
+    // close(), not destroy(): on Node 20.20 destroying a client session right after the peer
+    // reset one of its streams can spin inside nghttp2 (Http2Session::CopyDataIntoOutgoing).
+    sa?.close();
+    sb?.close();
     await h?.close();
   });
   const P = (): number => h.external.port;
@@ -26,7 +29,7 @@ describe('egress gateway', () => {
     assert.equal(status, 200);
     const tls = await tlsThrough(stream, 'api.example.com', h.externalRootPem);
     assert.equal(tls.authorized, true);
-    assert.equal(tls.getPeerCertificate().subjectaltname.includes('DNS:api.example.com'), true);
+    assert.equal(tls.getPeerCertificate().subjectaltname?.includes('DNS:api.example.com'), true);
     const body = await httpGet(tls, 'api.example.com');
     assert.equal(body, 'hello api.example.com sni=api.example.com at 127.0.0.1');
     tls.end();
@@ -51,7 +54,7 @@ describe('egress gateway', () => {
     const { status, stream } = await openTunnel(sa, `unknown.example.org:${P()}`);
     assert.equal(status, 200);
     const out = drain(stream);
-    tlsThrough(stream, 'unknown.example.org', h.externalRootPem).catch(() => undefined);
+    stream.write(await nodeClientHello({ servername: 'unknown.example.org' }));
     const res = await out;
     assert.equal(res.rstCode, 10); // CONNECT_ERROR
     const r = await recordFor(h, (x) => x.authority === `unknown.example.org:${P()}`);
@@ -66,11 +69,12 @@ describe('egress gateway', () => {
       const { stream } = await openTunnel(session, `${name}:${P()}`);
       const tls = await tlsThrough(stream, name, h.externalRootPem);
       assert.equal(await httpGet(tls, name), `hello ${name} sni=${name} at 127.0.0.1`);
+      tls.end();
     }
     const { stream } = await openTunnel(sa, `service1.bar.example:${P()}`);
     const out = drain(stream);
-    await assert.rejects(tlsThrough(stream, 'service1.bar.example', h.externalRootPem));
-    assert.equal((await out).rstCode, 10);
+    stream.write(await nodeClientHello({ servername: 'service1.bar.example' }));
+    assert.deepEqual(await out, { data: '', rstCode: 10, error: 'ERR_HTTP2_STREAM_ERROR' });
     const r = await recordFor(h, (x) => x.authority === `service1.bar.example:${P()}` && x.source === h.a.spiffeId);
     assert.deepEqual([r.verdict, r.code], ['refused', 'EGRESS_POLICY_DENIED']);
     assert.equal(r.reason, `Cannot allow egress: ${h.a.spiffeId} may not reach service1.bar.example:${P()}: no ALLOW policy matched (policies: egress/app-a, egress/app-b)`);
@@ -90,6 +94,7 @@ describe('egress gateway', () => {
     const { stream } = await openTunnel(sa, `api.example.com:${P()}`);
     const tls = await tlsThrough(stream, 'api.example.com', h.externalRootPem);
     assert.equal(await httpGet(tls, 'api.example.com'), 'hello api.example.com sni=api.example.com at 127.0.0.1');
+    tls.end();
     assert.deepEqual(h.dials.slice(before), [`127.0.0.1:${P()}`]);
     assert.deepEqual(h.decoy.seen, []);
   });
@@ -97,8 +102,8 @@ describe('egress gateway', () => {
   test('SNI that differs from the tunnel authority is refused', async () => {
     const { stream } = await openTunnel(sa, `service1.foo.example:${P()}`);
     const out = drain(stream);
-    await assert.rejects(tlsThrough(stream, 'api.example.com', h.externalRootPem));
-    assert.equal((await out).rstCode, 10);
+    stream.write(await nodeClientHello({ servername: 'api.example.com' }));
+    assert.deepEqual(await out, { data: '', rstCode: 10, error: 'ERR_HTTP2_STREAM_ERROR' });
     const r = await recordFor(h, (x) => x.authority === `service1.foo.example:${P()}` && x.verdict === 'refused');
     assert.deepEqual([r.code, r.sni], ['EGRESS_HOST_MISMATCH', 'api.example.com']);
     assert.equal(r.reason, 'Cannot allow egress: SNI "api.example.com" is not the tunnel\'s host "service1.foo.example"');
@@ -110,6 +115,7 @@ describe('egress gateway', () => {
       assert.equal(status, 200);
       const body = await httpGet(stream, 'plain.example.com');
       assert.equal(body, 'hello plain.example.com sni=plain.example.com at 127.0.0.1');
+      stream.end();
       const r = await recordFor(h, (x) => x.authority === 'plain.example.com:80');
       assert.deepEqual([r.verdict, r.code, r.mode, r.host, r.upstream], ['allowed', 'ALLOWED', 'originate', 'plain.example.com', `127.0.0.1:${P()}`]);
       assert.equal(r.serviceEntry, 'egress/external-http');
