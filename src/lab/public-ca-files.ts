@@ -5,7 +5,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { labRunDir } from '../paths.js';
 import type { InternetHost } from './spec.js';
-import { createPublicCa } from './public-ca.js';
 
 export interface LabPublicCa {
   rootPem: string;
@@ -20,6 +19,8 @@ export function publicCaDir(lab: string): string {
 export async function createLabPublicCa(lab: string, hosts: InternetHost[]): Promise<LabPublicCa> {
   const dir = publicCaDir(lab);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // Loaded on use: @peculiar/x509 costs every `ambit` process (node proxies included) ~15 MB otherwise.
+  const { createPublicCa } = await import('./public-ca.js');
   const out = await createPublicCa(dir, hosts.map((h) => ({ names: h.certificateNames })));
   const files = new Map<string, { cert: string; key: string }>();
   hosts.forEach((h, i) => files.set(h.names[0]!, { cert: out.hosts[i]!.certPath, key: out.hosts[i]!.keyPath }));
