@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
-import { podManifest } from '../../../src/demo/manifests.js';
+import { allowOnly, podManifest } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
 
 const LAB = `mesh${process.pid % 100000}`;
@@ -19,15 +19,7 @@ const pod = podManifest;
 const echo = ['ambit', 'app', 'echo', '--port', '8080'];
 const sleeper = ['sleep', 'infinity'];
 
-const POLICY = (principals: string[]): string => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: web-allow, namespace: default }
-spec:
-  selector: { matchLabels: { app: web } }
-  action: ALLOW
-  rules:
-    - from: [{ source: { principals: ${JSON.stringify(principals)} } }]
-`;
+const POLICY = allowOnly;
 
 async function curl(from: string, url: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return execInPod(LAB, 'default', from, ['curl', '-sS', '-m', '3', ...extra, url], { timeoutMs: 10_000 });
