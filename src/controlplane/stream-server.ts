@@ -86,7 +86,10 @@ export class StreamServer {
     const helloTimer = setTimeout(() => {
       refuse('STREAM_HELLO_TIMEOUT', 'Cannot open a config stream: no hello within the timeout');
     }, this.opts.helloTimeoutMs ?? 10_000);
+    let refused = false;
     const refuse = (code: string, message: string): void => {
+      // One refusal per connection: later frames (say, more token guesses) are not read.
+      refused = true;
       log.warn({ audit: true, event: 'stream.refused', remote, code }, message);
       writeFrame(sock, { type: 'error', code, message });
       sock.end();
@@ -106,6 +109,7 @@ export class StreamServer {
     readFrames(
       sock,
       (msg) => {
+        if (refused) return;
         if (!session) {
           clearTimeout(helloTimer);
           if (msg.type !== 'hello') return refuse('STREAM_PROTOCOL', `Cannot open a config stream: the first message must be "hello", got ${JSON.stringify(msg.type)}`);

@@ -4,7 +4,7 @@
 // Other modules see only `CertProvider`: an identity in, a TLS context out.
 
 import tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { createHboneContext } from '../hbone/index.js';
@@ -93,10 +93,18 @@ export class IdentityManager implements CertProvider {
     if (!slot) return Promise.reject(new AmbitError('IDENTITY_NOT_LOCAL', `Cannot use identity ${identity}: no pod on this node runs as it`));
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new AmbitError('SVID_UNAVAILABLE', `Cannot use identity ${identity}: no valid certificate yet (${slot.lastError ?? 'waiting for the CA'})`)), timeoutMs);
-      slot.waiters.push((cred) => {
+      const waiter = (cred: Credential): void => {
         clearTimeout(t);
         resolve(cred);
-      });
+      };
+      slot.waiters.push(waiter);
+      // A waiter that timed out must not stay behind (the CA may be away for a long time).
+      t.unref?.();
+      const drop = (): void => {
+        const i = slot.waiters.indexOf(waiter);
+        if (i >= 0) slot.waiters.splice(i, 1);
+      };
+      setTimeout(drop, timeoutMs + 1).unref();
     });
   }
 
@@ -105,21 +113,32 @@ export class IdentityManager implements CertProvider {
     const slot = this.slots.get(identity);
     if (!slot || slot.inflight || this.stopped) return;
     clearTimeout(slot.timer);
+    let csr: ReturnType<typeof createCsr>;
+    try {
+      csr = createCsr(parseSpiffeId(identity));
+    } catch (err) {
+      slot.lastError = (err as Error).message;
+      this.opts.log.error({ identity, err: slot.lastError }, 'cannot make a CSR for this identity');
+      return;
+    }
+    const { privateKey, csrPem } = csr;
     slot.inflight = true;
-    const { privateKey, csrPem } = createCsr(parseSpiffeId(identity));
     this.opts.requestSvid(identity, csrPem).then(
       (svid) => {
         slot.inflight = false;
         if (this.slots.get(identity) !== slot) return;
-        const leaf = new X509Certificate(svid.chain[0]!);
-        const cred: Credential = {
-          identity,
-          secureContext: createHboneContext({ chainPem: svid.chain, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, rootsPem: this.roots }),
-          serial: svid.serial,
-          notBefore: new Date(leaf.validFrom),
-          notAfter: svid.notAfter,
-          chain: svid.chain,
-        };
+        let cred: Credential;
+        try {
+          cred = this.credentialFrom(identity, svid.chain, privateKey, svid.serial);
+        } catch (err) {
+          // A certificate we cannot use is a failed renewal, never a crash.
+          slot.failures++;
+          slot.lastError = (err as Error).message;
+          this.opts.log.error({ identity, err: slot.lastError }, 'the CA returned an unusable SVID; retrying');
+          slot.timer = setTimeout(() => this.renew(identity), Math.min(200 * 2 ** slot.failures, 30_000));
+          slot.timer.unref();
+          return;
+        }
         slot.cred = cred;
         slot.failures = 0;
         delete slot.lastError;
@@ -143,6 +162,22 @@ export class IdentityManager implements CertProvider {
         slot.timer.unref();
       },
     );
+  }
+
+  /** Checks what the CA returned (our identity, our key, a real validity) and builds the TLS context. */
+  private credentialFrom(identity: string, chain: string[], privateKey: KeyObject, serial: string): Credential {
+    const leaf = new X509Certificate(chain[0]!);
+    if (leaf.subjectAltName !== `URI:${identity}`) throw new AmbitError('SVID_INVALID', `Cannot use the SVID for ${identity}: it names ${leaf.subjectAltName ?? 'nothing'}`);
+    if (!leaf.checkPrivateKey(privateKey)) throw new AmbitError('SVID_INVALID', `Cannot use the SVID for ${identity}: it is not for the key this proxy generated`);
+    const notAfter = new Date(leaf.validTo);
+    return {
+      identity,
+      secureContext: createHboneContext({ chainPem: chain, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, rootsPem: this.roots }),
+      serial,
+      notBefore: new Date(leaf.validFrom),
+      notAfter,
+      chain,
+    };
   }
 
   dump(): { identity: string; serial?: string; notBefore?: string; notAfter?: string; state: string; lastError?: string }[] {

@@ -82,6 +82,10 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
   }
   const state = ctx.state();
   const dst = { destinationWorkload: me.name, destinationNamespace: me.namespace, destinationPrincipal: principalOf(me.identity) };
+  if (PROXY_PORTS.has(originalPort)) {
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason: `plaintext to port ${originalPort} of the node proxy itself` });
+    return void client.destroy();
+  }
   if (state.mtlsMode(me) !== 'PERMISSIVE') {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: 'plaintext refused: mTLS mode is STRICT' });
     return void client.destroy();
@@ -104,7 +108,12 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
 /** Connects to the app inside its pod, marked so that the capture rules let it through. */
 function dialApp(pod: EnrolledPod, port: number): Promise<{ sock: net.Socket } | { error: string }> {
   return new Promise((resolve) => {
-    const sock = connectFromNetns(pod.netns, { host: pod.ip, port, mark: PROXY_MARK, allowHalfOpen: true }).setNoDelay(true);
+    let sock: net.Socket;
+    try {
+      sock = connectFromNetns(pod.netns, { host: pod.ip, port, mark: PROXY_MARK, allowHalfOpen: true }).setNoDelay(true);
+    } catch (err) {
+      return resolve({ error: `cannot reach the app on ${pod.ip}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
     sock.once('connect', () => resolve({ sock }));
     sock.once('error', (err) => resolve({ error: `cannot reach the app on ${pod.ip}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}` }));
   });

@@ -66,6 +66,12 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     ctx.log.warn({ pod: `${pod.namespace}/${pod.name}`, err: (err as Error).message }, 'outbound connection from a pod the config does not know yet; closing it');
     return void client.destroy();
   }
+  // Only captured connections belong here: one aimed at the listener itself (an app dialling
+  // 127.0.0.1:15001) would otherwise be "passed through" back into the proxy, forever.
+  if (dst.address.startsWith('127.') || dst.address === pod.ip || dst.address === '::1') {
+    ctx.log.warn({ pod: `${pod.namespace}/${pod.name}`, dst }, 'refusing a connection aimed at the capture listener itself');
+    return void client.destroy();
+  }
   const r = route(ctx.state(), dst);
   const base = {
     direction: 'outbound' as const,

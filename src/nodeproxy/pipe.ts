@@ -48,5 +48,7 @@ export function join(a: Duplex, b: Duplex): Promise<PipeResult> {
     };
     half(a, b, (n) => (r.aToB += n));
     half(b, a, (n) => (r.bToA += n));
+    // A side that closed while we were getting ready (waiting for an SVID, a tunnel) emits nothing more.
+    for (const s of [a, b]) if (s.destroyed || (s.closed && !s.readableEnded)) finish(new Error('connection closed before it was joined'));
   });
 }

@@ -2,6 +2,7 @@
 // own network namespace (15001 outbound, 15006 inbound plaintext, 15008 HBONE, 15053 DNS), all
 // torn down when the pod goes. The listeners hand connections to outbound.ts / inbound.ts.
 import net from 'node:net';
+import tls from 'node:tls';
 import type dgram from 'node:dgram';
 import type http2 from 'node:http2';
 import type { Logger } from '../log.js';
@@ -16,6 +17,10 @@ import { acceptTunnel, handlePlaintext } from './inbound.js';
 import type { CertProvider } from './identity.js';
 import { MeshZone } from './dns.js';
 import type { MeshState } from './state.js';
+
+/** A context with no certificate: TLS handshakes against it fail, so a pod without an SVID accepts nothing. */
+let noCert: tls.SecureContext | undefined;
+const NO_CERTIFICATE = (): tls.SecureContext => (noCert ??= tls.createSecureContext({ minVersion: 'TLSv1.3' }));
 
 interface Captured {
   pod: EnrolledPod;
@@ -65,7 +70,10 @@ export class PodManager implements EnrollHandler {
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
       const ctx = { ...this.opts, pool: c.pool };
-      const outbound = net.createServer({ allowHalfOpen: true }, (s) => void handleOutbound(ctx, pod, s).catch((e: Error) => this.log.error({ err: e.message }, 'outbound handler failed')));
+      const outbound = net.createServer({ allowHalfOpen: true }, (s) => void handleOutbound(ctx, pod, s).catch((e: Error) => {
+        s.destroy();
+        this.log.error({ err: e.message }, 'outbound handler failed');
+      }));
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.outbound }, outbound));
       const plaintext = net.createServer({ allowHalfOpen: true }, (s) => {
         let port: number;
@@ -74,7 +82,10 @@ export class PodManager implements EnrollHandler {
         } catch {
           return void s.destroy();
         }
-        void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => this.log.error({ err: e.message }, 'inbound plaintext handler failed'));
+        void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => {
+          s.destroy();
+          this.log.error({ err: e.message }, 'inbound plaintext handler failed');
+        });
       });
       c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
       c.hbone = await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod));
@@ -113,11 +124,12 @@ export class PodManager implements EnrollHandler {
   private hboneServer(pod: EnrolledPod): HboneServer {
     const identity = (): string | undefined => this.opts.state().workloadByName(pod.namespace, pod.name)?.identity;
     return createHboneServer({
+      // Never throws (it runs in the server's connection handler): without an SVID the pod
+      // presents no certificate and every handshake fails closed.
       secureContext: () => {
         const id = identity();
         const cred = id ? this.opts.certs.current(id) : undefined;
-        if (!cred) throw new Error(`no SVID yet for pod ${podKey(pod)}`);
-        return cred.secureContext;
+        return cred ? cred.secureContext : NO_CERTIFICATE();
       },
       trustedRoots: () => this.opts.certs.trustedRoots(),
       logger: this.log,

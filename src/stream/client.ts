@@ -30,8 +30,8 @@ export interface ConfigStreamClientOptions {
   token: string | (() => string);
   /** PEM roots that the control plane's serving certificate must chain to. */
   trustBundle: string;
-  /** SPIFFE ID the control plane must present (default: any certificate from the bundle). */
-  serverIdentity?: string;
+  /** SPIFFE ID the control plane must present (see controlPlaneIdentity); nothing else is trusted. */
+  serverIdentity: string;
   /** Start from this state (e.g. kept across a proxy restart); default empty. */
   initialState?: ConfigState;
   /** Extra check before a version is applied; throw to NACK it. */
@@ -138,7 +138,6 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
       minVersion: 'TLSv1.3',
       servername: 'control-plane.ambit',
       checkServerIdentity: (_h, cert) => {
-        if (!expected) return undefined;
         const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
         return uris.includes(expected) ? undefined : new AmbitError('STREAM_SERVER_IDENTITY', `Cannot trust the control plane: it presented ${uris.join(',') || 'no URI SAN'}, expected ${expected}`);
       },

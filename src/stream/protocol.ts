@@ -8,14 +8,18 @@
 
 import type { Duplex } from 'node:stream';
 import { AmbitError } from '../errors.js';
-import { workloadId } from '../identity/index.js';
+import { parseSpiffeId } from '../identity/index.js';
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 export const PROTOCOL_VERSION = 1;
 
-/** The SPIFFE ID the control plane serves the stream with; every proxy checks it. */
+/**
+ * The SPIFFE ID the control plane serves the stream with; every proxy checks it. Deliberately not
+ * of the workload form (`/ns/<ns>/sa/<sa>`): node-scoped issuance refuses non-workload IDs, so no
+ * pod, whatever its namespace and service account, can obtain the control plane's identity.
+ */
 export function controlPlaneIdentity(trustDomain: string): string {
-  return workloadId(trustDomain, 'ambit-system', 'control-plane').uri;
+  return parseSpiffeId(`spiffe://${trustDomain}/ambit/control-plane`).uri;
 }
 
 export interface Hello {
