@@ -28,7 +28,7 @@ describe('dns server config', () => {
   });
 
   const bad: [string, unknown, string, string][] = [
-    ['an unknown top-level field', { records: [], upstreams: '1.1.1.1:53' }, 'upstreams', 'Cannot load DNS server config: unknown field upstreams'],
+    ['an unknown top-level field', { records: [], upstreams: '203.0.113.53:53' }, 'upstreams', 'Cannot load DNS server config: unknown field upstreams'],
     ['an unknown record field', { records: [{ name: 'a.example', type: 'A', address: '10.0.0.1', weight: 3 }] }, 'records[0].weight', 'Cannot load DNS server config: unknown field records[0].weight'],
     ['a field of another type', { records: [{ name: 'a.example', type: 'A', target: 'b.example' }] }, 'records[0].target', 'Cannot load DNS server config: unknown field records[0].target'],
     ['an unsupported type', { records: [{ name: 'a.example', type: 'MX' }] }, 'records[0].type', 'Cannot load DNS server config: records[0].type "MX" is not one of A, AAAA, CNAME, TXT'],
