@@ -28,6 +28,8 @@ interface Captured {
   pool: HbonePool;
   hbone?: HboneServer;
   servers: (net.Server | http2.Http2SecureServer)[];
+  /** Connections accepted from the pod's apps (15001, 15006, DNS over TCP): destroyed with the pod. */
+  sockets: Set<net.Socket>;
   udp: dgram.Socket[];
   dns: DnsServer;
 }
@@ -66,7 +68,7 @@ export class PodManager implements EnrollHandler {
     const prev = this.pods.get(key);
     if (prev && prev.pod.ip === pod.ip && prev.pod.netns === pod.netns) return;
     if (prev) await this.remove(prev.pod);
-    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
+    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], sockets: new Set(), udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
       const ctx = { ...this.opts, pool: c.pool };
@@ -87,6 +89,12 @@ export class PodManager implements EnrollHandler {
           this.log.error({ err: e.message }, 'inbound plaintext handler failed');
         });
       });
+      for (const srv of [outbound, plaintext]) {
+        srv.on('connection', (sock: net.Socket) => {
+          c.sockets.add(sock);
+          sock.once('close', () => c.sockets.delete(sock));
+        });
+      }
       c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
       c.hbone = await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod));
       c.hbone.on('connection', (s: net.Socket) => s.setNoDelay(true));
@@ -147,11 +155,11 @@ export class PodManager implements EnrollHandler {
   private async closeAll(c: Captured): Promise<void> {
     // Every socket in the pod's namespace must go, or the namespace (and its veth) outlives the pod.
     // Graceful first; a tunnel that does not end within the deadline must not hold up the release.
+    for (const sock of c.sockets) sock.destroy();
     const drained = Promise.all([c.hbone?.drain(500), c.pool.close()]);
     await Promise.race([drained, new Promise((r) => setTimeout(r, 1500).unref())]);
     for (const s of c.servers) {
       (s as net.Server).close();
-      if ('closeAllConnections' in s) (s as unknown as { closeAllConnections(): void }).closeAllConnections?.();
     }
     for (const u of c.udp) {
       try {

@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import { readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from './protocol.js';
 import { decodeResource } from './resources.js';
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export interface ConfigState {
   version: number;
   storeId: string | null;
@@ -145,6 +147,13 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
     this.sock = sock;
     this.welcomed = false;
     sock.setNoDelay(true);
+    // A dead path must not look like a quiet one: keepalive probes, and a deadline for the welcome.
+    sock.setKeepAlive(true, 10_000);
+    const welcomeDeadline = setTimeout(() => {
+      if (!this.welcomed) sock.destroy(new AmbitError('STREAM_TIMEOUT', `Cannot open the config stream to ${this.opts.address}: no welcome within ${CONNECT_TIMEOUT_MS} ms`));
+    }, CONNECT_TIMEOUT_MS);
+    welcomeDeadline.unref();
+    sock.once('close', () => clearTimeout(welcomeDeadline));
     sock.on('secureConnect', () => {
       writeFrame(sock, { type: 'hello', protocol: PROTOCOL_VERSION, node: this.opts.node, token, version: this.st.version, storeId: this.st.storeId });
     });
