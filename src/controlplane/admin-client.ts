@@ -47,9 +47,16 @@ export class AdminHttpClient implements AdminApi {
           if (line.trim()) onEvent(JSON.parse(line) as StoreEvent);
         }
       });
-      res.on('end', () => {
-        if (!closed) onError?.(new AmbitError('WATCH_ENDED', 'Cannot keep watching: the control plane closed the watch'));
-      });
+      // However the watch ends (cleanly, or cut because the control plane died), say so exactly once.
+      let reported = false;
+      const ended = (why: string): void => {
+        if (closed || reported) return;
+        reported = true;
+        onError?.(new AmbitError('WATCH_ENDED', `Cannot keep watching: ${why}`));
+      };
+      res.on('end', () => ended('the control plane closed the watch'));
+      res.on('error', (err) => ended(`the watch broke (${err.message})`));
+      res.on('close', () => ended('the connection to the control plane closed'));
     });
     req.on('error', (err) => {
       if (!closed) onError?.(this.unreachable(err));

@@ -19,7 +19,8 @@ export async function runLabAgent(name: string): Promise<LabReconciler> {
   const reconciler = new LabReconciler(state.plan, new AdminHttpClient(adminSocketPath(lab)), log);
   reconciler.start();
   // Re-enrolls pods into node proxies that restarted (a snapshot is idempotent for the others).
-  setInterval(() => reconciler.poke(), 3000).unref();
+  // Also what keeps this daemon alive while the control plane is away (the watch socket is gone then).
+  setInterval(() => reconciler.poke(), 3000);
   log.info({ lab, nodes: state.plan.nodes.map((n) => n.name) }, 'lab agent started');
   const stop = (signal: string): void => {
     log.info({ signal }, 'lab agent stopping');
@@ -28,6 +29,13 @@ export async function runLabAgent(name: string): Promise<LabReconciler> {
     hard.unref();
     reconciler.idle().then(() => process.exit(0), () => process.exit(1));
   };
+  // A silent death is the worst kind for a reconciler: say how it ended, whatever ended it.
+  process.on('exit', (code) => log.warn({ code }, 'lab agent exiting'));
+  process.on('SIGHUP', () => log.warn('lab agent got SIGHUP; ignoring it (it is detached)'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.message, stack: err.stack }, 'lab agent crashed');
+    process.exit(1);
+  });
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return reconciler;

@@ -1,6 +1,6 @@
 // The capture rules the node proxy installs inside each pod's network namespace (pure: text in,
 // text out). Outbound TCP goes to 15001 and DNS to 15053; inbound TCP goes to 15006 except HBONE
-// on 15008. The proxy's own sockets carry PROXY_MARK and skip capture; pod processes cannot set a
+// on 15008; any other new traffic (UDP but DNS, ICMP, IPv6) is dropped both ways. The proxy's own sockets carry PROXY_MARK and skip capture; pod processes cannot set a
 // mark (no CAP_NET_ADMIN), so they cannot skip it.
 
 export const PROXY_MARK = 0x539;
@@ -35,13 +35,36 @@ export function captureRules(): string {
     `    tcp dport ${PORTS.hbone} return`,
     `    meta l4proto tcp redirect to :${PORTS.inboundPlaintext}`,
     '  }',
+    // What capture cannot carry must not leave or arrive in clear: after NAT, every new packet
+    // of the pod's apps goes to the proxy over lo; anything else new (UDP but DNS, ICMP) is dropped.
+    '  chain filter_output {',
+    '    type filter hook output priority 0; policy drop;',
+    '    oifname "lo" accept',
+    // Redirected packets carry their new destination here, but may still show the old interface.
+    '    ip daddr 127.0.0.0/8 accept',
+    `    ${skipProxy.replace(' return', ' accept')}`,
+    '    ct state established,related accept',
+    '  }',
+    '  chain filter_input {',
+    '    type filter hook input priority 0; policy drop;',
+    '    iifname "lo" accept',
+    '    ct state established,related accept',
+    '    meta l4proto tcp accept',
+    '  }',
+    '}',
+    // No IPv6 in the mesh: none of it in or out of a captured pod.
+    `table ip6 ${TABLE}`,
+    `delete table ip6 ${TABLE}`,
+    `table ip6 ${TABLE} {`,
+    '  chain filter_output { type filter hook output priority 0; policy drop; oifname "lo" accept; }',
+    '  chain filter_input { type filter hook input priority 0; policy drop; iifname "lo" accept; }',
     '}',
     '',
   ].join('\n');
 }
 
 export function removeRules(): string {
-  return [`table ip ${TABLE}`, `delete table ip ${TABLE}`, ''].join('\n');
+  return [`table ip ${TABLE}`, `delete table ip ${TABLE}`, `table ip6 ${TABLE}`, `delete table ip6 ${TABLE}`, ''].join('\n');
 }
 
 function hex(n: number): string {

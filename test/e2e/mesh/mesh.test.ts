@@ -280,6 +280,20 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     await waitFor('STRICT again', async () => ((await plain()) !== 0 ? true : undefined), 5_000);
   });
 
+  test('what capture cannot carry is dropped: UDP between pods gets nowhere (loopback inside a pod still works)', async () => {
+    const server = "require('dgram').createSocket('udp4').on('message',function(m,r){this.send(m,r.port,r.address)}).bind(9999)";
+    await apply(LAB, pod('udp', 'node-2', 'udp', ['node', '-e', server]));
+    await waitPod(LAB, 'udp');
+    const probe = (host: string): string =>
+      `const s=require('dgram').createSocket('udp4');s.on('message',()=>{console.log('REPLY');process.exit(0)});` +
+      `const t=setInterval(()=>s.send('ping',9999,'${host}'),100);setTimeout(()=>{console.log('NONE');process.exit(0)},1500)`;
+    // Control: the server answers inside its own pod, so silence below is the rules' doing.
+    await waitFor('the UDP server answers on loopback', async () => ((await execInPod(LAB, 'default', 'udp', ['node', '-e', probe('127.0.0.1')], { timeoutMs: 10_000 })).stdout.includes('REPLY') ? true : undefined), 10_000);
+    const across = await execInPod(LAB, 'default', 'client', ['node', '-e', probe(ipOf('udp'))], { timeoutMs: 10_000 });
+    assert.match(across.stdout, /NONE/, 'no UDP crosses between captured pods');
+    await deletePod(LAB, 'udp');
+  });
+
   test('metrics on 15020 carry both workloads, both principals and the response flag; readiness on 15021', async () => {
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
     await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
