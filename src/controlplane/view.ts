@@ -178,6 +178,10 @@ export class ConfigView {
         return mesh;
       case 'trust-bundle':
         return { roots: this.trustRoots };
+      case 'node': {
+        const e = this.store.get(`Node//${a}`);
+        return e && e.resource.kind === 'Node' ? { name: a, podCIDR: e.resource.spec.podCIDR ?? null } : undefined;
+      }
       case 'workload': {
         const e = this.store.get(`Pod/${a}/${b}`);
         return e ? toWorkload(e.resource as PodResource, e.createRevision, mesh) : undefined;
@@ -256,6 +260,8 @@ function derivedKeysOf(r: Resource): string[] {
       return [`service-entry/${ns}/${r.metadata.name}`];
     case 'MeshConfig':
       return ['mesh/mesh'];
+    case 'Node':
+      return [`node/${r.metadata.name}`];
     default:
       return [];
   }

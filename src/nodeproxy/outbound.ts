@@ -44,6 +44,10 @@ export function route(state: MeshState, dst: { address: string; port: number }, 
     const chosen = eps[pick(eps.length)]!;
     return { kind: 'mesh', workload: chosen.w!, ip: chosen.e.ip, port: sp.targetPort, via: `service ${svc.namespace}/${svc.name}` };
   }
+  if (state.inMeshRange(dst.address)) {
+    // A mesh address this proxy does not know yet (its config is behind): never send it plaintext.
+    return { kind: 'refused', flag: 'NO_ROUTE', reason: `${dst.address}:${dst.port} is in the mesh's address ranges but not in this proxy's configuration (yet)` };
+  }
   if (state.mesh.outboundTrafficPolicy.mode === 'REGISTRY_ONLY') {
     return { kind: 'refused', flag: 'NO_ROUTE', reason: `${dst.address}:${dst.port} is not in the mesh registry and outboundTrafficPolicy is REGISTRY_ONLY` };
   }

@@ -7,6 +7,7 @@ import type { WirePolicy, WireService, WireWorkload } from '../stream/resources.
 import type { MeshSettings } from '../config/types.js';
 import { DEFAULT_MESH_SETTINGS } from '../config/types.js';
 import { compilePolicies, type PolicyEvaluator } from '../policy/index.js';
+import { cidrContains, isIPv4, parseCIDR, type Cidr } from '../config/net.js';
 
 export type Workload = WireWorkload;
 export type Service = WireService;
@@ -16,6 +17,8 @@ export class MeshState {
   readonly mesh: MeshSettings;
   readonly trustRoots: string[];
   readonly policies: WirePolicy[];
+  /** The mesh's own address ranges (pod CIDRs, the service CIDR): never a plaintext destination. */
+  readonly meshRanges: Cidr[];
   /** Compiled once per version; compiling throws on a policy this proxy cannot enforce (-> NACK). */
   readonly authz: PolicyEvaluator;
   private readonly byIp = new Map<string, Workload>();
@@ -31,6 +34,7 @@ export class MeshState {
     let mesh: MeshSettings = DEFAULT_MESH_SETTINGS;
     let roots: string[] = [];
     const policies: WirePolicy[] = [];
+    const podCIDRs: string[] = [];
     for (const [key, value] of state.resources) {
       const type = key.slice(0, key.indexOf('/'));
       switch (type) {
@@ -64,12 +68,18 @@ export class MeshState {
         case 'trust-bundle':
           roots = (value as { roots: string[] }).roots;
           break;
+        case 'node': {
+          const cidr = (value as { podCIDR: string | null }).podCIDR;
+          if (cidr) podCIDRs.push(cidr);
+          break;
+        }
       }
     }
     this.mesh = mesh;
     this.trustRoots = roots;
     this.policies = policies;
     this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
+    this.meshRanges = [...podCIDRs, mesh.serviceCIDR].map((c) => parseCIDR(c));
   }
 
   static empty(): MeshState {
@@ -78,6 +88,12 @@ export class MeshState {
 
   workloadByIp(ip: string): Workload | undefined {
     return this.byIp.get(ip);
+  }
+
+  /** True for an address in the mesh's own ranges (known to this proxy or not). */
+  inMeshRange(ip: string): boolean {
+    if (!isIPv4(ip)) return false;
+    return this.meshRanges.some((c) => cidrContains(c, ip));
   }
 
   workloadByUid(uid: string): Workload | undefined {

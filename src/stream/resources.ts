@@ -53,6 +53,12 @@ export interface WireServiceEntry {
   spec: ServiceEntryResource['spec'];
 }
 
+/** A node, for the address ranges proxies must treat as the mesh's own. */
+export interface WireNode {
+  name: string;
+  podCIDR: string | null;
+}
+
 export interface WireTrustBundle {
   /** PEM certificates of every trusted root (several during a rotation). */
   roots: string[];
@@ -66,6 +72,7 @@ export interface WireTypes {
   'service-entry': WireServiceEntry;
   mesh: MeshSettings;
   'trust-bundle': WireTrustBundle;
+  node: WireNode;
 }
 
 export type WireType = keyof WireTypes;
@@ -78,6 +85,7 @@ export const WIRE_TYPES: readonly WireType[] = [
   'service-entry',
   'mesh',
   'trust-bundle',
+  'node',
 ];
 
 /** Key of a stream resource: `<type>/<namespace>/<name>` (or `<type>/<name>` for singletons). */
@@ -114,6 +122,7 @@ const CHECKS: Record<WireType, Check[]> = {
   'service-entry': [...named, obj('spec')],
   mesh: [str('trustDomain'), obj('outboundTrafficPolicy')],
   'trust-bundle': [strArr('roots')],
+  node: [str('name')],
 };
 
 /** Validates one stream resource; returns the list of problems (empty when it is usable). */

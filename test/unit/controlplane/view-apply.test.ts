@@ -68,6 +68,8 @@ test('deltas carry exactly what changed since a version; unknown or foreign vers
   const reset = view.deltaSince(v1, false);
   assert.equal(reset.reset, true);
   assert.deepEqual(reset.upserts.map((u) => u.key).sort(), ['mesh/mesh', 'trust-bundle/mesh', 'workload/default/b', 'workload/default/c']);
+  applyResources(store, view, docs('apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {podCIDR: 10.244.1.0/24}\n'));
+  assert.deepEqual(view.value('node/n1'), { name: 'n1', podCIDR: '10.244.1.0/24' }, 'nodes carry their pod CIDR to proxies');
   assert.equal(view.deltaSince(view.version + 5, true).reset, true);
 });
 

@@ -36,6 +36,12 @@ test('route: a pod IP goes to that pod, a VIP to an endpoint on its target port,
   assert.deepEqual(route(s, { address: '10.96.0.9', port: 81 }), { kind: 'refused', flag: 'NO_ROUTE', reason: 'service default/b has no TCP port 81' });
   assert.deepEqual(route(s, { address: '10.96.0.10', port: 80 }), { kind: 'refused', flag: 'UNREACHABLE', reason: 'service default/empty has no ready endpoints' });
   assert.deepEqual(route(s, { address: '198.51.100.1', port: 443 }), { kind: 'passthrough', ip: '198.51.100.1', port: 443 });
+  // A mesh address this proxy does not know (its config is behind) is never passed through in clear.
+  const withNodes = state([['node/node-2', { name: 'node-2', podCIDR: '10.244.2.0/24' }]]);
+  assert.deepEqual(route(withNodes, { address: '10.244.2.99', port: 8080 }), {
+    kind: 'refused', flag: 'NO_ROUTE', reason: "10.244.2.99:8080 is in the mesh's address ranges but not in this proxy's configuration (yet)",
+  });
+  assert.equal(route(withNodes, { address: '10.96.7.7', port: 80 }).kind, 'refused', 'an unknown VIP in the service CIDR too');
   assert.deepEqual(route(state([], 'REGISTRY_ONLY'), { address: '198.51.100.1', port: 443 }), {
     kind: 'refused', flag: 'NO_ROUTE', reason: '198.51.100.1:443 is not in the mesh registry and outboundTrafficPolicy is REGISTRY_ONLY',
   });
