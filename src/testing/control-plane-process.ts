@@ -5,21 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { freePort } from './ports.js';
+
+export { freePort };
 import { AdminHttpClient } from '../controlplane/admin-client.js';
 
 export const CLI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export class ControlPlaneProcess {
   proc: ChildProcess | undefined;

@@ -10,16 +10,10 @@ import { runLoad } from '../../src/apps/index.js';
 import { isAlive } from '../../src/lab/index.js';
 import { startHaproxyPair, type HaproxyPair } from '../../bench/haproxy-baseline.js';
 import { startTcpSink } from '../../bench/tcp-sink.js';
+import { freePort } from '../../src/testing/ports.js';
 
 const LO = '127.0.0.1';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, LO, () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('HAProxy two-hop mTLS baseline (loopback)', () => {
   let echo: Server;

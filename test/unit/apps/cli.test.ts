@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EchoReport, startEchoServer } from '../../../src/apps/index.js';
 import { RR_TYPE, queryDns } from '../../../src/dns/index.js';
+import { freePort } from '../../../src/testing/ports.js';
 
 const LO = '127.0.0.1';
 const cliDir = new URL('../../../src/cli/', import.meta.url).href;
@@ -44,13 +44,6 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, LO, () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function getJson<T>(port: number): Promise<T> {
   return new Promise((resolve, reject) => {
