@@ -22,3 +22,4 @@ export {
   type Cidr,
 } from './net.js';
 export { isDnsLabel, isDnsSubdomain, labelKeyProblem, labelValueProblem } from './names.js';
+export { EGRESS_GATEWAY, egressGatewayIdentity, EGRESS_VIP_CIDR } from './egress-gateway.js';
