@@ -3,5 +3,5 @@
 export { CertificateAuthority, CA_FILES, type IssuedSvid, type SignRequest, type CaFiles } from './authority.js';
 export { TrustBundle, normalizeFingerprint, type VerifiedChain } from './trust-bundle.js';
 export { checkCsr } from './csr-checks.js';
-export { NodeTokenIssuer, NODE_TOKEN_AUDIENCE, NODE_TOKEN_KEY_FILE, type NodeTokenClaims } from './node-token.js';
+export { NodeTokenIssuer, NODE_TOKEN_AUDIENCE, NODE_TOKEN_KEY_FILE, type NodeTokenClaims, type VerifiedNodeToken } from './node-token.js';
 export { authorizeIssuance, type PodPlacementLookup, type PlacedPod, type IssuanceDecision } from './issuance.js';

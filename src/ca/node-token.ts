@@ -1,6 +1,8 @@
 // Node credentials: a node proxy proves which node it runs on with a short-lived ES256 token
 // (JWT-shaped) that the control plane issued. The CA's node-scoped decision trusts only the
-// node name inside a token that verifies here.
+// node name inside a token that verifies here. A *workload* credential is the same token with
+// one more claim, `identity` (a SPIFFE ID): it speaks for one workload (the egress gateway, later
+// waypoints) on that node, and its session may obtain an SVID for that identity only.
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +17,15 @@ export interface NodeTokenClaims {
   exp: number;
   jti: string;
   aud: string;
+  /** Workload credentials only: the one SPIFFE ID its holder may obtain an SVID for. */
+  identity?: string;
+}
+
+/** What a verified token speaks for. `identity` is set only on workload credentials. */
+export interface VerifiedNodeToken {
+  node: string;
+  exp: Date;
+  identity?: string;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT' })).toString('base64url');
@@ -79,21 +90,37 @@ export class NodeTokenIssuer {
   }
 
   issue(node: string, ttlSeconds: number, now = new Date()): string {
+    return this.signClaims(node, ttlSeconds, now, undefined);
+  }
+
+  /**
+   * A workload credential: bound to `node` and to one SPIFFE ID. The caller (the admin API)
+   * checks that `identity` is a workload ID of the mesh; here it must only be a spiffe:// URI.
+   */
+  issueWorkload(node: string, identity: string, ttlSeconds: number, now = new Date()): string {
+    if (typeof identity !== 'string' || !identity.startsWith('spiffe://')) {
+      throw new AmbitError('NODE_TOKEN_INVALID_REQUEST', `Cannot issue workload token: identity must be a spiffe:// URI, got ${showValue(identity)}`, { path: 'identity', value: identity });
+    }
+    return this.signClaims(node, ttlSeconds, now, identity);
+  }
+
+  private signClaims(node: string, ttlSeconds: number, now: Date, identity: string | undefined): string {
+    const what = identity === undefined ? 'node token' : 'workload token';
     if (typeof node !== 'string' || node.length === 0) {
-      throw new AmbitError('NODE_TOKEN_INVALID_REQUEST', `Cannot issue node token: node must be a non-empty string, got ${showValue(node)}`, { path: 'node', value: node });
+      throw new AmbitError('NODE_TOKEN_INVALID_REQUEST', `Cannot issue ${what}: node must be a non-empty string, got ${showValue(node)}`, { path: 'node', value: node });
     }
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      throw new AmbitError('NODE_TOKEN_INVALID_REQUEST', `Cannot issue node token: ttlSeconds must be a positive integer, got ${showValue(ttlSeconds)}`, { path: 'ttlSeconds', value: ttlSeconds });
+      throw new AmbitError('NODE_TOKEN_INVALID_REQUEST', `Cannot issue ${what}: ttlSeconds must be a positive integer, got ${showValue(ttlSeconds)}`, { path: 'ttlSeconds', value: ttlSeconds });
     }
     const iat = Math.floor(now.getTime() / 1000);
-    const claims: NodeTokenClaims = { sub: node, iat, exp: iat + ttlSeconds, jti: randomBytes(16).toString('base64url'), aud: NODE_TOKEN_AUDIENCE };
+    const claims: NodeTokenClaims = { sub: node, iat, exp: iat + ttlSeconds, jti: randomBytes(16).toString('base64url'), aud: NODE_TOKEN_AUDIENCE, ...(identity === undefined ? {} : { identity }) };
     const signed = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const sig = sign('sha256', Buffer.from(signed), { key: this.key, dsaEncoding: 'ieee-p1363' });
     return `${signed}.${sig.toString('base64url')}`;
   }
 
   /** The node a token speaks for; throws NODE_TOKEN_* when it is not valid at `now`. */
-  verify(token: string, now = new Date()): { node: string; exp: Date } {
+  verify(token: string, now = new Date()): VerifiedNodeToken {
     if (typeof token !== 'string') malformed('token is not a string');
     const parts = token.split('.');
     if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) malformed('expected three base64url parts separated by "."');
@@ -106,6 +133,7 @@ export class NodeTokenIssuer {
     const claims = decodeJson(parts[1]!, 'payload');
     if (typeof claims.sub !== 'string' || claims.sub === '') malformed('payload sub is not a non-empty string');
     if (!Number.isSafeInteger(claims.exp)) malformed('payload exp is not an integer');
+    if (claims.identity !== undefined && (typeof claims.identity !== 'string' || !claims.identity.startsWith('spiffe://'))) malformed('payload identity is not a spiffe:// URI');
     if (claims.aud !== NODE_TOKEN_AUDIENCE) {
       throw new AmbitError('NODE_TOKEN_AUDIENCE', `Cannot verify node token: audience ${showValue(claims.aud)} is not ${showValue(NODE_TOKEN_AUDIENCE)}`, { path: 'token.aud', value: claims.aud });
     }
@@ -113,6 +141,6 @@ export class NodeTokenIssuer {
     if (Math.floor(now.getTime() / 1000) >= exp) {
       throw new AmbitError('NODE_TOKEN_EXPIRED', `Cannot verify node token for node ${showValue(claims.sub)}: it expired at ${new Date(exp * 1000).toISOString()}`, { path: 'token.exp', value: exp });
     }
-    return { node: claims.sub, exp: new Date(exp * 1000) };
+    return { node: claims.sub, exp: new Date(exp * 1000), ...(typeof claims.identity === 'string' ? { identity: claims.identity } : {}) };
   }
 }

@@ -11,13 +11,14 @@ const ALIASES: Record<string, Kind> = {
   authorizationpolicy: 'AuthorizationPolicy', authorizationpolicies: 'AuthorizationPolicy', ap: 'AuthorizationPolicy',
   peerauthentication: 'PeerAuthentication', peerauthentications: 'PeerAuthentication', pa: 'PeerAuthentication',
   serviceentry: 'ServiceEntry', serviceentries: 'ServiceEntry', se: 'ServiceEntry',
+  destinationrule: 'DestinationRule', destinationrules: 'DestinationRule', dr: 'DestinationRule',
   meshconfig: 'MeshConfig', meshconfigs: 'MeshConfig', mesh: 'MeshConfig',
 };
 
 export function kindFromArg(arg: string): Kind {
   const k = ALIASES[arg.toLowerCase()];
   if (!k) {
-    throw new AmbitError('KIND_UNKNOWN', `Cannot use kind ${JSON.stringify(arg)}: ambit knows ${KINDS.join(', ')} (or short names such as pods, svc, ap, se)`, { value: arg });
+    throw new AmbitError('KIND_UNKNOWN', `Cannot use kind ${JSON.stringify(arg)}: ambit knows ${KINDS.join(', ')} (or short names such as pods, svc, ap, se, dr)`, { value: arg });
   }
   return k;
 }

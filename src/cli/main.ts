@@ -12,6 +12,7 @@ import { registerApp } from './app.js';
 import { registerDnsServer } from './dns-server.js';
 import { registerDemo } from './demo.js';
 import { registerNodeProxy } from './node-proxy.js';
+import { registerEgressGateway } from './egress-gateway.js';
 import { registerProxyConfig } from './proxy-config.js';
 
 const program = new Command();
@@ -28,6 +29,7 @@ registerResourceCommands(program);
 registerStatus(program);
 registerControlPlane(program);
 registerNodeProxy(program);
+registerEgressGateway(program);
 registerProxyConfig(program);
 registerDemo(program);
 registerLab(program);

@@ -70,6 +70,8 @@ function columns(kind: Resource['kind']): [string[], Row] {
       return [['NAMESPACE', 'NAME', 'MODE'], (r) => r.kind === 'PeerAuthentication' ? [...nsName(r), r.spec.mtls.mode] : []];
     case 'ServiceEntry':
       return [['NAMESPACE', 'NAME', 'HOSTS', 'PORTS', 'RESOLUTION'], (r) => r.kind === 'ServiceEntry' ? [...nsName(r), r.spec.hosts.join(','), r.spec.ports.map((p) => `${p.number}/${p.protocol}`).join(','), r.spec.resolution] : []];
+    case 'DestinationRule':
+      return [['NAMESPACE', 'NAME', 'HOST', 'TLS', 'CA-CERTIFICATES'], (r) => r.kind === 'DestinationRule' ? [...nsName(r), r.spec.host, r.spec.trafficPolicy.tls.mode, r.spec.trafficPolicy.tls.caCertificates] : []];
     case 'Node':
       return [['NAME', 'POD-CIDR'], (r) => r.kind === 'Node' ? [r.metadata.name, r.spec.podCIDR ?? '-'] : []];
     case 'MeshConfig':

@@ -12,6 +12,7 @@ import { parseService } from './service.js';
 import { parseAuthorizationPolicy } from './authorization-policy.js';
 import { parsePeerAuthentication } from './peer-authentication.js';
 import { parseServiceEntry } from './service-entry.js';
+import { parseDestinationRule } from './destination-rule.js';
 import { parseMeshConfig } from './mesh-config.js';
 
 interface KindRules {
@@ -41,6 +42,11 @@ const RULES: Record<Kind, KindRules> = {
     apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
     hasSpec: true,
     parse: parseServiceEntry,
+  },
+  DestinationRule: {
+    apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+    hasSpec: true,
+    parse: parseDestinationRule,
   },
   MeshConfig: { apiVersions: ['ambit.dev/v1alpha1'], hasSpec: true, parse: parseMeshConfig },
 };

@@ -163,6 +163,24 @@ export interface ServiceEntryResource {
   };
 }
 
+/** TLS origination at the egress gateway for one exact external host (the only use ambit has for it). */
+export interface DestinationRuleResource {
+  kind: 'DestinationRule';
+  apiVersion: 'networking.istio.io/v1';
+  metadata: ObjectMeta;
+  spec: {
+    /** Exact lower-case DNS name (no wildcard). */
+    host: string;
+    trafficPolicy: {
+      tls: {
+        mode: 'SIMPLE';
+        /** Absolute path of a PEM CA bundle on the egress gateway's machine; the only roots trusted upstream. */
+        caCertificates: string;
+      };
+    };
+  };
+}
+
 export type OutboundTrafficMode = 'REGISTRY_ONLY' | 'ALLOW_ANY';
 
 export interface MeshConfigResource {
@@ -201,6 +219,7 @@ export type Resource =
   | AuthorizationPolicyResource
   | PeerAuthenticationResource
   | ServiceEntryResource
+  | DestinationRuleResource
   | MeshConfigResource;
 
 export type Kind = Resource['kind'];
@@ -214,6 +233,7 @@ export const KINDS: readonly Kind[] = [
   'AuthorizationPolicy',
   'PeerAuthentication',
   'ServiceEntry',
+  'DestinationRule',
   'MeshConfig',
 ];
 

@@ -34,6 +34,8 @@ export interface StoreEvent {
 export interface ProxyStatus {
   /** Node name proven by the proxy's node credential. */
   node: string;
+  /** Set for a workload session (workload credential): the one identity it may get an SVID for. */
+  identity?: string;
   connected: boolean;
   remoteAddress?: string;
   connectedSince?: string;
@@ -67,6 +69,13 @@ export interface AdminApi {
   watch(fromRevision: number, onEvent: (e: StoreEvent) => void, onError?: (err: Error) => void): { close(): void };
   /** A signed node credential bound to `node`, valid for `ttlSeconds`. */
   issueNodeToken(node: string, ttlSeconds: number): Promise<string>;
+  /**
+   * A workload credential (egress gateway, later waypoints): bound to `node` and to `identity`, a
+   * workload SPIFFE ID (`spiffe://<td>/ns/<ns>/sa/<sa>`) of the mesh's trust domain. Its config
+   * stream may obtain an SVID for that identity only, and only while a pod running as it is
+   * scheduled on `node` (invariant 4).
+   */
+  issueWorkloadToken(node: string, identity: string, ttlSeconds: number): Promise<string>;
   /** The mesh trust bundle (every root, PEM concatenated). */
   trustBundle(): Promise<string>;
   status(): Promise<ControlPlaneStatus>;

@@ -23,6 +23,9 @@ export class AdminHttpClient implements AdminApi {
   async issueNodeToken(node: string, ttlSeconds: number): Promise<string> {
     return (await this.call<{ token: string }>('POST', '/v1/node-tokens', { node, ttlSeconds })).token;
   }
+  async issueWorkloadToken(node: string, identity: string, ttlSeconds: number): Promise<string> {
+    return (await this.call<{ token: string }>('POST', '/v1/workload-tokens', { node, identity, ttlSeconds })).token;
+  }
   async trustBundle(): Promise<string> {
     return (await this.call<{ pem: string }>('GET', '/v1/trust-bundle')).pem;
   }

@@ -64,6 +64,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: 
       const b = await body(req);
       return send({ token: await api.issueNodeToken(String(b.node), Number(b.ttlSeconds)) });
     }
+    case 'POST /v1/workload-tokens': {
+      const b = await body(req);
+      return send({ token: await api.issueWorkloadToken(String(b.node), String(b.identity), Number(b.ttlSeconds)) });
+    }
     case 'GET /v1/trust-bundle':
       return send({ pem: await api.trustBundle() });
     case 'GET /v1/status':

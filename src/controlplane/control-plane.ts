@@ -179,7 +179,7 @@ export class ControlPlane {
     return {
       authenticateNode: (token) => {
         const t = this.tokens.verify(token);
-        return { node: t.node, expiresAt: t.exp.getTime() };
+        return { node: t.node, expiresAt: t.exp.getTime(), ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
       issue: (node, identity, csrPem) => {
         try {
@@ -213,10 +213,15 @@ export class ControlPlane {
       },
       setPodStatus: async (ns, name, status) => setPodStatus(this.store, ns, name, status),
       issueNodeToken: async (node, ttl) => {
-        if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new AmbitError('NODE_NAME_INVALID', `Cannot issue a node credential: ${JSON.stringify(node)} is not a valid node name`, { value: node });
-        if (!Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 86400) throw new AmbitError('TTL_INVALID', `Cannot issue a node credential: ttlSeconds must be an integer from 60 to 31622400, got ${ttl}`, { value: ttl });
+        checkCredentialRequest('node credential', node, ttl);
         this.opts.log.info({ audit: true, event: 'node_token.issued', node, ttlSeconds: ttl }, 'node credential issued');
         return this.tokens.issue(node, ttl);
+      },
+      issueWorkloadToken: async (node, identity, ttl) => {
+        checkCredentialRequest('workload credential', node, ttl);
+        checkWorkloadIdentity(identity, this.trustDomain);
+        this.opts.log.info({ audit: true, event: 'workload_token.issued', node, identity, ttlSeconds: ttl }, 'workload credential issued');
+        return this.tokens.issueWorkload(node, identity, ttl);
       },
       trustBundle: async () => this.ca.bundle.pem(),
       status: async () => this.status(),
@@ -241,6 +246,27 @@ export class ControlPlane {
     this.metrics.configVersion.set(this.view.version);
     for (const k of KINDS) this.metrics.resources.set({ kind: k }, this.store.count(k));
   }
+}
+
+function checkCredentialRequest(what: string, node: string, ttl: number): void {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new AmbitError('NODE_NAME_INVALID', `Cannot issue a ${what}: ${JSON.stringify(node)} is not a valid node name`, { path: 'node', value: node });
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 86400) throw new AmbitError('TTL_INVALID', `Cannot issue a ${what}: ttlSeconds must be an integer from 60 to 31622400, got ${ttl}`, { path: 'ttlSeconds', value: ttl });
+}
+
+/** A workload credential names a workload of this mesh: never the control plane, never another domain. */
+function checkWorkloadIdentity(identity: string, trustDomain: string): void {
+  const bad = (why: string, cause?: unknown): never => {
+    throw new AmbitError('WORKLOAD_IDENTITY_INVALID', `Cannot issue a workload credential: identity ${JSON.stringify(identity)} ${why}`, { path: 'identity', value: identity, ...(cause ? { cause } : {}) });
+  };
+  let id;
+  try {
+    id = parseSpiffeId(identity);
+  } catch (err) {
+    return bad(`is not a SPIFFE ID (${(err as Error).message})`, err);
+  }
+  if (identity === controlPlaneIdentity(trustDomain)) bad('is the control plane\'s own identity');
+  if (id.trustDomain !== trustDomain) bad(`is not in the mesh's trust domain ${JSON.stringify(trustDomain)}`);
+  if (id.namespace === undefined || id.serviceAccount === undefined) bad('is not a workload identity (path must be /ns/<namespace>/sa/<service-account>)');
 }
 
 function meshTrustDomain(store: Store): string {

@@ -2,6 +2,8 @@
 // node credential, pushes versioned deltas (one in flight per proxy, re-based on what the proxy
 // last ACKed, so a NACKed version is never half-applied), and signs SVIDs only for identities of
 // pods scheduled on the proxy's node (DESIGN.md invariant 4), writing an audit line either way.
+// A session opened with a workload credential (bound to one identity, e.g. the egress gateway)
+// may obtain an SVID for exactly that identity, and the node-scoped rule still applies to it.
 
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -14,8 +16,9 @@ import type { ControlPlaneMetrics } from './metrics.js';
 
 /** What the stream needs of the CA: narrow on purpose. */
 export interface IssuanceService {
-  /** Verifies a node credential; throws an AmbitError (code NODE_TOKEN_*) when it is not valid. */
-  authenticateNode(token: string): { node: string; expiresAt: number };
+  /** Verifies a node or workload credential; throws an AmbitError (code NODE_TOKEN_*) when it is not valid.
+   *  `identity` is set for a workload credential: the one SPIFFE ID the session may ask for. */
+  authenticateNode(token: string): { node: string; expiresAt: number; identity?: string };
   /** Authorizes and signs; throws an AmbitError naming why it refused. */
   issue(node: string, identity: string, csrPem: string): { chain: string[]; serial: string; notAfter: Date };
 }
@@ -54,7 +57,7 @@ export class StreamServer {
   }
 
   proxies(): ProxyStatus[] {
-    return [...this.status.values()].sort((a, b) => a.node.localeCompare(b.node));
+    return [...this.status.values()].sort((a, b) => a.node.localeCompare(b.node) || (a.identity ?? '').localeCompare(b.identity ?? ''));
   }
 
   setPaused(node: string, paused: boolean): void {
@@ -98,12 +101,12 @@ export class StreamServer {
     sock.on('error', (err) => log.debug({ remote, err: err.message }, 'config stream socket error'));
     sock.on('close', () => {
       clearTimeout(helloTimer);
-      if (session && this.sessions.get(session.node) === session) {
-        this.sessions.delete(session.node);
-        const st = this.status.get(session.node);
+      if (session && this.sessions.get(session.key) === session) {
+        this.sessions.delete(session.key);
+        const st = this.status.get(session.key);
         if (st) st.connected = false;
         this.opts.metrics?.connectedProxies.set(this.sessions.size);
-        log.info({ node: session.node, remote }, 'proxy disconnected');
+        log.info({ node: session.node, ...(session.identity ? { identity: session.identity } : {}), remote }, 'proxy disconnected');
       }
     });
     readFrames(
@@ -129,7 +132,7 @@ export class StreamServer {
       refuse('STREAM_PROTOCOL', `Cannot open a config stream: protocol ${JSON.stringify(msg.protocol)} is not supported (this control plane speaks ${PROTOCOL_VERSION})`);
       return undefined;
     }
-    let auth: { node: string; expiresAt: number };
+    let auth: { node: string; expiresAt: number; identity?: string };
     try {
       auth = this.opts.issuance.authenticateNode(String(msg.token ?? ''));
     } catch (err) {
@@ -142,8 +145,13 @@ export class StreamServer {
       return undefined;
     }
     const version = typeof msg.version === 'number' && Number.isInteger(msg.version) && msg.version >= 0 ? msg.version : 0;
+    // A node proxy and a workload on the same node (the egress gateway) hold separate sessions.
+    const key = auth.identity === undefined ? auth.node : `${auth.node} ${auth.identity}`;
+    const bound = auth.identity === undefined ? {} : { identity: auth.identity };
     const session: Session = {
+      key,
       node: auth.node,
+      ...bound,
       sock,
       expiresAt: auth.expiresAt,
       ackedVersion: version,
@@ -151,15 +159,16 @@ export class StreamServer {
       inFlight: undefined,
       nackedVersion: undefined,
     };
-    const old = this.sessions.get(auth.node);
+    const old = this.sessions.get(key);
     if (old) {
-      this.opts.log.info({ node: auth.node }, 'a new stream from this node replaces its previous one');
+      this.opts.log.info({ node: auth.node, ...bound }, 'a new stream from this node replaces its previous one');
       old.sock.destroy();
     }
-    this.sessions.set(auth.node, session);
-    const prev = this.status.get(auth.node);
-    this.status.set(auth.node, {
+    this.sessions.set(key, session);
+    const prev = this.status.get(key);
+    this.status.set(key, {
       node: auth.node,
+      ...bound,
       connected: true,
       remoteAddress: remote,
       connectedSince: new Date().toISOString(),
@@ -168,14 +177,14 @@ export class StreamServer {
       ...(prev?.nack ? { nack: prev.nack } : {}),
     });
     this.opts.metrics?.connectedProxies.set(this.sessions.size);
-    this.opts.log.info({ audit: true, event: 'stream.accepted', node: auth.node, remote, resumeFrom: version }, 'proxy connected');
+    this.opts.log.info({ audit: true, event: 'stream.accepted', node: auth.node, ...bound, remote, resumeFrom: version }, auth.identity === undefined ? 'proxy connected' : 'workload connected');
     writeFrame(sock, { type: 'welcome', node: auth.node, storeId: this.opts.storeId });
     this.push(session);
     return session;
   }
 
   private onMessage(s: Session, msg: Record<string, unknown>): void {
-    const st = this.status.get(s.node)!;
+    const st = this.status.get(s.key)!;
     switch (msg.type) {
       case 'ack': {
         if (s.inFlight === undefined || msg.version !== s.inFlight) return;
@@ -212,10 +221,13 @@ export class StreamServer {
     const identity = String(msg.identity ?? '');
     const fail = (code: string, message: string): void => {
       this.opts.metrics?.svidRefusals.inc({ code });
-      this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, code }, message);
+      this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, ...(s.identity ? { boundIdentity: s.identity } : {}), code }, message);
       writeFrame(s.sock, { type: 'svid-error', id, code, message });
     };
     if (Date.now() >= s.expiresAt) return fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
+    if (s.identity !== undefined && identity !== s.identity) {
+      return fail('ISSUANCE_NOT_BOUND', `Cannot issue ${identity} to node "${s.node}": this session's workload credential is bound to ${s.identity} only`);
+    }
     try {
       const svid = this.opts.issuance.issue(s.node, identity, String(msg.csr ?? ''));
       this.opts.metrics?.svidsSigned.inc();
@@ -244,7 +256,7 @@ export class StreamServer {
     const upserts = plan.upserts.map((u) => `{"key":${JSON.stringify(u.key)},"value":${u.json}}`).join(',');
     const frame = `${JSON.stringify(head).slice(0, -1)},"upserts":[${upserts}],"removes":${JSON.stringify(plan.removes)}}`;
     s.inFlight = plan.version;
-    const st = this.status.get(s.node)!;
+    const st = this.status.get(s.key)!;
     st.sentVersion = plan.version;
     this.opts.metrics?.pushes.inc();
     writeFrame(s.sock, frame);
@@ -252,7 +264,11 @@ export class StreamServer {
 }
 
 interface Session {
+  /** `node`, or `node identity` for a workload session. */
+  key: string;
   node: string;
+  /** Workload sessions only: the one identity this session may obtain an SVID for. */
+  identity?: string;
   sock: tls.TLSSocket;
   expiresAt: number;
   ackedVersion: number;

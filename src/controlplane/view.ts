@@ -1,5 +1,5 @@
 // The proxies' view of the registry: store resources turned into stream resources (workloads,
-// services with endpoints, policies, service entries, mesh settings, trust bundle), each keyed and
+// services with endpoints, policies, service entries, destination rules, mesh settings, trust bundle), each keyed and
 // versioned, with a change log so that any proxy gets exactly what changed since the version it
 // holds. Every node proxy gets the whole view (as ztunnel does); per-proxy filtering can come later.
 
@@ -192,8 +192,9 @@ export class ConfigView {
       }
       case 'authorization-policy':
       case 'peer-authentication':
-      case 'service-entry': {
-        const kind = { 'authorization-policy': 'AuthorizationPolicy', 'peer-authentication': 'PeerAuthentication', 'service-entry': 'ServiceEntry' }[type];
+      case 'service-entry':
+      case 'destination-rule': {
+        const kind = { 'authorization-policy': 'AuthorizationPolicy', 'peer-authentication': 'PeerAuthentication', 'service-entry': 'ServiceEntry', 'destination-rule': 'DestinationRule' }[type];
         const e = this.store.get(`${kind}/${a}/${b}`);
         return e ? { name: b, namespace: a, spec: (e.resource as { spec: unknown }).spec } : undefined;
       }
@@ -258,6 +259,8 @@ function derivedKeysOf(r: Resource): string[] {
       return [`peer-authentication/${ns}/${r.metadata.name}`];
     case 'ServiceEntry':
       return [`service-entry/${ns}/${r.metadata.name}`];
+    case 'DestinationRule':
+      return [`destination-rule/${ns}/${r.metadata.name}`];
     case 'MeshConfig':
       return ['mesh/mesh'];
     case 'Node':

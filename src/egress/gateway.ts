@@ -53,12 +53,13 @@ export interface EgressGatewayOptions {
   outboundTrafficPolicy: () => OutboundTrafficMode;
   /** Current AuthorizationPolicies, and the gateway workload they are evaluated for. */
   policy: () => PolicyEvaluator;
-  gatewayTarget: PolicyTarget;
+  /** A function when the gateway's labels come from the registry; throwing refuses the tunnel. */
+  gatewayTarget: PolicyTarget | (() => PolicyTarget);
   resolve: Resolver;
   /** Default: net.connect with allowHalfOpen. The lab passes one bound in the gateway's namespace. */
   connect?: Dialer;
   /** TLS origination per (canonical) host: plain HTTP in, verified TLS out. */
-  originate?: Readonly<Record<string, OriginationSetting>>;
+  originate?: Readonly<Record<string, OriginationSetting>> | ((host: string) => OriginationSetting | undefined);
   limits?: Partial<EgressGatewayLimits>;
   hboneLimits?: Partial<HboneServerLimits>;
   logger?: Logger;
@@ -83,6 +84,13 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     return r;
   };
 
+  // Own keys only: a host named "constructor" must not find Object.prototype's.
+  const originationFor = (host: string): OriginationSetting | undefined => {
+    const o = opts.originate;
+    if (typeof o === 'function') return o(host);
+    return o !== undefined && Object.hasOwn(o, host) ? o[host] : undefined;
+  };
+
   /** The protocol a ServiceEntry (by `ns/name`) declares on `port`. */
   const portProtocol = (entries: readonly EgressServiceEntry[], id: string, port: number): string | undefined => {
     const entry = entries.find((e) => ('metadata' in e ? `${e.metadata.namespace ?? 'default'}/${e.metadata.name}` : `${e.namespace}/${e.name}`) === id);
@@ -103,11 +111,12 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     const registered = registryFor(entries).decide(opts.outboundTrafficPolicy(), authority);
     if (registered.serviceEntry !== undefined) rec.serviceEntry = registered.serviceEntry;
     if (!registered.allowed) refuse('EGRESS_NOT_REGISTERED', registered.reason, 'host', name);
-    const authz = egressAuthorize(opts.policy(), opts.gatewayTarget, { principal: rec.source, host: name, port: authority.port });
+    const target = typeof opts.gatewayTarget === 'function' ? opts.gatewayTarget() : opts.gatewayTarget;
+    const authz = egressAuthorize(opts.policy(), target, { principal: rec.source, host: name, port: authority.port });
     if (authz.policy !== undefined) rec.policy = authz.policy;
     if (!authz.allowed) refuse('EGRESS_POLICY_DENIED', `${rec.source} may not reach ${name}:${authority.port}: ${authz.reason}`, 'principal', rec.source);
 
-    const origination = first.kind === 'http' ? opts.originate?.[name] : undefined;
+    const origination = first.kind === 'http' ? originationFor(name) : undefined;
     if (first.kind === 'http') {
       if (origination === undefined) refuse('EGRESS_ORIGINATION_UNCONFIGURED', `plain HTTP to ${showValue(name)} needs TLS origination, and none is configured`, `originate.${name}`, undefined);
       const protocol = registered.serviceEntry === undefined ? undefined : portProtocol(entries, registered.serviceEntry, authority.port);

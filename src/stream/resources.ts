@@ -8,6 +8,7 @@ import type {
   MeshSettings,
   PeerAuthenticationResource,
   ServiceEntryResource,
+  DestinationRuleResource,
   Labels,
 } from '../config/types.js';
 
@@ -53,6 +54,13 @@ export interface WireServiceEntry {
   spec: ServiceEntryResource['spec'];
 }
 
+/** TLS origination settings for one external host (read by the egress gateway only). */
+export interface WireDestinationRule {
+  name: string;
+  namespace: string;
+  spec: DestinationRuleResource['spec'];
+}
+
 /** A node, for the address ranges proxies must treat as the mesh's own. */
 export interface WireNode {
   name: string;
@@ -70,6 +78,7 @@ export interface WireTypes {
   'authorization-policy': WirePolicy;
   'peer-authentication': WirePeerAuthentication;
   'service-entry': WireServiceEntry;
+  'destination-rule': WireDestinationRule;
   mesh: MeshSettings;
   'trust-bundle': WireTrustBundle;
   node: WireNode;
@@ -83,6 +92,7 @@ export const WIRE_TYPES: readonly WireType[] = [
   'authorization-policy',
   'peer-authentication',
   'service-entry',
+  'destination-rule',
   'mesh',
   'trust-bundle',
   'node',
@@ -113,6 +123,14 @@ const identity: Check = (v, e) => {
   if (typeof v.identity !== 'string' || !v.identity.startsWith('spiffe://')) e.push('identity: must be a spiffe:// URI');
 };
 const named = [str('name'), str('namespace')];
+const destinationRuleSpec: Check = (v, e) => {
+  const spec = v.spec as Record<string, unknown> | undefined;
+  const tls = isObj(spec) && isObj(spec.trafficPolicy) ? spec.trafficPolicy.tls : undefined;
+  if (!isObj(spec) || typeof spec.host !== 'string' || spec.host === '') e.push('spec.host: must be a non-empty string');
+  if (!isObj(tls) || tls.mode !== 'SIMPLE' || typeof tls.caCertificates !== 'string' || !tls.caCertificates.startsWith('/')) {
+    e.push('spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}');
+  }
+};
 
 const CHECKS: Record<WireType, Check[]> = {
   workload: [str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
@@ -120,6 +138,7 @@ const CHECKS: Record<WireType, Check[]> = {
   'authorization-policy': [...named, obj('spec')],
   'peer-authentication': [...named, obj('spec')],
   'service-entry': [...named, obj('spec')],
+  'destination-rule': [...named, obj('spec'), destinationRuleSpec],
   mesh: [str('trustDomain'), obj('outboundTrafficPolicy')],
   'trust-bundle': [strArr('roots')],
   node: [str('name')],

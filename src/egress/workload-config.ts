@@ -1,0 +1,127 @@
+// One configuration version of the egress gateway, built from the stream's resources: its
+// ServiceEntries, the mesh's outboundTrafficPolicy, the AuthorizationPolicies compiled for its
+// own workload, and TLS origination from DestinationRules (CA bundles read from disk here, so a
+// bundle that cannot be read makes the whole version a NACK and the last good one stays).
+import { AmbitError, showValue } from '../errors.js';
+import { DEFAULT_MESH_SETTINGS, hostMatches, type MeshSettings } from '../config/index.js';
+import { compilePolicies, type PolicyEvaluator, type PolicyTarget } from '../policy/index.js';
+import type { ConfigState } from '../stream/index.js';
+import type { WireDestinationRule, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
+import type { OriginationSetting } from './gateway.js';
+
+export interface EgressConfig {
+  version: number;
+  mesh: MeshSettings;
+  trustRoots: string[];
+  serviceEntries: readonly WireServiceEntry[];
+  destinationRules: readonly WireDestinationRule[];
+  policies: readonly WirePolicy[];
+  evaluator: PolicyEvaluator;
+  /** The gateway's own registry entry (`--pod`), when the registry has it. */
+  self: WireWorkload | undefined;
+  originate: Readonly<Record<string, OriginationSetting>>;
+}
+
+export const EMPTY_EGRESS_CONFIG: EgressConfig = {
+  version: 0,
+  mesh: DEFAULT_MESH_SETTINGS,
+  trustRoots: [],
+  serviceEntries: [],
+  destinationRules: [],
+  policies: [],
+  evaluator: compilePolicies([], { rootNamespace: DEFAULT_MESH_SETTINGS.rootNamespace }),
+  self: undefined,
+  originate: {},
+};
+
+/** Reads a CA bundle named by a DestinationRule; the default reads the gateway's own disk. */
+export type BundleReader = (path: string) => string;
+
+/** The upstream TLS port for an originated host: the HTTP ServiceEntry port's targetPort, else 443. */
+export function originationPort(entries: readonly WireServiceEntry[], host: string): number {
+  for (const e of entries) {
+    if (!e.spec.hosts.some((h) => hostMatches(h, host))) continue;
+    const http = e.spec.ports.find((p) => p.protocol === 'HTTP');
+    if (http !== undefined) return http.targetPort ?? 443;
+  }
+  return 443;
+}
+
+function readBundle(dr: WireDestinationRule, read: BundleReader): string {
+  const file = dr.spec.trafficPolicy.tls.caCertificates;
+  const where = `DestinationRule ${dr.namespace}/${dr.name} spec.trafficPolicy.tls.caCertificates`;
+  let pem: string;
+  try {
+    pem = read(file);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new AmbitError('EGRESS_CA_BUNDLE_UNREADABLE', `Cannot originate TLS for ${showValue(dr.spec.host)}: ${where} ${showValue(file)} cannot be read (${why})`, { path: 'spec.trafficPolicy.tls.caCertificates', value: file, cause: err });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new AmbitError('EGRESS_CA_BUNDLE_UNREADABLE', `Cannot originate TLS for ${showValue(dr.spec.host)}: ${where} ${showValue(file)} holds no PEM certificate`, { path: 'spec.trafficPolicy.tls.caCertificates', value: file });
+  }
+  return pem;
+}
+
+/** Builds (and so checks) one version; throws an AmbitError to NACK it. */
+export function buildEgressConfig(state: ConfigState, pod: { namespace: string; name: string }, read: BundleReader): EgressConfig {
+  let mesh = DEFAULT_MESH_SETTINGS;
+  let trustRoots: string[] = [];
+  const serviceEntries: WireServiceEntry[] = [];
+  const destinationRules: WireDestinationRule[] = [];
+  const policies: WirePolicy[] = [];
+  let self: WireWorkload | undefined;
+  for (const [key, value] of state.resources) {
+    switch (key.slice(0, key.indexOf('/'))) {
+      case 'service-entry':
+        serviceEntries.push(value as WireServiceEntry);
+        break;
+      case 'destination-rule':
+        destinationRules.push(value as WireDestinationRule);
+        break;
+      case 'authorization-policy':
+        policies.push(value as WirePolicy);
+        break;
+      case 'mesh':
+        mesh = value as MeshSettings;
+        break;
+      case 'trust-bundle':
+        trustRoots = (value as { roots: string[] }).roots;
+        break;
+      case 'workload': {
+        const w = value as WireWorkload;
+        if (w.namespace === pod.namespace && w.name === pod.name) self = w;
+        break;
+      }
+    }
+  }
+  const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
+    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
+  serviceEntries.sort(byName);
+  destinationRules.sort(byName);
+  policies.sort(byName);
+  const originate: Record<string, OriginationSetting> = {};
+  for (const dr of destinationRules) {
+    if (Object.hasOwn(originate, dr.spec.host)) continue; // first by namespace/name wins, as listed in the dump
+    originate[dr.spec.host] = { caBundlePem: readBundle(dr, read), port: originationPort(serviceEntries, dr.spec.host) };
+  }
+  return {
+    version: state.version,
+    mesh,
+    trustRoots,
+    serviceEntries,
+    destinationRules,
+    policies,
+    evaluator: compilePolicies(policies, { rootNamespace: mesh.rootNamespace }),
+    self,
+    originate,
+  };
+}
+
+/** The policy target of the gateway: its own namespace and labels, from the registry only. */
+export function gatewayTargetOf(config: EgressConfig, pod: { namespace: string; name: string }): PolicyTarget {
+  if (config.self === undefined) {
+    throw new AmbitError('EGRESS_SELF_UNKNOWN', `Cannot allow egress: the gateway's own workload ${pod.namespace}/${pod.name} (--pod) is not in the registry`, { path: '--pod', value: `${pod.namespace}/${pod.name}` });
+  }
+  return { namespace: config.self.namespace, labels: config.self.labels };
+}
