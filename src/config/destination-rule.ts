@@ -10,7 +10,7 @@ const exactHost: Reader<string> = (v, path) => {
   const s = str(v, path);
   if (s === '') fail(path, 'must not be empty');
   const problem = validateHost(s, { wildcard: false });
-  if (problem !== null) fail(path, `${problem} (a DestinationRule names one exact external host)`, s);
+  if (problem !== null) fail(path, problem, s);
   return s;
 };
 

@@ -18,7 +18,7 @@ describe('kind and apiVersion', () => {
       name: 'unknown kind',
       doc: edit(pod, (d) => (d.kind = 'Deployment')),
       error:
-        'kind: unknown kind "Deployment"; ambit supports Namespace, Node, ServiceAccount, Pod, Service, AuthorizationPolicy, PeerAuthentication, ServiceEntry, MeshConfig',
+        'kind: unknown kind "Deployment"; ambit supports Namespace, Node, ServiceAccount, Pod, Service, AuthorizationPolicy, PeerAuthentication, ServiceEntry, DestinationRule, MeshConfig',
     },
   ]);
   runBadCases(test, 'Pod "shop/web"', [
