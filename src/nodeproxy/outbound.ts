@@ -37,7 +37,8 @@ export type Route =
   | { kind: 'mesh'; workload: Workload; ip: string; port: number; via: string }
   | { kind: 'egress'; name: string; port: number; vip: string; gateway: EgressGatewayEndpoint; identity: string; authority: string }
   | { kind: 'passthrough'; ip: string; port: number }
-  | { kind: 'refused'; flag: ResponseFlag; reason: string };
+  /** `destination`: what to log as the destination when it is not the address dialled (an egress name). */
+  | { kind: 'refused'; flag: ResponseFlag; reason: string; destination?: string };
 
 export interface RouteOptions {
   /** Picks one of n endpoints (default: uniformly at random). */
@@ -93,9 +94,9 @@ function routeEgress(state: MeshState, dst: { address: string; port: number }, e
   }
   // An early refusal only; the gateway decides (and audits) everything else, ports included.
   if (state.mesh.outboundTrafficPolicy.mode === 'REGISTRY_ONLY' && state.serviceEntryHosts.match(name) === undefined) {
-    return { kind: 'refused', flag: 'NO_ROUTE', reason: `${name}:${dst.port} (egress address ${dst.address}) is no longer named by any ServiceEntry and outboundTrafficPolicy is REGISTRY_ONLY` };
+    return { kind: 'refused', flag: 'NO_ROUTE', reason: `${name}:${dst.port} (egress address ${dst.address}) is no longer named by any ServiceEntry and outboundTrafficPolicy is REGISTRY_ONLY`, destination: `${name}:${dst.port}` };
   }
-  if (gw.endpoints.length === 0) return { kind: 'refused', flag: 'UNREACHABLE', reason: `egress gateway ${gw.service} has no ready endpoint running as ${gw.identity}` };
+  if (gw.endpoints.length === 0) return { kind: 'refused', flag: 'UNREACHABLE', reason: `egress gateway ${gw.service} has no ready endpoint running as ${gw.identity}`, destination: `${name}:${dst.port}` };
   const gateway = gw.endpoints[pick(gw.endpoints.length)]!;
   return { kind: 'egress', name, port: dst.port, vip: dst.address, gateway, identity: gw.identity, authority: `${name}:${dst.port}` };
 }
@@ -147,6 +148,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     destinationAddress: `${dst.address}:${dst.port}`,
   };
   if (r.kind === 'refused') {
+    if (r.destination !== undefined) base.destinationAddress = r.destination;
     ctx.telemetry.refuse({ ...base, destinationWorkload: 'unknown', destinationNamespace: 'unknown', destinationPrincipal: 'unknown', flag: r.flag, reason: r.reason });
     return void client.destroy();
   }

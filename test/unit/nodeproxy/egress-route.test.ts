@@ -16,7 +16,7 @@ const GONE = vips.allocate('old.example.net'); // handed out under ALLOW_ANY, no
 function shape(r: Route): string {
   switch (r.kind) {
     case 'egress': return `egress ${r.authority} via ${r.gateway.ip} expecting ${r.identity} (vip ${r.vip})`;
-    case 'refused': return `refused ${r.flag}: ${r.reason}`;
+    case 'refused': return `refused ${r.flag}: ${r.reason}${r.destination ? ` [${r.destination}]` : ''}`;
     case 'passthrough': return `passthrough ${r.ip}:${r.port}`;
     case 'mesh': return `mesh ${r.ip}:${r.port}`;
   }
@@ -33,7 +33,7 @@ const cases: { name: string; modes: Mode[]; state?: EgressStateOptions; dst: [st
   { name: 'VIP of an unregistered name under ALLOW_ANY still goes to the gateway (audited)', modes: ['ALLOW_ANY'], dst: [GONE, 443], want: toGateway('old.example.net', 443, GONE) },
   {
     name: 'VIP of a name no longer in the registry under REGISTRY_ONLY is refused early', modes: ['REGISTRY_ONLY'], dst: [GONE, 443],
-    want: `refused NO_ROUTE: old.example.net:443 (egress address ${GONE}) is no longer named by any ServiceEntry and outboundTrafficPolicy is REGISTRY_ONLY`,
+    want: `refused NO_ROUTE: old.example.net:443 (egress address ${GONE}) is no longer named by any ServiceEntry and outboundTrafficPolicy is REGISTRY_ONLY [old.example.net:443]`,
   },
   { name: 'a VIP this proxy never handed out (restart)', modes: ['ALLOW_ANY', 'REGISTRY_ONLY'], dst: ['240.240.9.9', 443], want: UNKNOWN_VIP('240.240.9.9:443') },
   { name: 'a raw external IP with a gateway', modes: ['ALLOW_ANY', 'REGISTRY_ONLY'], dst: ['198.51.100.1', 443], want: RAW_REFUSED('198.51.100.1:443') },
@@ -48,7 +48,7 @@ const cases: { name: string; modes: Mode[]; state?: EgressStateOptions; dst: [st
   },
   {
     name: 'the gateway Service selects only pods with another identity', modes: ['ALLOW_ANY', 'REGISTRY_ONLY'], state: { endpoints: [{ workloadUid: 'ambit-system/impostor@1', ip: IMPOSTOR_IP }] }, dst: [API, 443],
-    want: `refused UNREACHABLE: egress gateway ambit-system/egress-gateway has no ready endpoint running as ${GATEWAY_IDENTITY}`,
+    want: `refused UNREACHABLE: egress gateway ambit-system/egress-gateway has no ready endpoint running as ${GATEWAY_IDENTITY} [api.example.com:443]`,
   },
   {
     name: 'the gateway Service with no endpoints at all still blocks raw IPs', modes: ['ALLOW_ANY', 'REGISTRY_ONLY'], state: { endpoints: [] }, dst: ['198.51.100.1', 80], want: RAW_REFUSED('198.51.100.1:80'),
