@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import { AmbitError, showValue } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { formatAuthority, parseAuthority, type TunnelAuthority } from './authority.js';
+import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
 import { verifyServerIdentity } from './peer.js';
 
@@ -21,8 +21,13 @@ export interface OpenTunnelRequest {
   expectedIdentity: string;
   /** The destination node proxy's HBONE listener (port 15008). */
   address: TunnelAuthority;
-  /** The destination pod's `IP:port`. */
+  /** The destination pod's `IP:port` (or, with `hostAuthority`, the external `dns-name:port`). */
   authority: string;
+  /**
+   * An egress tunnel to the egress gateway: `authority` must then be `dns-name:port` (no IP
+   * literal, no wildcard), and an `IP:port` is refused. Default false: `IP:port` only.
+   */
+  hostAuthority?: boolean;
   /** A socket already connecting to `address` (e.g. made in the source pod's namespace with a mark). */
   connectSocket?: () => Socket;
 }
@@ -55,7 +60,8 @@ export class HbonePool {
   /** Opens a tunnel; resolves with the CONNECT stream once the destination answered 200. */
   async open(req: OpenTunnelRequest): Promise<ClientHttp2Stream> {
     try {
-      parseAuthority(req.authority);
+      if (req.hostAuthority === true) parseHostAuthority(req.authority);
+      else parseAuthority(req.authority);
     } catch (err) {
       throw new AmbitError('HBONE_BAD_REQUEST', `Cannot open tunnel: ${(err as Error).message}`, { path: 'authority', value: req.authority, cause: err });
     }

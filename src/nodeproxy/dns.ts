@@ -1,7 +1,11 @@
 // The in-pod DNS proxy (15053): answers mesh service names from the node proxy's own view
-// (so a pod resolves what the proxy will route), forwards everything else upstream.
+// (so a pod resolves what the proxy will route); external names go to EgressZone when the mesh
+// has an egress gateway (egress-zone.ts); everything else is forwarded upstream.
 import { RCODE, RR_TYPE, canonicalName, type Zone, type ZoneAnswer } from '../dns/index.js';
 import type { MeshState } from './state.js';
+
+/** The cluster DNS domain (the control plane names Services `<svc>.<ns>.svc.cluster.local`). */
+export const CLUSTER_DOMAIN = 'cluster.local';
 
 export class MeshZone implements Zone {
   constructor(private readonly state: () => MeshState) {}

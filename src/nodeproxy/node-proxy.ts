@@ -13,6 +13,8 @@ import { PodManager } from './pods.js';
 import { Telemetry } from './telemetry.js';
 import { serveEnrollment, type EnrolledPod } from './enroll.js';
 import { serveNodeProxyAdmin, type AdminPorts } from './admin.js';
+import { EgressVips } from './egress-vips.js';
+import { EGRESS_VIP_CIDR } from '../config/egress-gateway.js';
 
 export interface NodeProxyOptions {
   node: string;
@@ -34,10 +36,13 @@ export class NodeProxy {
   readonly certs: IdentityManager;
   readonly stream: ConfigStreamClient;
   readonly pods: PodManager;
+  /** Egress VIP -> name, handed out by every pod's DNS proxy; lives (only) as long as this process. */
+  readonly egressVips = new EgressVips();
   private enrollServer: net.Server | undefined;
   private adminServers: http.Server[] = [];
   private readonly waiters = new Set<() => void>();
   adminAddresses: Record<string, number> = {};
+  private egressSaid: string | undefined;
 
   constructor(private readonly opts: NodeProxyOptions) {
     const { log } = opts;
@@ -63,6 +68,7 @@ export class NodeProxy {
       certs: this.certs,
       telemetry: this.telemetry,
       log,
+      egressVips: this.egressVips,
       ...(opts.dnsUpstream ? { dnsUpstream: opts.dnsUpstream } : {}),
       onPodsChanged: () => this.refreshIdentities(),
     });
@@ -90,10 +96,26 @@ export class NodeProxy {
   private apply(s: ConfigState): void {
     this.state = this.candidate?.version === s.version ? this.candidate : new MeshState(s);
     this.candidate = undefined;
+    this.logEgressGateway();
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);
     this.refreshIdentities();
     for (const w of [...this.waiters]) w();
+  }
+
+  /** Says, on each version, what the egress gateway is and which selected endpoints are NOT trusted as it. */
+  private logEgressGateway(): void {
+    const gw = this.state.egressGateway;
+    // Once per change, not once per config version.
+    const said = JSON.stringify(gw ? [gw.endpoints.map((e) => e.ip), gw.ignored] : null);
+    if (said === this.egressSaid) return;
+    this.egressSaid = said;
+    if (!gw) return this.opts.log.info('no egress gateway in the configuration: external traffic follows outboundTrafficPolicy directly');
+    this.opts.log.info({ service: gw.service, identity: gw.identity, endpoints: gw.endpoints.map((e) => e.ip) }, 'egress gateway: external traffic goes through it');
+    for (const i of gw.ignored) {
+      this.opts.log.warn({ service: gw.service, ip: i.ip, workloadUid: i.workloadUid, reason: i.why }, `ignoring an endpoint of the egress gateway Service: ${i.why}`);
+    }
+    if (gw.endpoints.length === 0) this.opts.log.warn({ service: gw.service, identity: gw.identity }, 'the egress gateway has no endpoint running as its identity: external connections are refused');
   }
 
   /** Identities wanted = those of captured pods that the config knows. */
@@ -156,6 +178,14 @@ export class NodeProxy {
       }),
       certificates: this.certs.dump(),
       workloads: [...this.state.workloads()].map((w) => ({ uid: w.uid, namespace: w.namespace, name: w.name, node: w.node, ips: w.ips, identity: w.identity })),
+      egress: {
+        gateway: this.state.egressGateway
+          ? { ...this.state.egressGateway, endpoints: this.state.egressGateway.endpoints.map((e) => ({ ip: e.ip, workload: `${e.workload.namespace}/${e.workload.name}` })) }
+          : null,
+        mode: this.state.mesh.outboundTrafficPolicy.mode,
+        serviceEntryHosts: [...this.state.serviceEntryHosts],
+        vips: { range: EGRESS_VIP_CIDR, capacity: this.egressVips.capacity, allocated: this.egressVips.entries() },
+      },
       policies: this.state.policies.map((p) => ({ namespace: p.namespace, name: p.name, action: p.spec.action, rules: p.spec.rules.length })),
     };
   }

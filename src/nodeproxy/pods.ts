@@ -16,6 +16,8 @@ import { handleOutbound, type OutboundContext } from './outbound.js';
 import { acceptTunnel, handlePlaintext } from './inbound.js';
 import type { CertProvider } from './identity.js';
 import { MeshZone } from './dns.js';
+import { EgressZone } from './egress-zone.js';
+import type { EgressVips } from './egress-vips.js';
 import type { MeshState } from './state.js';
 
 /** A context with no certificate: TLS handshakes against it fail, so a pod without an SVID accepts nothing. */
@@ -34,8 +36,10 @@ interface Captured {
   dns: DnsServer;
 }
 
-export interface PodManagerOptions extends Omit<OutboundContext, 'pool'> {
+export interface PodManagerOptions extends Omit<OutboundContext, 'pool' | 'egressNames'> {
   certs: CertProvider;
+  /** The node proxy's one egress VIP table: every pod's DNS proxy allocates from it, outbound reads it. */
+  egressVips: EgressVips;
   dnsUpstream?: DnsEndpoint;
   /** Called whenever the set of captured pods changes (the proxy recomputes wanted identities). */
   onPodsChanged: () => void;
@@ -68,10 +72,12 @@ export class PodManager implements EnrollHandler {
     const prev = this.pods.get(key);
     if (prev && prev.pod.ip === pod.ip && prev.pod.netns === pod.netns) return;
     if (prev) await this.remove(prev.pod);
-    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], sockets: new Set(), udp: [], dns: new DnsServer({ zones: [new MeshZone(this.opts.state)], ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) }) };
+    const egressZone = new EgressZone({ state: this.opts.state, vips: this.opts.egressVips, pod: key, log: this.log });
+    const dns = new DnsServer({ zones: [new MeshZone(this.opts.state), egressZone], logger: this.log, ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) });
+    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], sockets: new Set(), udp: [], dns };
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
-      const ctx = { ...this.opts, pool: c.pool };
+      const ctx = { ...this.opts, pool: c.pool, egressNames: this.opts.egressVips };
       const outbound = net.createServer({ allowHalfOpen: true }, (s) => void handleOutbound(ctx, pod, s).catch((e: Error) => {
         s.destroy();
         this.log.error({ err: e.message }, 'outbound handler failed');

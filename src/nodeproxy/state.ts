@@ -1,16 +1,38 @@
 // The node proxy's view of the mesh, rebuilt from each applied config version: lookups by IP, by
 // service VIP, by UID; the policies; the mesh settings. Internal types, converted once from the
-// stream's wire resources here and nowhere else.
+// stream's wire resources here and nowhere else. The egress gateway is learned here too: the
+// endpoints of Service ambit-system/egress-gateway that run as exactly the gateway's identity.
 
 import type { ConfigState } from '../stream/index.js';
-import type { WirePolicy, WireService, WireWorkload } from '../stream/resources.js';
+import type { WirePolicy, WireService, WireServiceEntry, WireWorkload } from '../stream/resources.js';
 import type { MeshSettings } from '../config/types.js';
 import { DEFAULT_MESH_SETTINGS } from '../config/types.js';
+import { EGRESS_GATEWAY, egressGatewayIdentity } from '../config/egress-gateway.js';
+import { HostSet } from '../config/hosts.js';
 import { compilePolicies, type PolicyEvaluator } from '../policy/index.js';
 import { cidrContains, isIPv4, parseCIDR, type Cidr } from '../config/net.js';
 
 export type Workload = WireWorkload;
 export type Service = WireService;
+export type ServiceEntry = WireServiceEntry;
+
+/** One place to send external traffic: an endpoint of the gateway Service proving the gateway identity. */
+export interface EgressGatewayEndpoint {
+  ip: string;
+  workload: Workload;
+}
+
+/** The egress gateway as this proxy knows it (present when its Service is in the config). */
+export interface EgressGateway {
+  /** `ambit-system/egress-gateway` */
+  service: string;
+  /** The SPIFFE ID every endpoint must prove in the handshake (egressGatewayIdentity). */
+  identity: string;
+  /** Endpoints whose workload runs as `identity`; may be empty (the gateway is down: fail closed). */
+  endpoints: EgressGatewayEndpoint[];
+  /** Endpoints the Service selects that are NOT the gateway (wrong identity, unknown workload): never used. */
+  ignored: { ip: string; workloadUid: string; why: string }[];
+}
 
 export class MeshState {
   readonly version: number;
@@ -21,6 +43,11 @@ export class MeshState {
   readonly meshRanges: Cidr[];
   /** Compiled once per version; compiling throws on a policy this proxy cannot enforce (-> NACK). */
   readonly authz: PolicyEvaluator;
+  /** ServiceEntries, and every host they name (exact and `*.suffix`). */
+  readonly serviceEntries: ServiceEntry[];
+  readonly serviceEntryHosts: HostSet;
+  /** Undefined when the config has no Service ambit-system/egress-gateway (egress is then as before). */
+  readonly egressGateway: EgressGateway | undefined;
   private readonly byIp = new Map<string, Workload>();
   private readonly byUid = new Map<string, Workload>();
   private readonly byName = new Map<string, Workload>();
@@ -35,6 +62,7 @@ export class MeshState {
     let roots: string[] = [];
     const policies: WirePolicy[] = [];
     const podCIDRs: string[] = [];
+    const entries: ServiceEntry[] = [];
     for (const [key, value] of state.resources) {
       const type = key.slice(0, key.indexOf('/'));
       switch (type) {
@@ -62,6 +90,9 @@ export class MeshState {
           this.peerAuth.set(p.namespace, list);
           break;
         }
+        case 'service-entry':
+          entries.push(value as ServiceEntry);
+          break;
         case 'mesh':
           mesh = value as MeshSettings;
           break;
@@ -80,6 +111,31 @@ export class MeshState {
     this.policies = policies;
     this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
     this.meshRanges = [...podCIDRs, mesh.serviceCIDR].map((c) => parseCIDR(c));
+    this.serviceEntries = entries;
+    // A host the proxy cannot hold is a config it cannot enforce: throwing here NACKs the version.
+    this.serviceEntryHosts = new HostSet(entries.flatMap((e) => e.spec.hosts));
+    this.egressGateway = this.findEgressGateway();
+  }
+
+  /**
+   * The gateway is whatever Service ambit-system/egress-gateway selects AND runs as exactly the
+   * gateway's service account: a pod that a careless selector picks up never receives external
+   * traffic (and the pool checks the same identity again in the TLS handshake).
+   */
+  private findEgressGateway(): EgressGateway | undefined {
+    const svc = this.serviceByName(EGRESS_GATEWAY.namespace, EGRESS_GATEWAY.service);
+    if (!svc) return undefined;
+    const identity = egressGatewayIdentity(this.mesh.trustDomain);
+    const endpoints: EgressGatewayEndpoint[] = [];
+    const ignored: EgressGateway['ignored'] = [];
+    for (const e of svc.endpoints) {
+      const w = this.byUid.get(e.workloadUid);
+      if (!w) ignored.push({ ip: e.ip, workloadUid: e.workloadUid, why: 'no workload with that uid in the config' });
+      else if (w.identity !== identity) ignored.push({ ip: e.ip, workloadUid: e.workloadUid, why: `runs as ${w.identity}, not ${identity}` });
+      else if (!w.ips.includes(e.ip)) ignored.push({ ip: e.ip, workloadUid: e.workloadUid, why: `workload ${w.namespace}/${w.name} does not have IP ${e.ip}` });
+      else endpoints.push({ ip: e.ip, workload: w });
+    }
+    return { service: `${svc.namespace}/${svc.name}`, identity, endpoints, ignored };
   }
 
   static empty(): MeshState {

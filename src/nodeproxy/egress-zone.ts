@@ -1,0 +1,63 @@
+// The in-pod DNS proxy's egress answers (DESIGN invariant 7). When the mesh has an egress
+// gateway, an external name never reaches the upstream resolver: a name a ServiceEntry covers
+// (exact or `*.suffix`), or under ALLOW_ANY any external name, is answered with an egress VIP
+// that this node proxy remembers (VIP -> name), so the connection that follows goes to the
+// gateway with that name; under REGISTRY_ONLY any other external name is REFUSED and logged.
+// Cluster names, and everything when there is no gateway, are left to the next zone/upstream.
+import { RCODE, RR_CLASS_IN, RR_TYPE, canonicalName, type Zone, type ZoneAnswer } from '../dns/index.js';
+import { canonicalHost } from '../config/hosts.js';
+import type { Logger } from '../log.js';
+import type { MeshState } from './state.js';
+import type { EgressVips } from './egress-vips.js';
+import { CLUSTER_DOMAIN } from './dns.js';
+
+/** Short, like service records: a proxy restart forgets its VIPs, and clients should ask again soon. */
+export const EGRESS_VIP_TTL = 5;
+
+export interface EgressZoneOptions {
+  state: () => MeshState;
+  /** The node proxy's one table, shared by every pod's DNS proxy and by outbound routing. */
+  vips: EgressVips;
+  /** `namespace/name` of the pod this DNS proxy serves, for the log. */
+  pod: string;
+  log: Logger;
+  clusterDomain?: string;
+}
+
+export class EgressZone implements Zone {
+  private readonly domain: string;
+
+  constructor(private readonly opts: EgressZoneOptions) {
+    this.domain = canonicalName(opts.clusterDomain ?? CLUSTER_DOMAIN);
+  }
+
+  lookup(name: string, type: number): ZoneAnswer | null {
+    const state = this.opts.state();
+    if (state.egressGateway === undefined) return null; // no gateway: forwarded upstream, as before
+    const n = canonicalName(name);
+    if (n === '' || n === this.domain || n.endsWith(`.${this.domain}`)) return null;
+    const host = canonicalHost(n);
+    const mode = state.mesh.outboundTrafficPolicy.mode;
+    const matched = host === null ? undefined : state.serviceEntryHosts.match(host);
+    if (matched === undefined && mode === 'REGISTRY_ONLY') {
+      return this.refuse(n, type, `no ServiceEntry names ${n} and outboundTrafficPolicy is REGISTRY_ONLY`);
+    }
+    if (host === null) return this.refuse(n, type, `${JSON.stringify(n)} is not a host name the egress gateway can carry`);
+    // The mesh is IPv4 only: AAAA (and any other type) is "the name exists, no such records".
+    if (type !== RR_TYPE.A && type !== RR_TYPE.ANY) return { answers: [], rcode: RCODE.NOERROR };
+    let vip: string;
+    try {
+      vip = this.opts.vips.allocate(host);
+    } catch (err) {
+      this.opts.log.error({ pod: this.opts.pod, name: n, err: (err as Error).message, code: (err as { code?: string }).code }, 'dns query failed: no egress address left; answering SERVFAIL');
+      return { answers: [], rcode: RCODE.SERVFAIL };
+    }
+    this.opts.log.debug({ pod: this.opts.pod, name: n, vip, serviceEntryHost: matched ?? null, mode }, 'dns egress answer');
+    return { answers: [{ name, type: 'A', class: RR_CLASS_IN, ttl: EGRESS_VIP_TTL, address: vip }], rcode: RCODE.NOERROR };
+  }
+
+  private refuse(name: string, type: number, reason: string): ZoneAnswer {
+    this.opts.log.warn({ pod: this.opts.pod, name, type, rcode: 'REFUSED', reason }, `dns query refused: ${reason}`);
+    return { answers: [], rcode: RCODE.REFUSED };
+  }
+}

@@ -1,0 +1,120 @@
+// The in-pod DNS proxy with egress, through the real DnsServer on loopback over UDP and TCP:
+// ServiceEntry hosts (exact, wildcard) and, under ALLOW_ANY, any external name get a stable VIP
+// from the egress range; AAAA is empty; under REGISTRY_ONLY other external names are REFUSED and
+// logged with the pod; cluster names and, without a gateway, everything go as before.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { DnsServer, RCODE, RR_TYPE, StaticZone, queryDns, type DnsEndpoint, type DnsMessage } from '../../../src/dns/index.js';
+import { MeshZone } from '../../../src/nodeproxy/dns.js';
+import { EgressZone } from '../../../src/nodeproxy/egress-zone.js';
+import { EgressVips } from '../../../src/nodeproxy/egress-vips.js';
+import type { MeshState } from '../../../src/nodeproxy/state.js';
+import { egressState } from './egress-state.js';
+
+const UPSTREAM_RECORDS = new StaticZone([
+  { name: 'api.example.com', type: 'A', class: 1, ttl: 60, address: '203.0.113.10' },
+  { name: 'elsewhere.example.org', type: 'A', class: 1, ttl: 60, address: '203.0.113.11' },
+  { name: 'other.team.svc.cluster.local', type: 'A', class: 1, ttl: 5, address: '10.96.0.77' },
+]);
+
+const addresses = (m: DnsMessage): string[] => m.answers.map((a) => (a.type === 'A' ? a.address : `${a.type}?`));
+
+describe('in-pod DNS proxy with an egress gateway', () => {
+  const logs: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  }));
+  let state: MeshState = egressState();
+  const vips = new EgressVips('240.240.0.0/29'); // 6 addresses: small enough to run out in a test
+  const upstream = new DnsServer({ zones: [UPSTREAM_RECORDS] });
+  let proxy: DnsServer;
+  let at: DnsEndpoint;
+
+  before(async () => {
+    const up = await upstream.listen('127.0.0.1', 0);
+    proxy = new DnsServer({ zones: [new MeshZone(() => state), new EgressZone({ state: () => state, vips, pod: 'default/a', log })], upstream: up, upstreamTimeoutMs: 1000 });
+    at = await proxy.listen('127.0.0.1', 0);
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream.close();
+  });
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`exact and wildcard ServiceEntry hosts get stable VIPs, remembered VIP -> name (${transport})`, async () => {
+      state = egressState({ mode: 'REGISTRY_ONLY' });
+      const api = await queryDns(at, 'api.example.com', RR_TYPE.A, { transport });
+      assert.equal(api.rcode, RCODE.NOERROR);
+      assert.deepEqual(api.answers, [{ name: 'api.example.com', type: 'A', class: 1, ttl: 5, address: '240.240.0.1' }], 'a VIP, never the upstream 203.0.113.10');
+      assert.deepEqual(addresses(await queryDns(at, 'API.Example.COM.', RR_TYPE.A, { transport })), ['240.240.0.1'], 'same name, same VIP');
+      const wild = await queryDns(at, 'svc1.foo.example', RR_TYPE.A, { transport });
+      assert.deepEqual(addresses(wild), ['240.240.0.2']);
+      assert.deepEqual(addresses(await queryDns(at, 'svc2.foo.example', RR_TYPE.A, { transport })), ['240.240.0.3'], 'a wildcard allocates per queried name');
+      assert.equal(vips.nameOf('240.240.0.2'), 'svc1.foo.example');
+      assert.equal(vips.nameOf('240.240.0.3'), 'svc2.foo.example');
+    });
+
+    test(`AAAA of an egress name: NOERROR, no answers (${transport})`, async () => {
+      state = egressState({ mode: 'REGISTRY_ONLY' });
+      const r = await queryDns(at, 'api.example.com', RR_TYPE.AAAA, { transport });
+      assert.equal(r.rcode, RCODE.NOERROR);
+      assert.deepEqual(r.answers, []);
+    });
+
+    test(`REGISTRY_ONLY: an external name no ServiceEntry names is REFUSED and logged with the pod (${transport})`, async () => {
+      state = egressState({ mode: 'REGISTRY_ONLY' });
+      const before = logs.length;
+      for (const [name, type] of [['elsewhere.example.org', RR_TYPE.A], ['elsewhere.example.org', RR_TYPE.AAAA], ['foo.example', RR_TYPE.A]] as const) {
+        const r = await queryDns(at, name, type, { transport });
+        assert.equal(r.rcode, RCODE.REFUSED, `${name} type ${type}`);
+        assert.deepEqual(r.answers, []);
+      }
+      const refused = logs.slice(before).filter((l) => l.rcode === 'REFUSED');
+      assert.equal(refused.length, 3);
+      assert.deepEqual([refused[0]!.pod, refused[0]!.name, refused[0]!.level], ['default/a', 'elsewhere.example.org', 40]);
+      assert.match(String(refused[0]!.msg), /no ServiceEntry names elsewhere\.example\.org and outboundTrafficPolicy is REGISTRY_ONLY/);
+      assert.equal(vips.nameOf('240.240.0.4'), undefined, 'a refused name allocates nothing');
+    });
+
+    test(`cluster names behave as before: mesh services from the proxy's view, the rest upstream (${transport})`, async () => {
+      state = egressState({ mode: 'REGISTRY_ONLY' });
+      assert.deepEqual(addresses(await queryDns(at, 'egress-gateway.ambit-system.svc.cluster.local', RR_TYPE.A, { transport })), ['10.96.0.50']);
+      assert.deepEqual(addresses(await queryDns(at, 'other.team.svc.cluster.local', RR_TYPE.A, { transport })), ['10.96.0.77'], 'forwarded upstream');
+    });
+  }
+
+  test('ALLOW_ANY: any external name gets a VIP too, so it still leaves through the gateway', async () => {
+    state = egressState({ mode: 'ALLOW_ANY' });
+    const r = await queryDns(at, 'elsewhere.example.org', RR_TYPE.A);
+    assert.equal(r.rcode, RCODE.NOERROR);
+    assert.deepEqual(addresses(r), ['240.240.0.4']);
+    assert.equal(vips.nameOf('240.240.0.4'), 'elsewhere.example.org');
+    const bad = await queryDns(at, '_http._tcp.example.org', RR_TYPE.SRV);
+    assert.equal(bad.rcode, RCODE.REFUSED, 'a name the gateway cannot carry');
+  });
+
+  test('without a gateway in the config, everything is forwarded upstream as before', async () => {
+    state = egressState({ mode: 'REGISTRY_ONLY', gateway: false });
+    assert.deepEqual(addresses(await queryDns(at, 'api.example.com', RR_TYPE.A)), ['203.0.113.10']);
+    assert.deepEqual(addresses(await queryDns(at, 'elsewhere.example.org', RR_TYPE.A, { transport: 'tcp' })), ['203.0.113.11']);
+  });
+
+  test('an exhausted VIP range answers SERVFAIL and says why; known names keep their VIPs', async () => {
+    state = egressState({ mode: 'ALLOW_ANY' });
+    assert.deepEqual(addresses(await queryDns(at, 'five.example.net', RR_TYPE.A)), ['240.240.0.5']);
+    assert.deepEqual(addresses(await queryDns(at, 'six.example.net', RR_TYPE.A)), ['240.240.0.6']);
+    const before = logs.length;
+    const full = await queryDns(at, 'seven.example.net', RR_TYPE.A, { transport: 'tcp' });
+    assert.equal(full.rcode, RCODE.SERVFAIL);
+    const said = logs.slice(before).find((l) => l.code === 'EGRESS_VIP_EXHAUSTED');
+    assert.ok(said, 'the exhaustion is logged');
+    assert.equal(said.pod, 'default/a');
+    assert.match(String(said.err), /^Cannot allocate an egress address for "seven\.example\.net": all 6 addresses of 240\.240\.0\.0\/29 are in use/);
+    assert.deepEqual(addresses(await queryDns(at, 'api.example.com', RR_TYPE.A)), ['240.240.0.1']);
+  });
+});
