@@ -8,6 +8,9 @@ export type EgressVerdict = 'allowed' | 'refused';
 export interface EgressRecord {
   /** Verified source principal (SPIFFE ID from the tunnel's mTLS). */
   source: string;
+  /** The pod at the tunnel's source address when it runs as `source` (telemetry only). */
+  sourcePod?: string;
+  sourceAddress?: string;
   /** The tunnel's `:authority` as sent. */
   authority: string;
   mode?: 'passthrough' | 'originate';

@@ -55,6 +55,8 @@ export interface EgressGatewayOptions {
   policy: () => PolicyEvaluator;
   /** A function when the gateway's labels come from the registry; throwing refuses the tunnel. */
   gatewayTarget: PolicyTarget | (() => PolicyTarget);
+  /** Names the source pod for the audit line (verified principal, tunnel source address); never decides. */
+  sourcePod?: (principal: string, address: string | undefined) => string;
   resolve: Resolver;
   /** Default: net.connect with allowHalfOpen. The lab passes one bound in the gateway's namespace. */
   connect?: Dialer;
@@ -151,6 +153,8 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
       const started = performance.now();
       const rec: EgressRecord = {
         source: t.peer, authority: originalAuthority(t.stream) ?? formatAuthority(t.authority),
+        ...(t.socket.remoteAddress ? { sourceAddress: t.socket.remoteAddress } : {}),
+        ...(opts.sourcePod ? { sourcePod: opts.sourcePod(t.peer, t.socket.remoteAddress) } : {}),
         bytesIn: 0, bytesOut: 0, durationMs: 0, verdict: 'refused', code: 'UNDECIDED', reason: '',
       };
       let authority: EgressAuthority;

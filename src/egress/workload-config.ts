@@ -20,6 +20,8 @@ export interface EgressConfig {
   /** The gateway's own registry entry (`--pod`), when the registry has it. */
   self: WireWorkload | undefined;
   originate: Readonly<Record<string, OriginationSetting>>;
+  /** Workloads by pod IP: for naming the source pod in audit lines only, never for a decision. */
+  workloadsByIp: ReadonlyMap<string, WireWorkload>;
 }
 
 export const EMPTY_EGRESS_CONFIG: EgressConfig = {
@@ -32,6 +34,7 @@ export const EMPTY_EGRESS_CONFIG: EgressConfig = {
   evaluator: compilePolicies([], { rootNamespace: DEFAULT_MESH_SETTINGS.rootNamespace }),
   self: undefined,
   originate: {},
+  workloadsByIp: new Map(),
 };
 
 /** Reads a CA bundle named by a DestinationRule; the default reads the gateway's own disk. */
@@ -71,6 +74,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const destinationRules: WireDestinationRule[] = [];
   const policies: WirePolicy[] = [];
   let self: WireWorkload | undefined;
+  const workloadsByIp = new Map<string, WireWorkload>();
   for (const [key, value] of state.resources) {
     switch (key.slice(0, key.indexOf('/'))) {
       case 'service-entry':
@@ -91,6 +95,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
       case 'workload': {
         const w = value as WireWorkload;
         if (w.namespace === pod.namespace && w.name === pod.name) self = w;
+        for (const ip of w.ips) workloadsByIp.set(ip, w);
         break;
       }
     }
@@ -115,7 +120,20 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     evaluator: compilePolicies(policies, { rootNamespace: mesh.rootNamespace }),
     self,
     originate,
+    workloadsByIp,
   };
+}
+
+/**
+ * The source pod an audit line names: the workload at the tunnel's source address, but only if it
+ * runs as the identity the handshake proved (the node proxy dials from the pod's own namespace).
+ * Anything else is said plainly; no decision ever reads this.
+ */
+export function sourcePodOf(config: EgressConfig, principal: string, address: string | undefined): string {
+  const w = address === undefined ? undefined : config.workloadsByIp.get(address.replace(/^::ffff:/, ''));
+  if (w === undefined) return `unknown (no pod at ${address ?? 'an unknown address'})`;
+  if (w.identity !== principal) return `unknown (${w.namespace}/${w.name} at ${address} runs as ${w.identity})`;
+  return `${w.namespace}/${w.name}`;
 }
 
 /** The policy target of the gateway: its own namespace and labels, from the registry only. */

@@ -16,7 +16,7 @@ import { DEFAULT_ADMIN_PORTS, serveNodeProxyAdmin } from '../nodeproxy/admin.js'
 import { ConfigStreamClient } from '../stream/index.js';
 import { createEgressGateway } from './gateway.js';
 import { dnsResolver } from './resolve.js';
-import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, type BundleReader, type EgressConfig } from './workload-config.js';
+import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, sourcePodOf, type BundleReader, type EgressConfig } from './workload-config.js';
 
 export interface EgressWorkloadOptions {
   node: string;
@@ -119,6 +119,7 @@ export class EgressGatewayWorkload {
       gatewayTarget: () => gatewayTargetOf(this.config, opts.pod),
       originate: (host) => (Object.hasOwn(this.config.originate, host) ? this.config.originate[host] : undefined),
       resolve: dnsResolver(opts.dns),
+      sourcePod: (principal, address) => sourcePodOf(this.config, principal, address),
       logger: opts.log,
       metrics: this.metrics,
     });

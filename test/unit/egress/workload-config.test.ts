@@ -4,7 +4,7 @@
 // double for the disk, named as such).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEgressConfig, gatewayTargetOf, originationPort } from '../../../src/egress/workload-config.js';
+import { buildEgressConfig, gatewayTargetOf, originationPort, sourcePodOf } from '../../../src/egress/workload-config.js';
 import type { ConfigState } from '../../../src/stream/index.js';
 import type { WireServiceEntry } from '../../../src/stream/resources.js';
 
@@ -42,6 +42,16 @@ describe('egress workload config', () => {
     assert.deepEqual(c.serviceEntries.map((e) => e.name), ['a', 'z']);
     assert.deepEqual(c.originate, { 'plain.example.com': { caBundlePem: PEM, port: 8443 } });
     assert.deepEqual(gatewayTargetOf(c, POD), { namespace: 'ambit-system', labels: { app: 'egress-gateway' } });
+  });
+
+  test('audit lines name the source pod only when the pod at that address runs as the verified identity', () => {
+    const app: [string, unknown] = ['workload/shop/app-a', { uid: 'a', name: 'app-a', namespace: 'shop', node: 'node-2', ips: ['10.244.2.5'], serviceAccount: 'app-a', identity: 'spiffe://cluster.local/ns/shop/sa/app-a', labels: {}, waypoint: null }];
+    const c = buildEgressConfig(state(self, app), POD, read);
+    assert.equal(sourcePodOf(c, 'spiffe://cluster.local/ns/shop/sa/app-a', '10.244.2.5'), 'shop/app-a');
+    assert.equal(sourcePodOf(c, 'spiffe://cluster.local/ns/shop/sa/app-a', '::ffff:10.244.2.5'), 'shop/app-a');
+    assert.equal(sourcePodOf(c, 'spiffe://cluster.local/ns/shop/sa/other', '10.244.2.5'), 'unknown (shop/app-a at 10.244.2.5 runs as spiffe://cluster.local/ns/shop/sa/app-a)');
+    assert.equal(sourcePodOf(c, 'spiffe://cluster.local/ns/shop/sa/app-a', '10.244.9.9'), 'unknown (no pod at 10.244.9.9)');
+    assert.equal(sourcePodOf(c, 'spiffe://cluster.local/ns/shop/sa/app-a', undefined), 'unknown (no pod at an unknown address)');
   });
 
   test('without its own workload every tunnel is refused (fail closed)', () => {
