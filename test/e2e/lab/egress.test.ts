@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { teardownLab, readLabState, labStatus, capEff, isAlive, listNetns, probeEgressGateway, egressGatewayResources, EGRESS_DROP_TABLE, type EgressPlan } from '../../../src/lab/index.js';
+import { teardownLab, readLabState, labStatus, capEff, isAlive, listNetns, probeEgressGateway, egressGatewayResources, egressGatewayArgv, EGRESS_DROP_TABLE, type EgressPlan } from '../../../src/lab/index.js';
 import { run } from '../../../src/lab/shell.js';
 import { nodeNetns } from '../../../src/lab/names.js';
 import { connectFromNetns, udpSocketInNetns, netnsPath } from '../../../src/sys/index.js';
 import { encodeMessage, decodeMessage, newQuery, RR_TYPE } from '../../../src/dns/index.js';
 import { PROXY_MARK } from '../../../src/nodeproxy/redirect/rules.js';
-import { admin, cli, cliOk, labTraces, sleeperPod, waitFor, waitPod, waitPodGone, podOf } from './helpers.js';
+import { admin, apply, cli, cliOk, labTraces, sleeperPod, waitFor, waitPod, waitPodGone, podOf } from './helpers.js';
 
 const LAB = `eg${process.pid % 100000}`;
 const HOST = '203.0.113.10';
@@ -194,6 +194,25 @@ describe('lab egress: the gateway pod and the node drops', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Permission denied/);
     assert.equal(r.stdout, '');
+  });
+
+  test('a pod that runs the gateway command under another name is an ordinary pod: nobody, captured, no token', async () => {
+    const e = egressPlan();
+    const argv = egressGatewayArgv(readLabState(LAB)!.plan, e);
+    await apply(LAB, `apiVersion: v1\nkind: Pod\nmetadata: { name: imitation, namespace: ambit-system }\nspec:\n  nodeName: node-1\n  serviceAccountName: egress-gateway\n  containers:\n    - { name: gateway, command: ${JSON.stringify(argv)} }\n`);
+    const p = await waitPod(LAB, 'imitation', 'Running', 'ambit-system');
+    assert.equal(p.system, undefined);
+    assert.match(await tables(p.netns!), /table ip ambit_capture/, 'enrolled like any pod');
+    const log = await waitFor('the imitation to fail on the token', () => {
+      const text = readFileSync(p.containers[0]!.logFile, 'utf8');
+      return /EACCES/.test(text) ? text : undefined;
+    }, 10_000);
+    assert.match(log, /--token-file/);
+    await waitFor('the imitation to exit', () => (isAlive(p.containers[0]!.pid) ? undefined : true), 5000);
+    const table = (await run('ip', ['netns', 'exec', nodeNetns(LAB, 'node-1'), 'nft', 'list', 'table', 'ip', EGRESS_DROP_TABLE])).stdout;
+    assert.doesNotMatch(table, new RegExp(`saddr ${p.ip!.replaceAll('.', '\\.')} `), 'no way out for it');
+    await admin(LAB).delete([{ kind: 'Pod', namespace: 'ambit-system', name: 'imitation' }]);
+    await waitPodGone(LAB, 'imitation', 'ambit-system');
   });
 
   test('the drop table follows the gateway pod: closed while it is gone, open to its new address when it is back', async () => {
