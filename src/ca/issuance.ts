@@ -1,5 +1,6 @@
 // The node-scoped issuance decision (DESIGN invariant 4): a node proxy may obtain an SVID only
-// for an identity that some pod scheduled on its own node runs as. Pure, so it is table-tested.
+// for an identity that some pod scheduled on its own node runs as; a workload credential (bound
+// to one identity) only for that identity, and under the same node rule. Pure, so it is table-tested.
 import { showValue } from '../errors.js';
 import type { SpiffeId } from '../identity/index.js';
 
@@ -16,10 +17,21 @@ export interface PodPlacementLookup {
 
 export type IssuanceDecision =
   | { allowed: true }
-  | { allowed: false; code: 'ISSUANCE_NOT_WORKLOAD' | 'ISSUANCE_NOT_ON_NODE'; reason: string };
+  | { allowed: false; code: 'ISSUANCE_NOT_WORKLOAD' | 'ISSUANCE_NOT_ON_NODE' | 'ISSUANCE_NOT_BOUND'; reason: string };
 
-export function authorizeIssuance(req: { node: string; spiffeId: SpiffeId }, pods: PodPlacementLookup): IssuanceDecision {
+/**
+ * `node` (and `boundIdentity`, for a workload credential) must come from a verified token, never
+ * from the request body.
+ */
+export function authorizeIssuance(req: { node: string; spiffeId: SpiffeId; boundIdentity?: string }, pods: PodPlacementLookup): IssuanceDecision {
   const { node, spiffeId } = req;
+  if (req.boundIdentity !== undefined && spiffeId.uri !== req.boundIdentity) {
+    return {
+      allowed: false,
+      code: 'ISSUANCE_NOT_BOUND',
+      reason: `Cannot issue ${spiffeId.uri} to node ${showValue(node)}: the workload credential is bound to ${req.boundIdentity} only`,
+    };
+  }
   if (spiffeId.namespace === undefined || spiffeId.serviceAccount === undefined) {
     return {
       allowed: false,

@@ -28,7 +28,8 @@ export function registerStatus(program: Command): void {
         table(
           ['PROXY (NODE)', 'CONNECTED', 'SINCE', 'SENT', 'ACKED', 'STATE'],
           s.proxies.map((p) => [
-            p.node,
+            // A workload session (egress gateway) shows the identity its credential is bound to.
+            p.identity === undefined ? p.node : `${p.node} (${p.identity})`,
             p.connected ? 'yes' : 'no',
             age(p.connectedSince),
             String(p.sentVersion),

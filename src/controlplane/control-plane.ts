@@ -181,10 +181,10 @@ export class ControlPlane {
         const t = this.tokens.verify(token);
         return { node: t.node, expiresAt: t.exp.getTime(), ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
-      issue: (node, identity, csrPem) => {
+      issue: (node, identity, csrPem, boundIdentity) => {
         try {
           const spiffeId = parseSpiffeId(identity);
-          const decision = authorizeIssuance({ node, spiffeId }, this.placement);
+          const decision = authorizeIssuance({ node, spiffeId, ...(boundIdentity === undefined ? {} : { boundIdentity }) }, this.placement);
           if (!decision.allowed) throw new AmbitError(decision.code, decision.reason);
           const mesh = this.view.mesh();
           const svid = this.ca.signCsr(csrPem, { spiffeId, ttlSeconds: mesh.certificateTTLSeconds });

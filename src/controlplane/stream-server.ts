@@ -19,8 +19,9 @@ export interface IssuanceService {
   /** Verifies a node or workload credential; throws an AmbitError (code NODE_TOKEN_*) when it is not valid.
    *  `identity` is set for a workload credential: the one SPIFFE ID the session may ask for. */
   authenticateNode(token: string): { node: string; expiresAt: number; identity?: string };
-  /** Authorizes and signs; throws an AmbitError naming why it refused. */
-  issue(node: string, identity: string, csrPem: string): { chain: string[]; serial: string; notAfter: Date };
+  /** Authorizes and signs; throws an AmbitError naming why it refused. `boundIdentity`: the
+   *  session's workload credential allows this identity only. */
+  issue(node: string, identity: string, csrPem: string, boundIdentity?: string): { chain: string[]; serial: string; notAfter: Date };
 }
 
 export interface StreamServerOptions {
@@ -225,11 +226,8 @@ export class StreamServer {
       writeFrame(s.sock, { type: 'svid-error', id, code, message });
     };
     if (Date.now() >= s.expiresAt) return fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
-    if (s.identity !== undefined && identity !== s.identity) {
-      return fail('ISSUANCE_NOT_BOUND', `Cannot issue ${identity} to node "${s.node}": this session's workload credential is bound to ${s.identity} only`);
-    }
     try {
-      const svid = this.opts.issuance.issue(s.node, identity, String(msg.csr ?? ''));
+      const svid = this.opts.issuance.issue(s.node, identity, String(msg.csr ?? ''), s.identity);
       this.opts.metrics?.svidsSigned.inc();
       this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
       writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });

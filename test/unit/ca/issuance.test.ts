@@ -56,3 +56,25 @@ describe('authorizeIssuance (node-scoped credentials)', () => {
     test(name, () => assert.deepEqual(authorizeIssuance({ node, spiffeId: parseSpiffeId(uri) }, pods), want));
   }
 });
+
+describe('authorizeIssuance (workload credentials: bound identity, still node-scoped)', () => {
+  const bound = 'spiffe://cluster.local/ns/a/sa/b';
+  const cases: [string, string, string, { allowed: true } | { allowed: false; code: string; reason: string }][] = [
+    ['the bound identity, scheduled on the node', 'n1', bound, { allowed: true }],
+    ['another identity scheduled on the same node', 'n2', 'spiffe://cluster.local/ns/shop/sa/cart', {
+      allowed: false, code: 'ISSUANCE_NOT_BOUND',
+      reason: 'Cannot issue spiffe://cluster.local/ns/shop/sa/cart to node "n2": the workload credential is bound to spiffe://cluster.local/ns/a/sa/b only',
+    }],
+    ['the bound identity, but not scheduled on the token\'s node', 'n2', bound, {
+      allowed: false, code: 'ISSUANCE_NOT_ON_NODE',
+      reason: 'Cannot issue spiffe://cluster.local/ns/a/sa/b to node "n2": no pod with this identity is scheduled on it (pods: a/web on n1, a/web-2 on n3)',
+    }],
+    ['the bound identity in another trust domain', 'n1', 'spiffe://evil.example/ns/a/sa/b', {
+      allowed: false, code: 'ISSUANCE_NOT_BOUND',
+      reason: 'Cannot issue spiffe://evil.example/ns/a/sa/b to node "n1": the workload credential is bound to spiffe://cluster.local/ns/a/sa/b only',
+    }],
+  ];
+  for (const [name, node, uri, want] of cases) {
+    test(name, () => assert.deepEqual(authorizeIssuance({ node, spiffeId: parseSpiffeId(uri), boundIdentity: bound }, pods), want));
+  }
+});

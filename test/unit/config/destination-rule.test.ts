@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDocuments } from '../../../src/config/index.js';
+import { kindFromArg } from '../../../src/cli/kinds.js';
 import { edit, runBadCases, type Doc } from './fixtures.js';
 
 const rule = (): Doc => ({
@@ -30,6 +31,10 @@ spec:
       spec: { host: 'api.example.com', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/etc/ambit/api-ca.pem' } } },
     });
   });
+});
+
+test('ambit get destinationrules / destinationrule / dr', () => {
+  for (const a of ['destinationrules', 'destinationrule', 'dr', 'DR']) assert.equal(kindFromArg(a), 'DestinationRule');
 });
 
 describe('DestinationRule: rejected', () => {

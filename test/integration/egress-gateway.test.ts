@@ -1,0 +1,250 @@
+// The egress gateway end to end on loopback: the real `ambit control-plane` and `ambit
+// egress-gateway` processes, a DNS server naming a loopback TLS server, and an HBONE client with
+// an SVID that the control plane signed for a pod applied through the admin API. A host is
+// reachable only while a ServiceEntry names it; a refusal is logged with the verified source; a
+// DestinationRule originates TLS; a CA bundle that cannot be read is a NACK, not an outage.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { ControlPlaneProcess, freePort } from '../../src/testing/control-plane-process.js';
+import { ConfigStreamClient } from '../../src/stream/index.js';
+import { controlPlaneIdentity } from '../../src/stream/index.js';
+import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
+import { createHboneContext, verifyServerIdentity } from '../../src/hbone/index.js';
+import { DnsServer, StaticZone } from '../../src/dns/index.js';
+import { createPublicCa, type PublicCaResult } from '../../src/lab/public-ca.js';
+import { parseDocuments } from '../../src/config/index.js';
+import { egressGatewayIdentity } from '../../src/config/egress-gateway.js';
+import { silentLogger } from '../../src/log.js';
+import { drain, httpGet, openTunnel, tlsThrough } from '../unit/egress/gateway-harness.js';
+import { EgressGatewayProcess } from './egress-gateway-process.js';
+
+const GW = egressGatewayIdentity('cluster.local');
+const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let cp: ControlPlaneProcess;
+let gw: EgressGatewayProcess;
+let pub: PublicCaResult;
+let external: HttpsServer;
+let P: number;
+let gwPort: number;
+let webCtx: ReturnType<typeof createHboneContext>;
+let dir: string;
+
+const registry = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ambit-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+---
+apiVersion: ambit.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: egress-gateway, namespace: ambit-system, labels: {app: egress-gateway}}
+spec: {nodeName: node-1, serviceAccountName: egress-gateway, containers: [{name: gw, command: [ambit, egress-gateway]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {nodeName: node-1, serviceAccountName: web, containers: [{name: main, command: [ambit, app, echo]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-egress, namespace: ambit-system}
+spec:
+  selector: {matchLabels: {app: egress-gateway}}
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/shop/sa/web]}}]
+    to: [{operation: {hosts: [api.example.com, plain.example.com]}}]
+`;
+
+const apiEntry = (): string => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: ${P}, name: tls, protocol: TLS}]}
+`;
+
+const plainEntry = (): string => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: plain, namespace: shop}
+spec: {hosts: [plain.example.com], ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${P}}]}
+`;
+
+const rule = (name: string, host: string, bundle: string): string => `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: shop}
+spec: {host: ${host}, trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ${bundle}}}}
+`;
+
+async function session(): Promise<ClientHttp2Session> {
+  const s = h2connect(`https://127.0.0.1:${gwPort}`, {
+    createConnection: () => tlsConnect({ host: '127.0.0.1', port: gwPort, secureContext: webCtx, ALPNProtocols: ['h2'], checkServerIdentity: verifyServerIdentity(GW) }),
+  });
+  s.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => s.once('connect', () => resolve()).once('error', reject));
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** Opens a tunnel to api.example.com, speaks TLS through it; the response body, or how it failed. */
+async function viaApi(): Promise<{ body?: string; rstCode?: number; status: number }> {
+  const s = await session();
+  const t = await openTunnel(s, `api.example.com:${P}`);
+  if (t.status !== 200) return { status: t.status };
+  const ended = drain(t.stream);
+  try {
+    const sock: TLSSocket = await tlsThrough(t.stream, 'api.example.com', pub.rootPem);
+    const body = await httpGet(sock, 'api.example.com');
+    sock.end();
+    return { status: 200, body };
+  } catch {
+    return { status: 200, ...((await ended).rstCode !== undefined ? { rstCode: (await ended).rstCode! } : {}) };
+  }
+}
+
+async function viaPlain(): Promise<string> {
+  const s = await session();
+  const t = await openTunnel(s, 'plain.example.com:80');
+  assert.equal(t.status, 200);
+  const body = await httpGet(t.stream, 'plain.example.com');
+  t.stream.end();
+  return body;
+}
+
+const hasEntry = (name: string) => (d: Record<string, unknown>): boolean => (d.serviceEntries as { name: string }[]).some((e) => e.name === name);
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ambit-egress-e2e-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  pub = await createPublicCa(join(dir, 'pub'), [{ names: ['api.example.com', 'plain.example.com'] }]);
+  external = createHttpsServer({ cert: readFileSync(pub.hosts[0]!.certPath), key: readFileSync(pub.hosts[0]!.keyPath) }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end(`hello ${req.headers.host} sni=${(req.socket as TLSSocket).servername}`));
+  });
+  await new Promise<void>((r) => external.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise<void>((r) => { external.closeAllConnections(); external.close(() => r()); }));
+  P = (external.address() as AddressInfo).port;
+  const dns = new DnsServer({ zones: [new StaticZone(['api.example.com', 'plain.example.com'].map((name) => ({ name, type: 'A' as const, class: 1, ttl: 5, address: '127.0.0.1' })))] });
+  const dnsAt = await dns.listen('127.0.0.1', 0);
+  cleanups.push(() => dns.close());
+
+  cp = await ControlPlaneProcess.start();
+  cleanups.push(() => cp.stop());
+  await cp.admin.apply(parseDocuments(registry, 'registry.yaml'));
+  const bundle = await cp.admin.trustBundle();
+  writeFileSync(join(dir, 'bundle.pem'), bundle);
+  writeFileSync(join(dir, 'gw.token'), await cp.admin.issueWorkloadToken('node-1', GW, 3600), { mode: 0o600 });
+
+  // The source: web's SVID, obtained as its node proxy would (node token, CSR over the stream).
+  const node = new ConfigStreamClient({ address: cp.streamAddress, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger() });
+  node.start();
+  cleanups.push(() => node.stop());
+  await node.waitForVersion(1, 10_000);
+  const csr = createCsr(parseSpiffeId(WEB));
+  const svid = await node.requestSvid(WEB, csr.csrPem);
+  webCtx = createHboneContext({ chainPem: svid.chain, keyPem: csr.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, rootsPem: [bundle] });
+
+  gwPort = await freePort();
+  // Admin ports are fixed (15000/15020/15021): a loopback address of its own avoids other tests.
+  const adminHost = `127.0.${(process.pid >> 8) % 250 + 3}.${process.pid % 250 + 3}`;
+  gw = EgressGatewayProcess.spawn([
+    '--node', 'node-1', '--control-plane', cp.streamAddress, '--token-file', join(dir, 'gw.token'), '--trust-bundle', join(dir, 'bundle.pem'),
+    '--listen', `127.0.0.1:${gwPort}`, '--dns', `127.0.0.1:${dnsAt.port}`,
+  ], adminHost);
+  cleanups.push(() => gw.stop());
+  await gw.until('readiness', async () => ((await gw.admin(15021)).status === 200 ? true : undefined));
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+});
+
+test('ready with its own SVID: the config dump shows the SVID, the mode and the policies', async () => {
+  const d = (await gw.admin(15000, '/config_dump')).body;
+  assert.equal(d.identity, GW);
+  const [svid] = d.svids as { identity: string; serial: string; notAfter: string; state: string }[];
+  assert.equal(svid?.identity, GW);
+  assert.equal(svid?.state, 'valid');
+  assert.match(svid!.serial, /^[0-9a-f]+$/i);
+  assert.ok(Date.parse(svid!.notAfter) > Date.now());
+  assert.equal(d.outboundTrafficPolicy, 'REGISTRY_ONLY');
+  assert.deepEqual(d.policies, ['ambit-system/web-egress']);
+  assert.ok(cp.auditLines().some((l) => l.event === 'svid.issued' && l.identity === GW && l.node === 'node-1'));
+});
+
+test('REGISTRY_ONLY: refused before a ServiceEntry names the host, allowed after, refused again after it is deleted', async () => {
+  const before = await viaApi();
+  assert.equal(before.body, undefined, 'no bytes reach the external server');
+  await gw.connection((l) => l.authority === `api.example.com:${P}` && l.code === 'EGRESS_NOT_REGISTERED' && l.source === WEB);
+
+  await cp.admin.apply(parseDocuments(apiEntry(), 'api.yaml'));
+  await gw.dumpWhen('the ServiceEntry', hasEntry('shop/api'));
+  const allowed = await viaApi();
+  assert.equal(allowed.body, 'hello api.example.com sni=api.example.com');
+  const line = await gw.connection((l) => l.verdict === 'allowed' && l.sni === 'api.example.com');
+  assert.equal(line.source, WEB, 'the verified source identity is logged');
+  assert.equal(line.serviceEntry, 'shop/api');
+  assert.equal(line.policy, 'ambit-system/web-egress');
+  assert.equal(line.upstream, `127.0.0.1:${P}`);
+
+  await cp.admin.delete([{ kind: 'ServiceEntry', namespace: 'shop', name: 'api' }]);
+  await gw.dumpWhen('the ServiceEntry to go', (d) => !hasEntry('shop/api')(d));
+  const n = gw.lines.filter((l) => l.code === 'EGRESS_NOT_REGISTERED').length;
+  const refused = await viaApi();
+  assert.equal(refused.body, undefined);
+  const again = await gw.until('a second refusal', () => gw.lines.filter((l) => l.msg === 'egress connection' && l.code === 'EGRESS_NOT_REGISTERED' && l.source === WEB).slice(n)[0]);
+  assert.equal(again.verdict, 'refused');
+  assert.equal(again.level, 40, 'refusals are warnings');
+});
+
+test('a DestinationRule originates TLS to the ServiceEntry port\'s targetPort, verified by its CA bundle', async () => {
+  await cp.admin.apply(parseDocuments(plainEntry() + '---' + rule('plain-tls', 'plain.example.com', pub.rootPath), 'plain.yaml'));
+  const d = await gw.dumpWhen('the DestinationRule', (x) => (x.destinationRules as unknown[]).length === 1 && hasEntry('shop/plain')(x));
+  assert.deepEqual(d.destinationRules, [{ name: 'shop/plain-tls', host: 'plain.example.com', caCertificates: pub.rootPath, upstreamPort: P }]);
+  assert.equal(await viaPlain(), 'hello plain.example.com sni=plain.example.com');
+  const line = await gw.connection((l) => l.mode === 'originate' && l.verdict === 'allowed');
+  assert.equal(line.source, WEB);
+  assert.equal(line.upstream, `127.0.0.1:${P}`);
+});
+
+test('a DestinationRule whose CA bundle cannot be read is a NACK naming the file; the last good config keeps serving', async () => {
+  const missing = join(dir, 'no-such-bundle.pem');
+  await cp.admin.apply(parseDocuments(rule('broken', 'api.example.com', missing), 'broken.yaml'));
+  const d = await gw.dumpWhen('the NACK', (x) => x.lastNack !== undefined);
+  assert.match((d.lastNack as { error: string }).error, /EGRESS_CA_BUNDLE_UNREADABLE|cannot be read/);
+  assert.ok((d.lastNack as { error: string }).error.includes(missing), 'the NACK names the file');
+  assert.deepEqual((d.destinationRules as { name: string }[]).map((r) => r.name), ['shop/plain-tls'], 'still the last good version');
+  const status = await cp.admin.status();
+  const mine = status.proxies.find((p) => p.identity === GW);
+  assert.ok(mine?.nack?.error.includes(missing), 'the control plane shows the NACK');
+  assert.equal(await viaPlain(), 'hello plain.example.com sni=plain.example.com');
+  // Fixing it (here: deleting the rule) converges again.
+  await cp.admin.delete([{ kind: 'DestinationRule', namespace: 'shop', name: 'broken' }]);
+  await gw.dumpWhen('the NACK to clear', (x) => x.lastNack === undefined);
+});
+
+test('SIGTERM drains and exits cleanly', async () => {
+  const r = await gw.stop();
+  assert.deepEqual(r, { code: 0, signal: null });
+  assert.ok(gw.lines.some((l) => typeof l.msg === 'string' && l.msg.includes('shutting down')));
+});
