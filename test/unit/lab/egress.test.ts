@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderEgressDrops, egressDropsFor, EGRESS_DROP_TABLE, type EgressDrops } from '../../../src/lab/egress-drops.js';
-import { isEgressGatewayPod, egressGatewayArgv, egressGatewayResources, egressGatewayPod } from '../../../src/lab/egress-gateway.js';
+import { isEgressGatewayPod, egressGatewayArgv, egressGatewayResources, egressGatewayPod, waitForEgressGateway } from '../../../src/lab/egress-gateway.js';
 import { planLab } from '../../../src/lab/plan.js';
 import { defaultLabSpec } from '../../../src/lab/spec.js';
 import { wrapCommand, AMBIT_MAIN } from '../../../src/lab/processes.js';
@@ -164,3 +164,18 @@ describe('egress gateway: the pod the lab deploys', () => {
     assert.ok(wrapCommand({ argv: ['sleep', '1'], netns: 'ns1', unprivileged: true }).includes('--reuid=65534'));
   });
 });
+
+describe('egress gateway: waiting for it', () => {
+  test('a gateway that never comes up fails `up` with LAB_TIMEOUT naming its log', async () => {
+    // No agent state for this lab: the pod is never built, so the wait runs out.
+    const ghost = planLab('ghost1', defaultLabSpec());
+    const log = `${labRunDir('ghost1')}/logs/pods/ambit-system/egress-gateway/gateway.log`;
+    await assert.rejects(waitForEgressGateway(ghost, 200), (err: unknown) => {
+      assert.ok(err instanceof AmbitError);
+      assert.equal(err.code, 'LAB_TIMEOUT');
+      assert.equal(err.message, `Cannot start the egress gateway: it was not ready within 200 ms (the lab agent has not built its pod yet; log ${log}: (no output yet))`);
+      return true;
+    });
+  });
+});
+
