@@ -24,7 +24,8 @@ export async function benchLabUp(pods = 20, lab = `bench${process.pid}`): Promis
     await labUp({ name: lab, spec: defaultLabSpec(), resourcesText: podsYaml(pods), resourcesSource: 'bench' });
     const up = performance.now();
     const deadline = Date.now() + 60000;
-    while (labStatus(lab).pods.filter((p) => p.phase === 'Running').length < pods) {
+    // Only the bench's own pods (the lab's egress gateway runs in ambit-system).
+    while (labStatus(lab).pods.filter((p) => p.namespace === 'default' && p.phase === 'Running').length < pods) {
       if (Date.now() > deadline) throw new Error(`only ${labStatus(lab).pods.length} of ${pods} pods ran within 60 s`);
       await new Promise((r) => setTimeout(r, 20));
     }

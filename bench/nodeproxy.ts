@@ -85,7 +85,7 @@ async function steadyUsage(lab: string, host: string, port: number, pids: Record
 
 async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: string) => Promise<T>): Promise<T> {
   try {
-    await labUp({ name: lab, spec: { ...defaultLabSpec(), mesh: { enabled: meshEnabled } }, resourcesText: podsYaml(), resourcesSource: 'bench', replace: true });
+    await labUp({ name: lab, spec: { ...defaultLabSpec(), mesh: { enabled: meshEnabled }, egress: { ...defaultLabSpec().egress, enabled: meshEnabled } }, resourcesText: podsYaml(), resourcesSource: 'bench', replace: true });
     const deadline = Date.now() + 20000;
     for (;;) {
       const srv = labStatus(lab).pods.find((p) => p.name === 'srv');

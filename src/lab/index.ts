@@ -7,7 +7,7 @@ export { pauseConfig, setNetem, netemArgs, killComponent, restartComponent, type
 export { runLabAgent } from './agent.js';
 export { LabReconciler } from './reconcile.js';
 export { parseLabFile, parseLabSpec, defaultLabSpec, type LabSpec, type LabFile, type InternetHost, type LabNodeSpec } from './spec.js';
-export { planLab, findNode, type LabPlan, type NodePlan } from './plan.js';
+export { planLab, findNode, type LabPlan, type NodePlan, type EgressPlan } from './plan.js';
 export { PodIpam, parseIPv4, formatIPv4, parseCidr, formatCidr, cidrContains, type IpamSnapshot } from './ipam.js';
 export { readLabState, readAgentState, statePath, type LabState, type AgentState, type PodRecord, type ComponentRecord } from './state.js';
 export { labPrefix, podNetns, nodeNetns, underlayNetns, controlPlaneNetns, internetNetns, validateLabName } from './names.js';
@@ -16,3 +16,5 @@ export { assertLabHost } from './host-check.js';
 export { listNetns } from './topology.js';
 export { serviceRules, renderKubeProxy, KUBE_PROXY_TABLE, type ServiceRule } from './kube-proxy.js';
 export { captureUnderlay } from './capture.js';
+export { renderEgressDrops, egressDropsFor, EGRESS_DROP_TABLE, type EgressDrops } from './egress-drops.js';
+export { isEgressGatewayPod, egressGatewayArgv, egressGatewayResources, egressGatewayLogFile, probeEgressGateway } from './egress-gateway.js';

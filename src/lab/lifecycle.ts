@@ -1,5 +1,6 @@
-// `lab up` and `lab down`: the order in which a lab is built (topology, CAs, control plane,
-// cluster objects, DNS, internet hosts, agent) and torn down. A lab found half-built or left
+// `lab up` and `lab down`: the order in which a lab is built (topology and, with egress, the
+// nodes' drop tables; CAs, control plane, cluster objects, node proxies, DNS, internet hosts,
+// agent, egress gateway) and torn down. A lab found half-built or left
 // by a crash is cleaned before a new one is built on its name.
 import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ import { waitForNodeProxies } from './mesh.js';
 import { isAlive, sleep } from './processes.js';
 import { createLabPublicCa } from './public-ca-files.js';
 import { assertLabHost } from './host-check.js';
+import { applyEgressDrops, egressDropsFor } from './egress-drops.js';
+import { deployEgressGateway, waitForEgressGateway } from './egress-gateway.js';
 
 export interface LabUpOptions {
   name: string;
@@ -95,6 +98,10 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   };
 
   await step(`creating underlay, ${plan.nodes.length} nodes, control-plane and internet namespaces`, () => createTopology(plan));
+  if (plan.egress) {
+    // Before any pod exists: the agent later opens the gateway's node to the gateway pod alone.
+    await step(`closing the nodes' direct way to the internet (${plan.inet.cidr})`, () => Promise.all(plan.nodes.map((n) => applyEgressDrops(n.netns, egressDropsFor(plan, n)))));
+  }
   const certs = await step('creating the lab public CA', async () => {
     const ca = await createLabPublicCa(lab, plan.inet.hosts);
     // Pods see this copy as /etc/ssl: the system roots plus the lab public CA.
@@ -126,6 +133,13 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     for (const t of [...dnsComponents(plan), ...internetHostComponents(plan, certs)]) start(t);
   });
   await step('starting the lab agent', () => start(agentComponent(plan)));
+  const egress = plan.egress;
+  if (egress) {
+    await step(`starting the egress gateway (pod ${egress.namespace}/${egress.pod} on ${egress.node})`, async () => {
+      await deployEgressGateway(plan, admin);
+      await waitForEgressGateway(plan);
+    });
+  }
   if (o.resourcesText && o.resourcesText.trim() !== '') {
     const resources = parseDocuments(o.resourcesText, o.resourcesSource ?? 'lab file');
     await step(`applying ${resources.length} resources from the lab file`, () => admin.apply(resources));

@@ -43,7 +43,9 @@ export async function createPodNetwork(plan: LabPlan, node: NodePlan, namespace:
     `link add ${veth} type veth peer name eth0 netns ${netns}`,
     `addr add ${plan.podGateway}/32 dev ${veth}`,
     `link set ${veth} up`,
-    `route add ${ip}/32 dev ${veth} scope link`,
+    // replace, not add: a pod just deleted with this IP may keep its veth (and route) for a moment,
+    // until the kernel finishes tearing its namespace down; the new pod's route wins either way.
+    `route replace ${ip}/32 dev ${veth} scope link`,
   ]);
   await ipBatch(netns, [
     'link set lo up',

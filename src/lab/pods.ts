@@ -1,6 +1,8 @@
 // Brings one pod to life or ends it: address from the node's IPAM, network, then each
-// container as an unprivileged process in the pod's namespace with its own log file.
-import { join } from 'node:path';
+// container as an unprivileged process in the pod's namespace with its own log file. The one
+// exception is the lab's egress gateway (egress-gateway.ts decides which pod that is): it is not
+// enrolled into the node proxy (it terminates HBONE itself) and runs as root without capabilities,
+// so it can read its 0600 credential that no application pod can.
 import type { PodResource } from '../config/types.js';
 import { ANNOTATIONS } from '../config/types.js';
 import { AmbitError, showValue } from '../errors.js';
@@ -9,17 +11,14 @@ import type { LabPlan } from './plan.js';
 import { findNode } from './plan.js';
 import { createPodNetwork, removePodNetwork } from './pod-network.js';
 import { netnsInode, pidsInNetns, spawnDetached, stopProcesses } from './processes.js';
-import { logDir, type ContainerRecord, type PodRecord } from './state.js';
+import { isEgressGatewayPod } from './egress-gateway.js';
+import { containerLogFile, type ContainerRecord, type PodRecord } from './state.js';
 import { podKey, podNetns } from './names.js';
 import { enrollPod, enrolledPod, releasePod } from './mesh.js';
 
 /** What, in a Pod, the lab builds from: a change here means rebuild the pod. */
 export function podFingerprint(pod: PodResource): string {
   return JSON.stringify({ spec: pod.spec, ip: pod.metadata.annotations[ANNOTATIONS.podIP] ?? null });
-}
-
-export function containerLogFile(lab: string, namespace: string, pod: string, container: string): string {
-  return join(logDir(lab), 'pods', namespace, pod, `${container}.log`);
 }
 
 /**
@@ -40,13 +39,15 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
     );
   }
   const ip = ipam.allocate(key, pod.metadata.annotations[ANNOTATIONS.podIP]);
+  const system = isEgressGatewayPod(plan, pod);
   const record: PodRecord = { namespace, name, node: node.name, ip, phase: 'Pending', fingerprint: podFingerprint(pod), containers: [] };
+  if (system) record.system = true;
   try {
     const net = await createPodNetwork(plan, node, namespace, name, ip);
     record.netns = net.netns;
     record.veth = net.veth;
     // Captured before anything runs in it: the app's first packet already goes through the mesh.
-    await enrollPod(plan, node.name, enrolledPod(namespace, name, ip, net.netns));
+    if (!system) await enrollPod(plan, node.name, enrolledPod(namespace, name, ip, net.netns));
     for (const c of pod.spec.containers) {
       const argv = [...c.command, ...c.args];
       if (argv.length === 0) {
@@ -55,7 +56,7 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
       const logFile = containerLogFile(plan.lab, namespace, name, c.name);
       const env: Record<string, string> = { POD_NAME: name, POD_NAMESPACE: namespace, POD_IP: ip, NODE_NAME: node.name };
       for (const e of c.env) env[e.name] = e.value;
-      const pid = spawnDetached({ argv, netns: net.netns, unprivileged: true, logFile, env });
+      const pid = spawnDetached({ argv, netns: net.netns, ...(system ? { systemPod: true } : { unprivileged: true }), logFile, env });
       const rec: ContainerRecord = { name: c.name, pid, logFile, startedAt: new Date().toISOString() };
       record.containers.push(rec);
     }
@@ -74,7 +75,7 @@ export async function deletePod(plan: LabPlan, ipams: Map<string, PodIpam>, reco
   const pids = ino === undefined ? [] : pidsInNetns(new Set([ino]));
   // Only pids still inside the pod's namespace: a recorded pid may have been reused since.
   await stopProcesses(pids, 1000);
-  await releasePod(plan, record.node, { namespace: record.namespace, name: record.name });
+  if (!record.system) await releasePod(plan, record.node, { namespace: record.namespace, name: record.name });
   await removePodNetwork(netns);
   if (record.ip !== undefined && ipams.get(record.node)?.ownerOf(record.ip) === podKey(record.namespace, record.name)) {
     ipams.get(record.node)!.release(record.ip);

@@ -19,6 +19,12 @@ export interface ProcessSpec {
   netns?: string;
   /** Drop to nobody with an empty capability set, as pod processes do. */
   unprivileged?: boolean;
+  /**
+   * The lab's system pod (the egress gateway): stays uid 0 (to read its root-owned 0600
+   * credential) but with every capability dropped (it cannot touch nftables or routes either),
+   * in the clean pod environment.
+   */
+  systemPod?: boolean;
   logFile: string;
   env?: Record<string, string>;
 }
@@ -40,10 +46,13 @@ export const DROP_PRIVILEGES = [
   '--',
 ];
 
+/** Root without capabilities: uid 0 keeps owner access to root's files, and nothing else. */
+export const DROP_CAPABILITIES = ['setpriv', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+
 /** The full argv that runs `spec` in its namespace, with its privileges. */
-export function wrapCommand(spec: Pick<ProcessSpec, 'argv' | 'netns' | 'unprivileged'>): string[] {
+export function wrapCommand(spec: Pick<ProcessSpec, 'argv' | 'netns' | 'unprivileged' | 'systemPod'>): string[] {
   const inner = resolveCommand(spec.argv);
-  const dropped = spec.unprivileged ? [...DROP_PRIVILEGES, ...inner] : inner;
+  const dropped = spec.unprivileged ? [...DROP_PRIVILEGES, ...inner] : spec.systemPod ? [...DROP_CAPABILITIES, ...inner] : inner;
   return spec.netns === undefined ? dropped : ['ip', 'netns', 'exec', spec.netns, ...dropped];
 }
 
@@ -63,7 +72,7 @@ export function spawnDetached(spec: ProcessSpec): number {
   const fd = openSync(spec.logFile, 'a');
   try {
     const [cmd, ...args] = wrapCommand(spec);
-    const env = spec.unprivileged ? podEnv(spec.env) : { ...process.env, ...spec.env };
+    const env = spec.unprivileged || spec.systemPod ? podEnv(spec.env) : { ...process.env, ...spec.env };
     const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' });
     if (child.pid === undefined) {
       throw new AmbitError('LAB_SPAWN_FAILED', `Cannot start ${spec.argv.join(' ')}: spawn returned no pid`, { value: spec.argv });

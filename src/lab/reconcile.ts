@@ -1,7 +1,8 @@
 // The lab agent's loop: it watches the control plane's store and makes the machine match it.
 // Pods in the store but not on the machine are created, pods gone from the store (or changed)
 // are removed, statuses (podIP, phase) are written back, and each node's kube-proxy table is
-// re-rendered from the Services and the running pods. One pass at a time; events that arrive
+// re-rendered from the Services and the running pods, and, with egress on, each node's egress
+// drop table from where the gateway pod runs. One pass at a time; events that arrive
 // during a pass mark the state dirty and cause one more pass.
 import type { Logger } from '../log.js';
 import type { AdminApi, StoreEvent } from '../controlplane/admin-api.js';
@@ -14,6 +15,7 @@ import { applyKubeProxy, renderKubeProxy, serviceRules } from './kube-proxy.js';
 import { readAgentState, writeAgentState, type AgentState, type PodRecord } from './state.js';
 import { podKey } from './names.js';
 import { enrolledPod, resyncEnrollments } from './mesh.js';
+import { applyEgressDrops, egressDropsFor, renderEgressDrops } from './egress-drops.js';
 
 const CREATE_CONCURRENCY = 4;
 
@@ -24,6 +26,7 @@ export class LabReconciler {
   private readonly ipams = new Map<string, PodIpam>();
   private readonly unsynced = new Set<string>();
   private readonly appliedRules = new Map<string, string>();
+  private readonly appliedDrops = new Map<string, string>();
   private revision = 0;
   private synced = false;
   private running: Promise<void> | undefined;
@@ -131,6 +134,7 @@ export class LabReconciler {
     this.save();
     await this.pushStatuses();
     await this.syncKubeProxy();
+    await this.syncEgressDrops();
     await this.resyncMesh();
   }
 
@@ -142,7 +146,8 @@ export class LabReconciler {
   /** Every node proxy gets the full list of its pods again (a restarted proxy knows none). */
   async resyncMesh(): Promise<void> {
     const pods = [...this.records.values()]
-      .filter((r) => r.phase === 'Running' && r.ip !== undefined && r.netns !== undefined)
+      // The egress gateway is mesh-native: it terminates HBONE itself and is never captured.
+      .filter((r) => r.phase === 'Running' && r.ip !== undefined && r.netns !== undefined && !r.system)
       .map((r) => ({ node: r.node, pod: enrolledPod(r.namespace, r.name, r.ip!, r.netns!) }));
     await resyncEnrollments(this.plan, pods);
   }
@@ -190,6 +195,21 @@ export class LabReconciler {
       if (this.appliedRules.get(n.netns) === text) continue;
       await applyKubeProxy(n.netns, rules);
       this.appliedRules.set(n.netns, text);
+    }
+  }
+
+  /** Each node drops internet-bound traffic; the gateway's node lets the running gateway pod out. */
+  private async syncEgressDrops(): Promise<void> {
+    const e = this.plan.egress;
+    if (!e) return;
+    const gw = [...this.records.values()].find((r) => r.system === true && r.phase === 'Running' && r.ip !== undefined && r.node === e.node);
+    for (const n of this.plan.nodes) {
+      const drops = egressDropsFor(this.plan, n, gw ? { node: gw.node, ip: gw.ip! } : undefined);
+      const text = renderEgressDrops(drops);
+      if (this.appliedDrops.get(n.netns) === text) continue;
+      await applyEgressDrops(n.netns, drops);
+      this.appliedDrops.set(n.netns, text);
+      if (n.name === e.node) this.log.info({ node: n.name, gateway: drops.gateway ?? null }, 'egress drops loaded');
     }
   }
 

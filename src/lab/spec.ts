@@ -28,6 +28,11 @@ export interface LabSpec {
   ipam: { reuseFreed: boolean };
   /** Run the mesh (a node proxy per node, every pod captured). Off: plain routing only. */
   mesh: { enabled: boolean };
+  /**
+   * Deploy the egress gateway (pod ambit-system/egress-gateway on `node`) and close every node's
+   * direct way to the internet CIDR but the gateway's own (DESIGN invariant 7). Needs the mesh.
+   */
+  egress: { enabled: boolean; node: string };
   internet: { cidr: string; dnsAddress: string; hosts: InternetHost[] };
 }
 
@@ -160,7 +165,7 @@ export function parseLabSpec(doc: unknown): { spec: LabSpec; name?: string } {
     const md = obj(top.metadata, 'metadata', ['name']);
     if (md.name !== undefined) name = str(md.name, 'metadata.name');
   }
-  const s = obj(top.spec ?? {}, 'spec', ['nodes', 'underlayCIDR', 'ipam', 'mesh', 'internet']);
+  const s = obj(top.spec ?? {}, 'spec', ['nodes', 'underlayCIDR', 'ipam', 'mesh', 'egress', 'internet']);
   const nodes = parseNodes(s.nodes);
   const underlayCIDR = s.underlayCIDR === undefined ? '172.30.0.0/24' : str(s.underlayCIDR, 'spec.underlayCIDR');
   const underlay = cidr(underlayCIDR, 'spec.underlayCIDR');
@@ -173,6 +178,7 @@ export function parseLabSpec(doc: unknown): { spec: LabSpec; name?: string } {
       meshEnabled = mesh.enabled;
     }
   }
+  const egress = parseEgress(s.egress, meshEnabled, nodes);
   let reuseFreed = false;
   if (s.ipam !== undefined) {
     const ipam = obj(s.ipam, 'spec.ipam', ['reuseFreed']);
@@ -208,8 +214,25 @@ export function parseLabSpec(doc: unknown): { spec: LabSpec; name?: string } {
     names.add(n.name);
   });
   if (nodes.length > underlayHostCount(underlay) - 3) fail('spec.nodes', nodes.length, `is more than ${underlayCIDR} can address`);
-  const spec: LabSpec = { nodes, underlayCIDR, ipam: { reuseFreed }, mesh: { enabled: meshEnabled }, internet: { cidr: inetCIDR, dnsAddress, hosts } };
+  const spec: LabSpec = { nodes, underlayCIDR, ipam: { reuseFreed }, mesh: { enabled: meshEnabled }, egress, internet: { cidr: inetCIDR, dnsAddress, hosts } };
   return name === undefined ? { spec } : { spec, name };
+}
+
+/** `spec.egress`: on by default exactly when the mesh is; its node must be a lab node. */
+function parseEgress(v: unknown, meshEnabled: boolean, nodes: LabNodeSpec[]): LabSpec['egress'] {
+  const e = obj(v ?? {}, 'spec.egress', ['enabled', 'node']);
+  let enabled = meshEnabled;
+  if (e.enabled !== undefined) {
+    if (typeof e.enabled !== 'boolean') fail('spec.egress.enabled', e.enabled, 'must be true or false');
+    if (e.enabled && !meshEnabled) fail('spec.egress.enabled', e.enabled, 'needs spec.mesh.enabled: true (the egress gateway is a mesh workload)');
+    enabled = e.enabled;
+  }
+  let node = nodes[0]!.name;
+  if (e.node !== undefined) {
+    node = str(e.node, 'spec.egress.node');
+    if (!nodes.some((n) => n.name === node)) fail('spec.egress.node', e.node, `is not a lab node (nodes: ${nodes.map((n) => n.name).join(', ')})`);
+  }
+  return { enabled, node };
 }
 
 function underlayHostCount(c: Cidr): number {

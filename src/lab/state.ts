@@ -49,6 +49,8 @@ export interface PodRecord {
   ip?: string;
   phase: PodPhase;
   message?: string;
+  /** The egress gateway: not enrolled into the node proxy, runs as root without capabilities. */
+  system?: boolean;
   /** JSON of the spec that was built, to notice changes. */
   fingerprint: string;
   containers: ContainerRecord[];
@@ -104,4 +106,8 @@ export function writeAgentState(lab: string, state: AgentState): void {
 
 export function logDir(lab: string): string {
   return join(labRunDir(lab), 'logs');
+}
+
+export function containerLogFile(lab: string, namespace: string, pod: string, container: string): string {
+  return join(logDir(lab), 'pods', namespace, pod, `${container}.log`);
 }

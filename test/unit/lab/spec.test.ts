@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { parseLabFile, parseLabSpec, defaultLabSpec } from '../../../src/lab/spec.js';
 import { planLab } from '../../../src/lab/plan.js';
 import { AmbitError } from '../../../src/errors.js';
+import { podNetns, podVethName } from '../../../src/lab/names.js';
+import { labRunDir } from '../../../src/paths.js';
+import { join } from 'node:path';
 
 const head = 'apiVersion: ambit.dev/v1alpha1\nkind: Lab\n';
 
@@ -25,6 +28,7 @@ describe('lab spec', () => {
     ]);
     assert.equal(s.ipam.reuseFreed, false);
     assert.deepEqual(s.mesh, { enabled: true }, 'the mesh runs by default');
+    assert.deepEqual(s.egress, { enabled: true, node: 'node-1' }, 'and with it the egress gateway, on the first node');
     assert.equal(s.underlayCIDR, '172.30.0.0/24');
     assert.deepEqual(s.internet, { cidr: '203.0.113.0/24', dnsAddress: '203.0.113.53', hosts: [] });
   });
@@ -65,7 +69,7 @@ describe('lab spec', () => {
   test('unknown fields name their path', () => {
     assert.deepEqual(err(`${head}spec:\n  nodez: 3\n`), {
       code: 'LAB_SPEC_INVALID',
-      message: 'Cannot read lab spec: spec.nodez is not a known field (known: nodes, underlayCIDR, ipam, mesh, internet) (got 3)',
+      message: 'Cannot read lab spec: spec.nodez is not a known field (known: nodes, underlayCIDR, ipam, mesh, egress, internet) (got 3)',
       path: 'spec.nodez',
     });
     assert.equal(err(`${head}spec:\n  internet: { hosts: [{ names: [a.example.com], tls: true }] }\n`).path, 'spec.internet.hosts[0].tls');
@@ -113,6 +117,69 @@ describe('lab spec', () => {
       message: 'Cannot read lab spec lab.yaml: document 2 is a second kind: Lab',
       path: 'lab.yaml',
     });
+  });
+});
+
+describe('lab spec: egress', () => {
+  const spec = (body: string) => parseLabFile(`${head}spec:\n${body}`, 'lab.yaml').spec;
+  const cases: { body: string; egress: { enabled: boolean; node: string } }[] = [
+    { body: '  nodes: 2\n', egress: { enabled: true, node: 'node-1' } },
+    { body: '  mesh: { enabled: false }\n', egress: { enabled: false, node: 'node-1' } },
+    { body: '  mesh: { enabled: true }\n  egress: { enabled: false }\n', egress: { enabled: false, node: 'node-1' } },
+    { body: '  egress: { node: node-2 }\n', egress: { enabled: true, node: 'node-2' } },
+    { body: '  egress: {}\n', egress: { enabled: true, node: 'node-1' } },
+    { body: '  nodes: [{ name: a }, { name: b }]\n', egress: { enabled: true, node: 'a' } },
+    { body: '  nodes: [{ name: a }, { name: b }]\n  egress: { enabled: true, node: b }\n', egress: { enabled: true, node: 'b' } },
+    { body: '  mesh: { enabled: false }\n  egress: { enabled: false, node: node-2 }\n', egress: { enabled: false, node: 'node-2' } },
+  ];
+  for (const c of cases) {
+    test(`parses ${JSON.stringify(c.body)}`, () => assert.deepEqual(spec(c.body).egress, c.egress));
+  }
+
+  const bad: { body: string; path: string; message: string }[] = [
+    { body: '  egress: { enabled: true, nodes: node-1 }\n', path: 'spec.egress.nodes', message: 'Cannot read lab spec: spec.egress.nodes is not a known field (known: enabled, node) (got "node-1")' },
+    { body: '  egress: { enabled: "yes" }\n', path: 'spec.egress.enabled', message: 'Cannot read lab spec: spec.egress.enabled must be true or false (got "yes")' },
+    { body: '  egress: { node: node-3 }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node is not a lab node (nodes: node-1, node-2) (got "node-3")' },
+    { body: '  egress: { node: "" }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node must be a non-empty string (got "")' },
+    { body: '  egress: { node: 1 }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node must be a non-empty string (got 1)' },
+    { body: '  egress: true\n', path: 'spec.egress', message: 'Cannot read lab spec: spec.egress must be a mapping (got true)' },
+    {
+      body: '  mesh: { enabled: false }\n  egress: { enabled: true }\n',
+      path: 'spec.egress.enabled',
+      message: 'Cannot read lab spec: spec.egress.enabled needs spec.mesh.enabled: true (the egress gateway is a mesh workload) (got true)',
+    },
+  ];
+  for (const c of bad) {
+    test(`refuses ${JSON.stringify(c.body)}`, () => assert.deepEqual(err(`${head}spec:\n${c.body}`), { code: 'LAB_SPEC_INVALID', message: c.message, path: c.path }));
+  }
+
+  test('the plan: the gateway pod, its veth, token and identity; none when egress is off', () => {
+    const p = planLab('t1', spec('  egress: { node: node-2 }\n'));
+    assert.deepEqual(p.egress, {
+      node: 'node-2',
+      nodeNetns: 'ambit-t1-n-node-2',
+      namespace: 'ambit-system',
+      pod: 'egress-gateway',
+      service: 'egress-gateway',
+      serviceAccount: 'egress-gateway',
+      container: 'gateway',
+      identity: 'spiffe://cluster.local/ns/ambit-system/sa/egress-gateway',
+      trustDomain: 'cluster.local',
+      netns: podNetns('t1', 'ambit-system', 'egress-gateway'),
+      veth: podVethName('ambit-system', 'egress-gateway'),
+      tokenFile: join(labRunDir('t1'), 'egress-gateway', 'token'),
+      hbonePort: 15008,
+      adminHost: '127.0.0.1',
+      readinessPort: 15021,
+      configDumpPort: 15000,
+    });
+    assert.equal(planLab('t1', spec('  mesh: { enabled: false }\n')).egress, undefined);
+    assert.equal(planLab('t1', spec('  egress: { enabled: false }\n')).egress, undefined);
+  });
+
+  test('a spec built in code with egress but no mesh is refused by the plan too', () => {
+    const s = { ...defaultLabSpec(), mesh: { enabled: false } };
+    assert.throws(() => planLab('t1', s), (e: unknown) => e instanceof AmbitError && e.code === 'LAB_SPEC_INVALID' && e.path === 'spec.egress.enabled');
   });
 });
 
