@@ -95,6 +95,7 @@ describe('egress control in the lab', () => {
     assert.equal(site.sni, HOSTS.api.name, 'the application\'s own TLS reached the site (passthrough)');
     assert.equal(site.peer.address, gatewayIp, 'the site saw the gateway, the only way out');
     const line = await auditLine('app-a passthrough', (l) => l.source === principal('app-a') && l.sni === HOSTS.api.name && l.verdict === 'allowed', mark);
+    assert.equal(line.sourcePod, 'default/app-a', 'the audit names the pod as well as its verified identity');
     assert.equal(line.mode, 'passthrough');
     assert.deepEqual(line.resolved, [HOSTS.api.address]);
     assert.equal(line.upstream, `${HOSTS.api.address}:443`);
