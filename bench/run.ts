@@ -1,11 +1,12 @@
 // `make bench`: every benchmark, one after another (never concurrently: this machine has two
 // cores), each printing its figures beside its baseline and target. Targets are printed, never
-// asserted. Pass names to run a subset: node dist/bench/run.js ca controlplane lab hbone nodeproxy
+// asserted. Pass names to run a subset: node dist/bench/run.js ca controlplane lab hbone nodeproxy egress
 import { benchCaSign } from './ca-sign.js';
 import { benchControlPlane, printControlPlane } from './controlplane.js';
 import { benchLabUp } from './lab-up.js';
 import { benchHbone } from './hbone.js';
 import { benchNodeProxy } from './nodeproxy.js';
+import { benchEgress } from './egress.js';
 
 const all: Record<string, () => Promise<void>> = {
   ca: async () => {
@@ -24,6 +25,10 @@ const all: Record<string, () => Promise<void>> = {
   nodeproxy: async () => {
     const r = await benchNodeProxy();
     console.log(`node proxy vs direct vs HAProxy (lab, client pod on node-1 -> server pod on node-2):\n${String(r.table)}`);
+  },
+  egress: async () => {
+    const r = await benchEgress();
+    console.log(`egress TLS passthrough (lab, pod on node-2 -> gateway on node-1 -> internet host) beside a direct connection:\n${r.table}`);
   },
 };
 

@@ -9,7 +9,7 @@ import { EchoRoundTrip, type Tally, connectRoundTrip, streamOneWay } from './loa
 
 export type LoadTarget = { kind: 'http'; url: string } | { kind: 'tcp'; host: string; port: number };
 
-/** TCP only: `echo` round trips on kept connections, `connect` a new connection per round trip, `stream` one-way bulk per connection. */
+/** `echo` round trips on kept connections and `stream` one-way bulk per connection (TCP only); `connect` a new connection per round trip (TCP or HTTP). */
 export type LoadMode = 'echo' | 'connect' | 'stream';
 
 export interface LoadOptions {
@@ -92,7 +92,7 @@ function checkMode(opts: LoadOptions): LoadMode | undefined {
   if (!MODES.includes(mode)) {
     throw new AmbitError('APP_INVALID_ARGUMENT', `Cannot run load: mode ${showValue(mode)} is not one of ${MODES.join(', ')}`, { path: 'mode', value: mode });
   }
-  if (opts.target.kind !== 'tcp') throw new AmbitError('APP_INVALID_ARGUMENT', `Cannot run load: mode ${showValue(mode)} needs a TCP target`, { path: 'mode', value: mode });
+  if (opts.target.kind !== 'tcp' && mode !== 'connect') throw new AmbitError('APP_INVALID_ARGUMENT', `Cannot run load: mode ${showValue(mode)} needs a TCP target`, { path: 'mode', value: mode });
   if (mode === 'stream' && opts.rate !== undefined) {
     throw new AmbitError('APP_INVALID_ARGUMENT', `Cannot run load: rate ${showValue(opts.rate)} does not apply to mode "stream"`, { path: 'rate', value: opts.rate });
   }
@@ -122,7 +122,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadStats> {
       throw new AmbitError('APP_INVALID_ARGUMENT', `Cannot run load: url ${showValue(target.url)} is not an http:// or https:// URL`, { path: 'url', value: target.url });
     }
   }
-  const agentOpts = { keepAlive: true, maxSockets: concurrency };
+  // HTTP in connect mode: a new connection (and, for https, a full TLS handshake) per request.
+  const agentOpts = { keepAlive: mode !== 'connect', maxSockets: concurrency };
   const agent = url?.protocol === 'https:' ? new HttpsAgent({ ...agentOpts, ...(opts.caPem ? { ca: opts.caPem } : {}) }) : new HttpAgent(agentOpts);
   const t: Tally = { latencies: [], errors: 0, sent: 0, received: 0, codes: {}, firstError: null };
   const failed = (err: unknown) => { t.errors++; t.firstError ??= (err as Error).message; };

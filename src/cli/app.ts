@@ -79,7 +79,7 @@ export function registerApp(program: Command): void {
     .description('bounded load client; prints JSON stats on stdout')
     .option('--url <url>', 'http:// or https:// target')
     .option('--tcp <host:port>', 'raw TCP echo target')
-    .addOption(new Option('--mode <mode>', 'TCP: echo (kept connections), connect (a new connection per round trip), stream (one-way bulk, then half-close)').choices(['echo', 'connect', 'stream']))
+    .addOption(new Option('--mode <mode>', 'TCP: echo (kept connections), connect (a new connection per round trip; also for --url), stream (one-way bulk, then half-close)').choices(['echo', 'connect', 'stream']))
     .option('--rate <n>', 'start at most N requests per second (across all connections)', positive('--rate'))
     .option('--requests <n>', 'stop after N requests', positive('--requests'))
     .option('--duration <s>', 'stop after S seconds', positive('--duration'))

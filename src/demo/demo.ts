@@ -1,19 +1,21 @@
 // `ambit demo`: a guided tour in a real lab. Each chapter states a claim, does the thing for real
 // (processes in pods, real TLS, real namespaces) and prints the evidence: the control plane and
 // its CA at work, node-scoped issuance refusing a node, mTLS on the wire, a policy denial, and the
-// identity-confusion attack that IP-cache meshes fall for.
+// identity-confusion attack that IP-cache meshes fall for, and egress control.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AdminHttpClient } from '../controlplane/admin-client.js';
 import { parseDocuments } from '../config/index.js';
 import { adminSocketPath, labRunDir } from '../paths.js';
-import { captureUnderlay, defaultLabSpec, execInPod, labDown, labStatus, labUp, pauseConfig, readLabState } from '../lab/index.js';
+import { captureUnderlay, execInPod, labDown, labStatus, labUp, parseLabFile, pauseConfig, readLabState } from '../lab/index.js';
 import { ConfigStreamClient, controlPlaneIdentity } from '../stream/index.js';
 import { connectFromNetns, netnsPath } from '../sys/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { silentLogger } from '../log.js';
 import { demoManifests, allowOnly, intruderPod } from './manifests.js';
+import { labFile } from './egress-manifests.js';
+import { egressChapter } from './egress-chapter.js';
 
 export interface DemoOptions {
   lab: string;
@@ -43,7 +45,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
   try {
     chapter(0, 'A lab: two nodes, a control plane, an "internet", all network namespaces');
-    await labUp({ name: lab, spec: defaultLabSpec(), replace: true, progress: (l) => say(`  ${l}`) });
+    await labUp({ name: lab, spec: parseLabFile(labFile(lab), 'demo').spec, replace: true, progress: (l) => say(`  ${l}`) });
     await admin.apply(parseDocuments(demoManifests(), 'demo'));
     say('  applied: web (echo server, sa/web, node-2), client (sa/client, node-1), other (sa/other, node-1), Service web');
     await until('pods running and web answering', async () => (await curl('client', `http://${ipOf('web')}:8080/`)).code === 0);
@@ -97,6 +99,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     } finally {
       await pauseConfig(lab, 'node-2', false);
     }
+
+    chapter(5, 'Egress: closed by default, by identity, and tamper-resistant');
+    await egressChapter(lab, say, until);
     say('\nDone. Every step above ran for real: namespaces, nftables capture, TLS 1.3, HTTP/2 CONNECT.');
     if (o.keep) say(`The lab is still up: try \`ambit --lab ${lab} get pods\`, \`ambit --lab ${lab} proxy-config node-1\`, \`ambit lab down --name ${lab}\`.`);
   } finally {

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Server, type Socket, createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { runLoad } from '../../../src/apps/index.js';
 import { AmbitError } from '../../../src/errors.js';
 
@@ -35,6 +36,23 @@ describe('load client: connect, stream and rate-limited modes', () => {
     assert.deepEqual([stats.mode, stats.requests, stats.errors, stats.bytesSent, stats.bytesReceived], ['connect', 30, 0, 30 * 1024, 30 * 1024]);
     assert.equal(accepted, 30);
     assert.ok(stats.latencyMs.p50 > 0);
+  });
+
+  test('connect mode on an HTTP target opens one connection per request; the default keeps them', async () => {
+    let conns = 0;
+    const web = createHttpServer((_q, r) => r.end('ok'));
+    web.on('connection', (s: Socket) => { conns++; track(s); });
+    const port = await listen(web);
+    try {
+      const fresh = await runLoad({ target: { kind: 'http', url: `http://${LO}:${port}/` }, mode: 'connect', requests: 20, concurrency: 2 });
+      assert.deepEqual([fresh.mode, fresh.requests, fresh.errors, conns], ['connect', 20, 0, 20]);
+      conns = 0;
+      const kept = await runLoad({ target: { kind: 'http', url: `http://${LO}:${port}/` }, requests: 20, concurrency: 2 });
+      assert.deepEqual([kept.mode, kept.errors], ['http', 0]);
+      assert.ok(conns <= 2, `kept-alive run opened ${conns} connections`);
+    } finally {
+      await new Promise((r) => web.close(r));
+    }
   });
 
   test('echo mode keeps its connections', async () => {
@@ -85,7 +103,7 @@ describe('load client: connect, stream and rate-limited modes', () => {
 
   const bad: [string, Parameters<typeof runLoad>[0], string][] = [
     ['an unknown mode', { target: { kind: 'tcp', host: LO, port: 1 }, mode: 'flood' as 'echo' }, 'Cannot run load: mode "flood" is not one of echo, connect, stream'],
-    ['a mode on an http target', { target: { kind: 'http', url: 'http://127.0.0.1:1/' }, mode: 'connect' }, 'Cannot run load: mode "connect" needs a TCP target'],
+    ['a TCP-only mode on an http target', { target: { kind: 'http', url: 'http://127.0.0.1:1/' }, mode: 'stream' }, 'Cannot run load: mode "stream" needs a TCP target'],
     ['a rate in stream mode', { target: { kind: 'tcp', host: LO, port: 1 }, mode: 'stream', rate: 5 }, 'Cannot run load: rate 5 does not apply to mode "stream"'],
     ['a zero rate', { target: { kind: 'tcp', host: LO, port: 1 }, rate: 0 }, 'Cannot run load: rate 0 is outside 0.01..1000000'],
   ];
