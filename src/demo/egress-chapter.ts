@@ -46,7 +46,7 @@ export async function egressChapter(lab: string, say: (s?: string) => void, unti
     return found;
   };
   const show = (l: Line | undefined): string =>
-    l === undefined ? '(no gateway line)' : `gateway: ${l.verdict} ${l.code} source=${String(l.source).replace('spiffe://', '')} ${l.sni ? `sni=${l.sni}` : `host=${l.host}`}${l.upstream ? ` upstream=${l.upstream}` : ''}`;
+    l === undefined ? '(no gateway line)' : `gateway: ${l.verdict} ${l.code} source=${String(l.source).replace('spiffe://', '')} ${l.sni ? `sni=${l.sni}` : l.host ? `host=${l.host}` : `authority=${l.authority}`}${l.upstream ? ` upstream=${l.upstream}` : ''}`;
   const outcome = (code: number): string => (code === 0 ? 'reached' : `failed (curl exit ${code})`);
 
   say(`  the egress gateway runs as pod ${EGRESS_GATEWAY.namespace}/${EGRESS_GATEWAY.name} (${gw?.ip ?? '?'}, ${gw?.node ?? '?'}) with its own SVID; nodes drop every other exit`);
@@ -87,6 +87,8 @@ export async function egressChapter(lab: string, say: (s?: string) => void, unti
   };
   const inAttacker = (argv: string[], input?: string) => execInPod(lab, 'default', 'attacker', argv, { timeoutMs: 10_000, ...(input ? { input } : {}) });
   await attempt(`dial ${HOSTS.api.address}:443 directly`, () => curl('attacker', `https://${HOSTS.api.address}/`, ['-k']));
+  const direct = nodeProxyLines(lab, 'node-2').reverse().find((l) => l.access === true && l.destinationAddress === `${HOSTS.api.address}:443`);
+  if (direct) say(`    node-2: ${String(direct.flag)} ${String(direct.sourcePrincipal)}: ${String(direct.reason)}`);
   await attempt('ICMP ping to the internet', () => inAttacker(['ping', '-n', '-c', '1', '-W', '1', HOSTS.api.address]));
   await attempt('flush its capture rules (nft)', () => inAttacker(['nft', 'flush', 'table', 'ip', 'ambit_capture']));
   await attempt(`allowed SNI ${HOSTS.api.name}, sent to the decoy ${HOSTS.decoy.address}`, () => curl('attacker', `https://${HOSTS.api.name}/`, ['--resolve', `${HOSTS.api.name}:443:${HOSTS.decoy.address}`]));

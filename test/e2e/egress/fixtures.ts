@@ -30,6 +30,8 @@ if (mode === 'udp' || mode === 'dns') {
   const s = net.connect({ host, port: Number(port), allowHalfOpen: true });
   s.on('connect', () => { s.write(payload); if (mode === 'end') s.end(); });
   s.on('data', (d) => { got = Buffer.concat([got, d]); });
+  // The peer's FIN ends it too (allowHalfOpen keeps the socket open otherwise).
+  s.on('end', () => done('closed'));
   s.on('close', () => done('closed'));
   s.on('error', (e) => done('error:' + e.code));
 }
