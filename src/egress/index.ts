@@ -29,7 +29,7 @@ export {
   type EgressGatewayLimits,
   type OriginationSetting,
 } from './gateway.js';
-export { dnsResolver, type Resolver } from './resolve.js';
+export { dnsResolver, type Resolver, type DnsResolverOptions } from './resolve.js';
 export type { Dialer } from './upstream.js';
 export type { EgressRecord, EgressVerdict } from './gateway-audit.js';
 export { parseEgressAuthority, type EgressAuthority } from './tunnel-authority.js';

@@ -91,6 +91,39 @@ describe('dnsResolver', () => {
     assert.deepEqual(await resolve('www.example.com'), ['127.0.0.1']);
   });
 
+  test('answers are kept for their TTL (capped), shared by concurrent lookups, and failures are not kept', async () => {
+    let queries = 0;
+    let ttl = 60;
+    let address = '127.0.0.2';
+    const counting = new DnsServer({ zones: [{ lookup: (name: string) => {
+      queries++;
+      if (name !== 'moving.example.com') return null;
+      return { answers: [{ name, type: 'A' as const, class: 1, ttl, address }], rcode: 0 };
+    } }] });
+    let clock = 1_000_000;
+    const r = dnsResolver(await counting.listen('127.0.0.1', 0), { timeoutMs: 1000, maxTtlSeconds: 30, now: () => clock });
+    try {
+      assert.deepEqual(await Promise.all([r('moving.example.com'), r('moving.example.com')]), [['127.0.0.2'], ['127.0.0.2']]);
+      assert.equal(queries, 1, 'two concurrent lookups, one query');
+      address = '127.0.0.3';
+      clock += 29_000;
+      assert.deepEqual(await r('moving.example.com'), ['127.0.0.2'], 'within the capped TTL (30 s of 60): the kept answer');
+      clock += 2_000;
+      assert.deepEqual(await r('moving.example.com'), ['127.0.0.3'], 'past it: asked again, and the name moved');
+      assert.equal(queries, 2);
+      ttl = 0;
+      clock += 31_000;
+      await r('moving.example.com');
+      await r('moving.example.com');
+      assert.equal(queries, 4, 'TTL 0 is never kept');
+      await assert.rejects(r('gone.example.com'), { code: 'EGRESS_RESOLVE_FAILED' });
+      await assert.rejects(r('gone.example.com'), { code: 'EGRESS_RESOLVE_FAILED' });
+      assert.equal(queries, 6, 'a failure is asked again every time');
+    } finally {
+      await counting.close();
+    }
+  });
+
   test('an unknown name fails with EGRESS_RESOLVE_FAILED and the rcode', async () => {
     await assert.rejects(resolve('nope.example.com'), {
       code: 'EGRESS_RESOLVE_FAILED',
