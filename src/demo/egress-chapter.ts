@@ -2,13 +2,14 @@
 // ServiceEntries, TLS passthrough and origination, per-source policy by verified identity, and
 // each way a compromised pod might try to get out — every outcome printed beside the log line of
 // the component that decided (the egress gateway, or the node proxy for what never reaches it).
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminHttpClient } from '../controlplane/admin-client.js';
 import { EGRESS_GATEWAY, parseDocuments } from '../config/index.js';
 import { adminSocketPath, labRunDir } from '../paths.js';
-import { execInPod, labStatus } from '../lab/index.js';
-import { HOSTS, egressConfig, principal, sleeper } from './egress-manifests.js';
+import { execInPod, labStatus, nodeNetns } from '../lab/index.js';
+import { HOSTS, egressConfig, icmpProbe, principal, sleeper } from './egress-manifests.js';
 
 type Line = Record<string, unknown>;
 
@@ -33,6 +34,15 @@ export function gatewayAudit(lab: string): Line[] {
 /** Every JSON line of one node proxy's log (access lines carry `access: true`). */
 export function nodeProxyLines(lab: string, node: string): Line[] {
   return jsonLines(join(labRunDir(lab), 'logs', `node-proxy-${node}.log`));
+}
+
+/** The capture drop counter a node proxy reports for one pod (from its metrics port, inside the node). */
+async function captureDrops(lab: string, node: string, pod: string): Promise<number | undefined> {
+  const out = await new Promise<string>((resolve) => {
+    execFile('ip', ['netns', 'exec', nodeNetns(lab, node), 'curl', '-sS', '-m', '3', 'http://127.0.0.1:15020/metrics'], (_err, stdout) => resolve(stdout ?? ''));
+  });
+  const m = new RegExp(`ambit_capture_dropped_packets\\{pod="${pod}",direction="out"\\} (\\d+)`).exec(out);
+  return m ? Number(m[1]) : undefined;
 }
 
 export async function egressChapter(lab: string, say: (s?: string) => void, until: (what: string, f: () => Promise<boolean> | boolean, ms?: number) => Promise<void>): Promise<void> {
@@ -89,8 +99,13 @@ export async function egressChapter(lab: string, say: (s?: string) => void, unti
   await attempt(`dial ${HOSTS.api.address}:443 directly`, () => curl('attacker', `https://${HOSTS.api.address}/`, ['-k']));
   const direct = nodeProxyLines(lab, 'node-2').reverse().find((l) => l.access === true && l.destinationAddress === `${HOSTS.api.address}:443`);
   if (direct) say(`    node-2: ${String(direct.flag)} ${String(direct.sourcePrincipal)}: ${String(direct.reason)}`);
-  await attempt('ICMP ping to the internet', () => inAttacker(['ping', '-n', '-c', '1', '-W', '1', HOSTS.api.address]));
+  await attempt(`ICMP echo to ${HOSTS.api.address}`, () => inAttacker(icmpProbe(HOSTS.api.address)));
+  await attempt(`UDP to ${HOSTS.api.address}:7000`, () => inAttacker(['node', '-e', `const s=require('dgram').createSocket('udp4');s.send('x',7000,'${HOSTS.api.address}',(e)=>process.exit(e?1:0))`]));
+  const dropped = await captureDrops(lab, 'node-2', 'default/attacker');
+  say(`    node-2 metrics: ambit_capture_dropped_packets{pod="default/attacker",direction="out"} ${dropped ?? '?'} (the kernel dropped them in the pod; the proxy reports them)`);
   await attempt('flush its capture rules (nft)', () => inAttacker(['nft', 'flush', 'table', 'ip', 'ambit_capture']));
+  const resolver = await inAttacker(['node', '-e', `const r=new (require('dns').promises.Resolver)();r.setServers(['203.0.113.53']);r.resolve4('${HOSTS.other.name}').then((a)=>{console.log(a.join(','));process.exit(0)},(e)=>{console.log(e.code);process.exit(1)})`]);
+  say(`  ask the internet's DNS server 203.0.113.53 for ${HOSTS.other.name} directly: ${resolver.code === 0 ? `GOT ${resolver.stdout.trim()} (unexpected)` : `stopped (${resolver.stdout.trim()}: every DNS packet goes to the node proxy)`}`);
   await attempt(`allowed SNI ${HOSTS.api.name}, sent to the decoy ${HOSTS.decoy.address}`, () => curl('attacker', `https://${HOSTS.api.name}/`, ['--resolve', `${HOSTS.api.name}:443:${HOSTS.decoy.address}`]));
   await attempt(`domain fronting: http://${HOSTS.api.name} with Host ${HOSTS.bar.name}`, () => curl('attacker', `http://${HOSTS.api.name}/`, ['-H', `Host: ${HOSTS.bar.name}`]), (l) => l.code === 'EGRESS_HOST_MISMATCH');
   await attempt(`plaintext straight to the gateway ${gw?.ip ?? '?'}:15008`, () => curl('attacker', `http://${gw?.ip ?? '0.0.0.0'}:15008/`), (l) => l.code === 'EGRESS_BAD_AUTHORITY');

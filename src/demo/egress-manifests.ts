@@ -87,3 +87,23 @@ export function egressConfig(publicCaPath: string): string {
     '',
   ].join('\n');
 }
+
+/**
+ * An ICMP echo the pod's own user can send (a datagram ICMP socket, as unprivileged ping does;
+ * the ping binary itself needs file capabilities that pods do not have). Exits 0 only on a reply.
+ */
+export function icmpProbe(address: string): string[] {
+  const py = [
+    'import socket, struct, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)',
+    's.settimeout(1)',
+    'try:',
+    `    s.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + b"ambit", ("${address}", 0))`,
+    '    s.recvfrom(128)',
+    '    print("reply")',
+    'except Exception as e:',
+    '    print("no reply:", e)',
+    '    sys.exit(1)',
+  ].join('\n');
+  return ['python3', '-c', py];
+}

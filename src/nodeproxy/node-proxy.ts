@@ -13,6 +13,7 @@ import { PodManager } from './pods.js';
 import { Telemetry } from './telemetry.js';
 import { serveEnrollment, type EnrolledPod } from './enroll.js';
 import { serveNodeProxyAdmin, type AdminPorts } from './admin.js';
+import { registerCaptureDropMetrics } from './capture-metrics.js';
 import { EgressVips } from './egress-vips.js';
 import { EGRESS_VIP_CIDR } from '../config/egress-gateway.js';
 
@@ -72,6 +73,7 @@ export class NodeProxy {
       ...(opts.dnsUpstream ? { dnsUpstream: opts.dnsUpstream } : {}),
       onPodsChanged: () => this.refreshIdentities(),
     });
+    registerCaptureDropMetrics(this.telemetry.registry, () => this.pods.list(), log);
     this.stream.on('update', (s) => this.apply(s));
     this.stream.on('connected', () => this.refreshIdentities());
   }

@@ -2,19 +2,25 @@
 // own namespace and mounts are untouched). One nft transaction per change: all or nothing.
 import { spawn } from 'node:child_process';
 import { AmbitError } from '../../errors.js';
-import { captureRules, removeRules } from './rules.js';
+import { captureRules, removeRules, DROP_COUNTERS, TABLE } from './rules.js';
 
 function nftIn(netnsPath: string, script: string): Promise<void> {
+  return runNft(netnsPath, ['-f', '-'], script).then(() => undefined);
+}
+
+function runNft(netnsPath: string, args: string[], input = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('nsenter', [`--net=${netnsPath}`, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const p = spawn('nsenter', [`--net=${netnsPath}`, 'nft', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
+    let out = '';
     p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.on('error', (e) => reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft in ${netnsPath}: ${e.message} (is nftables installed?)`, { cause: e })));
     p.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot install capture rules in ${netnsPath}: nft exited ${code}: ${err.trim()}`, { value: netnsPath }));
+      if (code === 0) resolve(out);
+      else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft ${args.join(' ')} in ${netnsPath}: nft exited ${code}: ${err.trim()}`, { value: netnsPath }));
     });
-    p.stdin.end(script);
+    p.stdin.end(input);
   });
 }
 
@@ -24,4 +30,28 @@ export function installCapture(netnsPath: string): Promise<void> {
 
 export function removeCapture(netnsPath: string): Promise<void> {
   return nftIn(netnsPath, removeRules());
+}
+
+export interface DropCounts {
+  out: { packets: number; bytes: number };
+  in: { packets: number; bytes: number };
+}
+
+/** What the pod's capture filter chains have dropped so far (nft's named counters). */
+export async function readDropCounters(netnsPath: string): Promise<DropCounts> {
+  const text = await runNft(netnsPath, ['-j', 'list', 'counters', 'table', 'ip', TABLE]);
+  const counts: DropCounts = { out: { packets: 0, bytes: 0 }, in: { packets: 0, bytes: 0 } };
+  let doc: { nftables?: { counter?: { name?: string; packets?: number; bytes?: number } }[] };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (err) {
+    throw new AmbitError('CAPTURE_RULES_FAILED', `Cannot read drop counters in ${netnsPath}: nft printed no JSON`, { value: netnsPath, cause: err });
+  }
+  for (const item of doc.nftables ?? []) {
+    const c = item.counter;
+    if (c === undefined) continue;
+    const dir = c.name === DROP_COUNTERS.out ? 'out' : c.name === DROP_COUNTERS.in ? 'in' : undefined;
+    if (dir) counts[dir] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
+  }
+  return counts;
 }

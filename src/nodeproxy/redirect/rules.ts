@@ -6,6 +6,8 @@
 export const PROXY_MARK = 0x539;
 export const MARK_MASK = 0xfff;
 export const TABLE = 'ambit_capture';
+/** Named counters of what the pod's filter chains drop (UDP but DNS, ICMP, anything uncaptured). */
+export const DROP_COUNTERS = { out: 'dropped_out', in: 'dropped_in' } as const;
 
 export const PORTS = {
   outbound: 15001,
@@ -21,6 +23,9 @@ export function captureRules(): string {
     `table ip ${TABLE}`,
     `delete table ip ${TABLE}`,
     `table ip ${TABLE} {`,
+    // What the filter chains drop is counted, so the proxy can report it (invariant 8).
+    `  counter ${DROP_COUNTERS.out} {}`,
+    `  counter ${DROP_COUNTERS.in} {}`,
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
     `    ${skipProxy}`,
@@ -44,12 +49,14 @@ export function captureRules(): string {
     '    ip daddr 127.0.0.0/8 accept',
     `    ${skipProxy.replace(' return', ' accept')}`,
     '    ct state established,related accept',
+    `    counter name ${DROP_COUNTERS.out} drop`,
     '  }',
     '  chain filter_input {',
     '    type filter hook input priority 0; policy drop;',
     '    iifname "lo" accept',
     '    ct state established,related accept',
     '    meta l4proto tcp accept',
+    `    counter name ${DROP_COUNTERS.in} drop`,
     '  }',
     '}',
     // No IPv6 in the mesh: none of it in or out of a captured pod.

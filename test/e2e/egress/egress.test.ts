@@ -14,7 +14,7 @@ import { labRunDir } from '../../../src/paths.js';
 import { decodeMessage, encodeMessage, newQuery, RCODE, RR_TYPE } from '../../../src/dns/index.js';
 import { gatewayAudit as egressAudit, nodeProxyLines as proxyLines } from '../../../src/demo/egress-chapter.js';
 import { apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
-import { HOSTS, badFirstBytes, egressConfig, labFile, principal, sleeper, writePodClient } from './fixtures.js';
+import { HOSTS, badFirstBytes, egressConfig, icmpProbe, labFile, principal, sleeper, writePodClient } from './fixtures.js';
 
 const LAB = `egr${process.pid % 100000}`;
 const GW = { namespace: 'ambit-system', name: 'egress-gateway' };
@@ -182,13 +182,20 @@ describe('egress control in the lab', () => {
   });
 
   test('tamper: dialing an external IP directly (TCP), over UDP or ICMP puts no packet on the underlay', async () => {
+    const dropped = async (): Promise<number> => {
+      const m = await inNetns(nodeNetns(LAB, 'node-2'), ['curl', '-sS', '-m', '3', 'http://127.0.0.1:15020/metrics']);
+      const hit = /ambit_capture_dropped_packets\{pod="default\/attacker",direction="out"\} (\d+)/.exec(m.out);
+      assert.ok(hit, `node-2 reports the attacker's capture drops:\n${m.out.split('\n').filter((l) => l.includes('dropped')).join('\n')}`);
+      return Number(hit[1]);
+    };
+    const droppedBefore = await dropped();
     let tcp = { how: '' };
     let udp = { how: '' };
-    let ping = { code: 0 };
+    let ping = { code: 0, stdout: '' };
     const cap = await captureUnderlay(LAB, async () => {
       tcp = await raw('attacker', 'tcp', HOSTS.api.address, 7000, Buffer.from('ping\n'), 2000);
       udp = await raw('attacker', 'udp', HOSTS.api.address, 7000, Buffer.from('ping\n'), 1500);
-      ping = await inPod('attacker', ['ping', '-n', '-c', '1', '-W', '1', HOSTS.api.address]);
+      ping = await inPod('attacker', icmpProbe(HOSTS.api.address));
       // Positive control inside the same capture: allowed traffic leaves, from the gateway only.
       const ok = await curl('app-a', `https://${HOSTS.api.name}/control`);
       assert.equal(ok.code, 0, ok.stderr);
@@ -197,10 +204,13 @@ describe('egress control in the lab', () => {
     assert.match(tcp.how, /closed|error/);
     assert.equal(udp.how, 'timeout', 'no UDP reply');
     assert.notEqual(ping.code, 0, 'no ICMP reply');
+    assert.match(ping.stdout, /^no reply/, `the probe ran and got no reply: ${ping.stdout}`);
     const lines = cap.summary.split('\n').filter((l) => l.includes(' IP '));
     assert.ok(lines.some((l) => l.includes(`${gatewayIp}.`)), `the capture saw the gateway's allowed traffic:\n${cap.summary}`);
     const strays = lines.filter((l) => !l.includes(`${gatewayIp}.`) && !l.includes(` ${gatewayIp}:`) && !/ > 10\.244\./.test(l));
     assert.deepEqual(strays, [], 'nothing but the gateway talks to the internet');
+    // The kernel dropped the UDP datagram and the ICMP echo in the pod; the proxy reports both.
+    assert.ok((await dropped()) >= droppedBefore + 2, 'UDP and ICMP counted as dropped by capture');
     await accessLine('node-2', 'attacker raw TCP refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.api.address}:7000` && String(l.sourcePrincipal).endsWith('sa/attacker') && l.flag === 'NO_ROUTE');
   });
 

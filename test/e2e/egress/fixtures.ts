@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { alpn, hello, serverName, supportedVersions } from '../../unit/egress/hello-builder.js';
 import { HOSTS } from '../../../src/demo/egress-manifests.js';
 
-export { HOSTS, egressConfig, labFile, principal, sleeper } from '../../../src/demo/egress-manifests.js';
+export { HOSTS, egressConfig, icmpProbe, labFile, principal, sleeper } from '../../../src/demo/egress-manifests.js';
 
 /**
  * A raw client the pod's own user runs: resolves the host with the pod's resolver (so through the

@@ -72,6 +72,10 @@ test('capture rules: proxy-marked sockets and loopback skip; TCP to 15001, DNS t
   assert.match(r, /tcp dport 53 redirect to :15053/);
   assert.match(r, /meta l4proto tcp redirect to :15001/);
   assert.match(r, /tcp dport 15008 return\n\s+meta l4proto tcp redirect to :15006/);
+  // What the filter chains drop is counted in named counters, both ways.
+  assert.match(r, /counter dropped_out \{\}[\s\S]*counter dropped_in \{\}/);
+  assert.match(r, /ct state established,related accept\n\s+counter name dropped_out drop\n\s+\}/);
+  assert.match(r, /meta l4proto tcp accept\n\s+counter name dropped_in drop\n\s+\}/);
   // Re-installing is atomic: the table is declared, deleted and defined in one script.
   assert.match(r, /^table ip ambit_capture\ndelete table ip ambit_capture\ntable ip ambit_capture \{/);
 });
