@@ -2,6 +2,7 @@
 // for an identity that some pod scheduled on its own node runs as; a workload credential (bound
 // to one identity) only for that identity, and under the same node rule. Pure, so it is table-tested.
 import { showValue } from '../errors.js';
+import { EGRESS_GATEWAY } from '../config/index.js';
 import type { SpiffeId } from '../identity/index.js';
 
 export interface PlacedPod {
@@ -17,7 +18,7 @@ export interface PodPlacementLookup {
 
 export type IssuanceDecision =
   | { allowed: true }
-  | { allowed: false; code: 'ISSUANCE_NOT_WORKLOAD' | 'ISSUANCE_NOT_ON_NODE' | 'ISSUANCE_NOT_BOUND'; reason: string };
+  | { allowed: false; code: 'ISSUANCE_NOT_WORKLOAD' | 'ISSUANCE_NOT_ON_NODE' | 'ISSUANCE_NOT_BOUND' | 'ISSUANCE_RESERVED'; reason: string };
 
 /**
  * `node` (and `boundIdentity`, for a workload credential) must come from a verified token, never
@@ -30,6 +31,15 @@ export function authorizeIssuance(req: { node: string; spiffeId: SpiffeId; bound
       allowed: false,
       code: 'ISSUANCE_NOT_BOUND',
       reason: `Cannot issue ${spiffeId.uri} to node ${showValue(node)}: the workload credential is bound to ${req.boundIdentity} only`,
+    };
+  }
+  // The egress gateway's identity is the mesh's only way out: node proxies never capture its pod,
+  // so none of them has a reason to hold its key. Only the gateway's own bound credential gets it.
+  if (req.boundIdentity === undefined && spiffeId.namespace === EGRESS_GATEWAY.namespace && spiffeId.serviceAccount === EGRESS_GATEWAY.serviceAccount) {
+    return {
+      allowed: false,
+      code: 'ISSUANCE_RESERVED',
+      reason: `Cannot issue ${spiffeId.uri} to node ${showValue(node)}: the egress gateway's identity is issued only to a workload credential bound to it (AdminApi.issueWorkloadToken), never to a node proxy`,
     };
   }
   if (spiffeId.namespace === undefined || spiffeId.serviceAccount === undefined) {

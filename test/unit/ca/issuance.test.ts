@@ -78,3 +78,24 @@ describe('authorizeIssuance (workload credentials: bound identity, still node-sc
     test(name, () => assert.deepEqual(authorizeIssuance({ node, spiffeId: parseSpiffeId(uri), boundIdentity: bound }, pods), want));
   }
 });
+
+describe('authorizeIssuance (the egress gateway identity is reserved for its own credential)', () => {
+  const gw = 'spiffe://cluster.local/ns/ambit-system/sa/egress-gateway';
+  const withGateway: PodPlacementLookup = {
+    podsWithIdentity: (ns, sa) => (ns === 'ambit-system' && sa === 'egress-gateway' ? [{ namespace: ns, name: 'egress-gateway', nodeName: 'n1' }] : []),
+  };
+  test('a node proxy of the gateway\'s own node is refused its identity', () => {
+    assert.deepEqual(authorizeIssuance({ node: 'n1', spiffeId: parseSpiffeId(gw) }, withGateway), {
+      allowed: false, code: 'ISSUANCE_RESERVED',
+      reason: 'Cannot issue spiffe://cluster.local/ns/ambit-system/sa/egress-gateway to node "n1": the egress gateway\'s identity is issued only to a workload credential bound to it (AdminApi.issueWorkloadToken), never to a node proxy',
+    });
+  });
+  test('the gateway\'s bound credential on its node gets it', () => {
+    assert.deepEqual(authorizeIssuance({ node: 'n1', spiffeId: parseSpiffeId(gw), boundIdentity: gw }, withGateway), { allowed: true });
+  });
+  test('other ambit-system identities are ordinary workloads', () => {
+    const other = 'spiffe://cluster.local/ns/ambit-system/sa/other';
+    assert.equal(authorizeIssuance({ node: 'n1', spiffeId: parseSpiffeId(other) }, withGateway).allowed, false);
+    assert.equal((authorizeIssuance({ node: 'n1', spiffeId: parseSpiffeId(other) }, withGateway) as { code: string }).code, 'ISSUANCE_NOT_ON_NODE');
+  });
+});
