@@ -14,6 +14,13 @@ import { CLUSTER_DOMAIN } from './dns.js';
 /** Short, like service records: a proxy restart forgets its VIPs, and clients should ask again soon. */
 export const EGRESS_VIP_TTL = 5;
 
+/**
+ * Distinct external names one pod may be handed VIPs for while the proxy runs. VIPs are never
+ * reused, so without a per-pod bound one pod could use up the node's whole range (65,534
+ * addresses) and starve every other pod on the node of new names.
+ */
+export const DEFAULT_MAX_NAMES_PER_POD = 1024;
+
 export interface EgressZoneOptions {
   state: () => MeshState;
   /** The node proxy's one table, shared by every pod's DNS proxy and by outbound routing. */
@@ -22,10 +29,14 @@ export interface EgressZoneOptions {
   pod: string;
   log: Logger;
   clusterDomain?: string;
+  maxNamesPerPod?: number;
 }
 
 export class EgressZone implements Zone {
   private readonly domain: string;
+  /** Names this pod was handed VIPs for (its quota). */
+  private readonly names = new Set<string>();
+  private quotaLogged = false;
 
   constructor(private readonly opts: EgressZoneOptions) {
     this.domain = canonicalName(opts.clusterDomain ?? CLUSTER_DOMAIN);
@@ -33,9 +44,12 @@ export class EgressZone implements Zone {
 
   lookup(name: string, type: number): ZoneAnswer | null {
     const state = this.opts.state();
-    if (state.egressGateway === undefined) return null; // no gateway: forwarded upstream, as before
     const n = canonicalName(name);
     if (n === '' || n === this.domain || n.endsWith(`.${this.domain}`)) return null;
+    // Before the first configuration the proxy cannot know whether egress is closed: fail closed
+    // rather than forward an external name upstream (a restarted proxy with the control plane away).
+    if (state.version === 0) return this.refuse(n, type, `no configuration from the control plane yet: external names are refused until it arrives`);
+    if (state.egressGateway === undefined) return null; // no gateway: forwarded upstream, as before
     const host = canonicalHost(n);
     const mode = state.mesh.outboundTrafficPolicy.mode;
     const matched = host === null ? undefined : state.serviceEntryHosts.match(host);
@@ -45,9 +59,18 @@ export class EgressZone implements Zone {
     if (host === null) return this.refuse(n, type, `${JSON.stringify(n)} is not a host name the egress gateway can carry`);
     // The mesh is IPv4 only: AAAA (and any other type) is "the name exists, no such records".
     if (type !== RR_TYPE.A && type !== RR_TYPE.ANY) return { answers: [], rcode: RCODE.NOERROR };
+    const quota = this.opts.maxNamesPerPod ?? DEFAULT_MAX_NAMES_PER_POD;
+    if (!this.names.has(host) && this.names.size >= quota) {
+      if (!this.quotaLogged) {
+        this.quotaLogged = true;
+        this.opts.log.error({ pod: this.opts.pod, name: n, code: 'EGRESS_VIP_QUOTA', quota }, `dns query refused: pod ${this.opts.pod} already holds egress addresses for ${quota} names (EGRESS_VIP_QUOTA); further new names are refused (logged once)`);
+      }
+      return { answers: [], rcode: RCODE.REFUSED };
+    }
     let vip: string;
     try {
       vip = this.opts.vips.allocate(host);
+      this.names.add(host);
     } catch (err) {
       this.opts.log.error({ pod: this.opts.pod, name: n, err: (err as Error).message, code: (err as { code?: string }).code }, 'dns query failed: no egress address left; answering SERVFAIL');
       return { answers: [], rcode: RCODE.SERVFAIL };

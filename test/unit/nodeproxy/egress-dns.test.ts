@@ -10,7 +10,7 @@ import { DnsServer, RCODE, RR_TYPE, StaticZone, queryDns, type DnsEndpoint, type
 import { MeshZone } from '../../../src/nodeproxy/dns.js';
 import { EgressZone } from '../../../src/nodeproxy/egress-zone.js';
 import { EgressVips } from '../../../src/nodeproxy/egress-vips.js';
-import type { MeshState } from '../../../src/nodeproxy/state.js';
+import { MeshState } from '../../../src/nodeproxy/state.js';
 import { egressState } from './egress-state.js';
 
 const UPSTREAM_RECORDS = new StaticZone([
@@ -116,5 +116,50 @@ describe('in-pod DNS proxy with an egress gateway', () => {
     assert.equal(said.pod, 'default/a');
     assert.match(String(said.err), /^Cannot allocate an egress address for "seven\.example\.net": all 6 addresses of 240\.240\.0\.0\/29 are in use/);
     assert.deepEqual(addresses(await queryDns(at, 'api.example.com', RR_TYPE.A)), ['240.240.0.1']);
+  });
+
+  test('before the first configuration, external names are refused (never forwarded upstream); cluster names still resolve', async () => {
+    state = MeshState.empty();
+    const r = await queryDns(at, 'api.example.com', RR_TYPE.A);
+    assert.equal(r.rcode, RCODE.REFUSED, 'fail closed: the proxy does not know yet whether egress is closed');
+    assert.deepEqual(r.answers, []);
+    assert.deepEqual(addresses(await queryDns(at, 'other.team.svc.cluster.local', RR_TYPE.A)), ['10.96.0.77']);
+    assert.ok(logs.some((l) => l.rcode === 'REFUSED' && /no configuration from the control plane yet/.test(String(l.msg))));
+  });
+});
+
+describe('in-pod DNS proxy: one pod cannot use up the node\'s egress addresses', () => {
+  const logs: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  }));
+  const state = egressState({ mode: 'ALLOW_ANY' });
+  const vips = new EgressVips();
+  let greedy: DnsServer;
+  let other: DnsServer;
+  let at: DnsEndpoint;
+  let otherAt: DnsEndpoint;
+  before(async () => {
+    greedy = new DnsServer({ zones: [new EgressZone({ state: () => state, vips, pod: 'default/greedy', log, maxNamesPerPod: 2 })] });
+    other = new DnsServer({ zones: [new EgressZone({ state: () => state, vips, pod: 'default/other', log, maxNamesPerPod: 2 })] });
+    at = await greedy.listen('127.0.0.1', 0);
+    otherAt = await other.listen('127.0.0.1', 0);
+  });
+  after(async () => {
+    await greedy?.close();
+    await other?.close();
+  });
+
+  test('past its quota a pod gets REFUSED for new names (logged once); its known names and other pods are unaffected', async () => {
+    assert.equal((await queryDns(at, 'n1.example.org', RR_TYPE.A)).rcode, RCODE.NOERROR);
+    assert.equal((await queryDns(at, 'n2.example.org', RR_TYPE.A)).rcode, RCODE.NOERROR);
+    for (const n of ['n3.example.org', 'n4.example.org']) assert.equal((await queryDns(at, n, RR_TYPE.A)).rcode, RCODE.REFUSED, n);
+    assert.equal(logs.filter((l) => l.code === 'EGRESS_VIP_QUOTA').length, 1, 'logged once, not once per query');
+    assert.equal(vips.allocated, 2, 'the refused names took no address');
+    assert.deepEqual(addresses(await queryDns(at, 'n1.example.org', RR_TYPE.A)), [vips.allocate('n1.example.org')], 'a known name still answers');
+    assert.equal((await queryDns(otherAt, 'n3.example.org', RR_TYPE.A)).rcode, RCODE.NOERROR, 'another pod has its own quota');
   });
 });
