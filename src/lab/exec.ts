@@ -54,7 +54,15 @@ export function execInPod(lab: string, namespace: string, pod: string, argv: str
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
-    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    let timedOut = false;
+    const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs) : undefined;
+    // A process the command left behind (or one stopped under ptrace) may hold its stdout open:
+    // after a timeout, the command's exit is the end.
+    child.on('exit', () => {
+      if (!timedOut) return;
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    });
     child.on('error', (err) => reject(new AmbitError('LAB_EXEC_FAILED', `Cannot exec ${showValue(argv.join(' '))} in pod ${podKey(namespace, pod)}: ${err.message}`, { cause: err })));
     child.on('close', (code, sig) => {
       if (timer) clearTimeout(timer);

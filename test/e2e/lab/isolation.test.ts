@@ -35,9 +35,11 @@ const PTRACE = [
   '    r = libc.ptrace(16, pid, None, None)',
   '    return "attached" if r == 0 else errno.errorcode[ctypes.get_errno()]',
 ].join('\n');
-const PTRACE_PID = `${PTRACE}\nprint(attach(int(sys.argv[1])))`;
+// Were the attach ever to succeed, the target is let go again (it would stay stopped otherwise).
+const PTRACE_PID = `${PTRACE}\nimport os\npid = int(sys.argv[1])\nr = attach(pid)\nif r == "attached":\n    os.waitpid(pid, 0x40000000)\n    libc.ptrace(17, pid, None, None)\nprint(r)`;
 /** The control: the same code attaches to a process of its own (its child), so EPERM above means the uid. */
-const PTRACE_OWN_CHILD = `${PTRACE}\nimport subprocess\np = subprocess.Popen(["sleep", "30"])\nprint(attach(p.pid))\np.kill()`;
+// (SIGKILL, not SIGTERM: a stopped tracee would keep our stdout open and the exec from ending.)
+const PTRACE_OWN_CHILD = `${PTRACE}\nimport os, subprocess\np = subprocess.Popen(["sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint(attach(p.pid))\nos.kill(p.pid, 9)\np.wait()`;
 const READ_MEM = "import sys\ntry:\n    open('/proc/%s/mem' % sys.argv[1], 'rb').read(1)\n    print('read')\nexcept OSError as e:\n    print(type(e).__name__)";
 
 function pod(name: string, namespace = 'default'): PodView & { uid: number; pid: number } {
@@ -124,6 +126,13 @@ describe('lab isolation: a user per pod, private homes, closed logs, a non-root 
     // Its own process it can read (so the denials above are about the other uid, not /proc).
     const self = await exec('other', ['sh', '-c', `tr '\\0' '\\n' < /proc/${pod('other').pid}/environ`]);
     assert.match(self.stdout, /^POD_NAME=other$/m);
+  });
+
+  test('exec ends at its timeout even when a process it left behind holds its output open', async () => {
+    const t0 = Date.now();
+    const r = await execInPod(LAB, 'default', 'other', ['sh', '-c', 'sleep 30 & sleep 60'], { timeoutMs: 1000 });
+    assert.notEqual(r.code, 0);
+    assert.ok(Date.now() - t0 < 10_000, `ended after ${Date.now() - t0} ms`);
   });
 
   test('HOME and TMPDIR are private: 0700 dirs of the pod uid under the run dir that no other pod can list or write', async () => {
