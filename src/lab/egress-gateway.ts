@@ -1,10 +1,12 @@
 // The egress gateway as a lab workload: the objects `lab up` applies (Namespace, ServiceAccount,
 // Service and Pod in ambit-system), the one container command it runs, its workload credential
 // on disk, and the wait for its readiness port. Also the one test that tells the agent that a pod
-// is this system pod (not captured, run as root without capabilities): it must match the plan
-// exactly, command included, so no ordinary pod can ever get that treatment.
+// is this system pod (not captured, and the owner of the credential): it must match the plan
+// exactly, command included, so no ordinary pod can ever get that treatment. The gateway runs as
+// its own pod user like every pod: no capabilities and no root, so the lab's root-owned secrets
+// (CA keys, node tokens, the control plane's admin socket) are out of its reach.
 import http from 'node:http';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AmbitError } from '../errors.js';
 import { labRunDir } from '../paths.js';
@@ -14,6 +16,7 @@ import type { EgressPlan, LabPlan } from './plan.js';
 import { containerLogFile, readAgentState } from './state.js';
 import { podKey } from './names.js';
 import { isAlive, sleep } from './processes.js';
+import type { PodUser } from './pod-users.js';
 
 /** Lifetime of the gateway's workload credential (the lab's node credentials live as long). */
 export const GATEWAY_TOKEN_TTL_SECONDS = 86400;
@@ -89,12 +92,34 @@ export function isEgressGatewayPod(plan: LabPlan, pod: PodResource): boolean {
   return c.name === e.container && c.env.length === 0 && got.length === want.length && got.every((a, i) => a === want[i]);
 }
 
-/** Writes the gateway's credential root-owned, 0600, in a 0700 directory: pods (uid 65534) cannot read it. */
+/** Writes the gateway's credential root-owned, 0400, in a 0700 directory; the agent hands it to the gateway's user. */
 export function writeGatewayToken(e: EgressPlan, token: string): void {
   mkdirSync(dirname(e.tokenFile), { recursive: true, mode: 0o700 });
   chmodSync(dirname(e.tokenFile), 0o700);
-  writeFileSync(e.tokenFile, token, { mode: 0o600 });
-  chmodSync(e.tokenFile, 0o600);
+  writeFileSync(e.tokenFile, token, { mode: 0o400 });
+  chmodSync(e.tokenFile, 0o400);
+}
+
+function ownToken(e: EgressPlan, uid: number, gid: number): void {
+  const dir = dirname(e.tokenFile);
+  try {
+    chownSync(dir, uid, gid);
+    chmodSync(dir, 0o700);
+    chownSync(e.tokenFile, uid, gid);
+    chmodSync(e.tokenFile, 0o400);
+  } catch (err) {
+    throw new AmbitError('LAB_GATEWAY_TOKEN', `Cannot hand the egress gateway its credential ${e.tokenFile} (owner ${uid}): ${(err as Error).message}`, { value: e.tokenFile, cause: err });
+  }
+}
+
+/** Before the gateway starts: its credential and the directory holding it become its user's, 0400 in 0700. */
+export function handGatewayToken(e: EgressPlan, user: Pick<PodUser, 'uid' | 'gid'>): void {
+  ownToken(e, user.uid, user.gid);
+}
+
+/** Once the gateway pod is gone: back to root, so a later holder of its uid gets nothing. */
+export function releaseGatewayToken(e: EgressPlan): void {
+  if (existsSync(e.tokenFile)) ownToken(e, 0, 0);
 }
 
 /** Issues the credential, then applies the objects (the agent starts the pod once it sees it). */

@@ -1,9 +1,12 @@
 // `lab exec` and `lab logs`: run a command inside a pod exactly as its apps run (its namespace,
-// its /etc/netns files, nobody, no capabilities), and read a pod's container logs.
+// its /etc/netns files, the pod's own user, HOME and TMPDIR, no capabilities), and read a pod's
+// container logs.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { AmbitError, showValue } from '../errors.js';
 import { podEnv, wrapCommand } from './processes.js';
+import { podUser, type PodUser } from './pod-users.js';
+import type { PodRecord } from './state.js';
 import { findRunningPod, requireLabState } from './status.js';
 import { readAgentState } from './state.js';
 import { podKey } from './names.js';
@@ -21,17 +24,28 @@ export interface PodExecOptions {
   timeoutMs?: number;
 }
 
+/** The user the pod's processes run as, from the agent's record of it. */
+function recordUser(lab: string, rec: PodRecord): PodUser {
+  if (rec.uid === undefined) {
+    throw new AmbitError('LAB_POD_NO_USER', `Cannot exec in pod ${showValue(podKey(rec.namespace, rec.name))}: the lab agent recorded no uid for it (a pod built by an older agent; recreate it)`, { value: podKey(rec.namespace, rec.name) });
+  }
+  return podUser(lab, rec.uid);
+}
+
 /** The argv that runs `argv` inside the pod. */
 export function podExecArgv(lab: string, namespace: string, pod: string, argv: string[]): string[] {
-  const rec = findRunningPod(requireLabState(lab), namespace, pod);
-  return wrapCommand({ argv, netns: rec.netns!, unprivileged: true });
+  const state = requireLabState(lab);
+  const rec = findRunningPod(state, namespace, pod);
+  return wrapCommand({ argv, netns: rec.netns!, user: recordUser(state.lab, rec) });
 }
 
 export function execInPod(lab: string, namespace: string, pod: string, argv: string[], o: PodExecOptions = {}): Promise<PodExecResult> {
   if (argv.length === 0) throw new AmbitError('LAB_EXEC_NO_COMMAND', 'Cannot exec in a pod: no command given after --', { value: argv });
-  const rec = findRunningPod(requireLabState(lab), namespace, pod);
-  const [cmd, ...args] = wrapCommand({ argv, netns: rec.netns!, unprivileged: true });
-  const env = podEnv({ POD_NAME: pod, POD_NAMESPACE: namespace, ...(rec.ip ? { POD_IP: rec.ip } : {}) });
+  const state = requireLabState(lab);
+  const rec = findRunningPod(state, namespace, pod);
+  const user = recordUser(state.lab, rec);
+  const [cmd, ...args] = wrapCommand({ argv, netns: rec.netns!, user });
+  const env = podEnv(user, { POD_NAME: pod, POD_NAMESPACE: namespace, ...(rec.ip ? { POD_IP: rec.ip } : {}) });
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, args, { stdio: o.inherit ? 'inherit' : ['pipe', 'pipe', 'pipe'], env, cwd: '/' });
     let stdout = '';
@@ -40,7 +54,15 @@ export function execInPod(lab: string, namespace: string, pod: string, argv: str
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
-    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    let timedOut = false;
+    const timer = o.timeoutMs ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.timeoutMs) : undefined;
+    // A process the command left behind (or one stopped under ptrace) may hold its stdout open:
+    // after a timeout, the command's exit is the end.
+    child.on('exit', () => {
+      if (!timedOut) return;
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    });
     child.on('error', (err) => reject(new AmbitError('LAB_EXEC_FAILED', `Cannot exec ${showValue(argv.join(' '))} in pod ${podKey(namespace, pod)}: ${err.message}`, { cause: err })));
     child.on('close', (code, sig) => {
       if (timer) clearTimeout(timer);

@@ -11,7 +11,8 @@ export { planLab, findNode, type LabPlan, type NodePlan, type EgressPlan } from 
 export { PodIpam, parseIPv4, formatIPv4, parseCidr, formatCidr, cidrContains, type IpamSnapshot } from './ipam.js';
 export { readLabState, readAgentState, statePath, type LabState, type AgentState, type PodRecord, type ComponentRecord } from './state.js';
 export { labPrefix, podNetns, nodeNetns, underlayNetns, controlPlaneNetns, internetNetns, validateLabName } from './names.js';
-export { capEff, isAlive, pidsInNetns, netnsInode, POD_UID } from './processes.js';
+export { capEff, isAlive, pidsInNetns, netnsInode, dropPrivileges } from './processes.js';
+export { POD_UID_BASE, labUidRange, podHome, podHomesDir, podUser, sweepPodFiles, type PodUser } from './pod-users.js';
 export { assertLabHost } from './host-check.js';
 export { listNetns } from './topology.js';
 export { serviceRules, renderKubeProxy, KUBE_PROXY_TABLE, type ServiceRule } from './kube-proxy.js';

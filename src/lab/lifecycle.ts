@@ -15,7 +15,7 @@ import type { LabSpec } from './spec.js';
 import { validateLabName } from './names.js';
 import { createTopology } from './topology.js';
 import { labSslDir } from './pod-network.js';
-import { readLabState, writeLabState, type ComponentRecord, type LabState } from './state.js';
+import { logDir, readLabState, writeLabState, type ComponentRecord, type LabState } from './state.js';
 import { findLabLeftovers, teardownLab, type TeardownReport } from './teardown.js';
 import { agentComponent, controlPlaneComponent, dnsComponents, internetHostComponents, nodeProxyComponent, startComponent, type ComponentTemplate } from './components.js';
 import { waitForNodeProxies } from './mesh.js';
@@ -89,6 +89,9 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   const state: LabState = { version: 1, lab, createdAt: new Date().toISOString(), ready: false, spec: o.spec, plan, components: {} };
   mkdirSync(labRunDir(lab), { recursive: true, mode: 0o755 });
   chmodSync(labRunDir(lab), 0o755);
+  // Root's alone: no pod reads a component's log or another pod's (the gateway's audit lines).
+  mkdirSync(logDir(lab), { recursive: true, mode: 0o700 });
+  chmodSync(logDir(lab), 0o700);
   writeLabState(state);
   const start = (t: ComponentTemplate): ComponentRecord => {
     const rec = startComponent(t);

@@ -35,7 +35,7 @@ export interface EgressPlan {
   /** The pod's network namespace and the node end of its veth (what the node drops key on). */
   netns: string;
   veth: string;
-  /** Root-owned, 0600: the workload credential the gateway opens its config stream with. */
+  /** The workload credential the gateway opens its config stream with: its pod user's, 0400, in a 0700 directory. */
   tokenFile: string;
   hbonePort: number;
   /** Readiness (and dump) on 127.0.0.1 inside the gateway's pod namespace. */

@@ -1,8 +1,9 @@
-// Brings one pod to life or ends it: address from the node's IPAM, network, then each
-// container as an unprivileged process in the pod's namespace with its own log file. The one
-// exception is the lab's egress gateway (egress-gateway.ts decides which pod that is): it is not
-// enrolled into the node proxy (it terminates HBONE itself) and runs as root without capabilities,
-// so it can read its 0600 credential that no application pod can.
+// Brings one pod to life or ends it: address from the node's IPAM, a user of its own (uid, HOME,
+// TMPDIR), network, then each container as that user without capabilities in the pod's
+// namespace, with its own log file. The one exception is the lab's egress gateway
+// (egress-gateway.ts decides which pod that is): it is not enrolled into the node proxy (it
+// terminates HBONE itself) and its workload credential is handed to its user, 0400, so that no
+// other pod can read it.
 import type { PodResource } from '../config/types.js';
 import { ANNOTATIONS } from '../config/types.js';
 import { AmbitError, showValue } from '../errors.js';
@@ -11,7 +12,8 @@ import type { LabPlan } from './plan.js';
 import { findNode } from './plan.js';
 import { createPodNetwork, removePodNetwork } from './pod-network.js';
 import { netnsInode, pidsInNetns, spawnDetached, stopProcesses } from './processes.js';
-import { isEgressGatewayPod } from './egress-gateway.js';
+import { isEgressGatewayPod, releaseGatewayToken, handGatewayToken } from './egress-gateway.js';
+import { createPodHome, podUser, removePodHome, type PodUidAllocator } from './pod-users.js';
 import { containerLogFile, type ContainerRecord, type PodRecord } from './state.js';
 import { podKey, podNetns } from './names.js';
 import { enrollPod, enrolledPod, releasePod } from './mesh.js';
@@ -25,7 +27,7 @@ export function podFingerprint(pod: PodResource): string {
  * Creates the pod; throws an AmbitError (after undoing its partial work) when the pod cannot be
  * placed, addressed or started, so the caller can mark it Failed with that message.
  */
-export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod: PodResource): Promise<PodRecord> {
+export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, uids: PodUidAllocator, pod: PodResource): Promise<PodRecord> {
   const namespace = pod.metadata.namespace ?? 'default';
   const name = pod.metadata.name;
   const key = podKey(namespace, name);
@@ -43,6 +45,10 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
   const record: PodRecord = { namespace, name, node: node.name, ip, phase: 'Pending', fingerprint: podFingerprint(pod), containers: [] };
   if (system) record.system = true;
   try {
+    const user = podUser(plan.lab, uids.allocate());
+    record.uid = user.uid;
+    createPodHome(plan.lab, user);
+    if (system) handGatewayToken(plan.egress!, user);
     const net = await createPodNetwork(plan, node, namespace, name, ip);
     record.netns = net.netns;
     record.veth = net.veth;
@@ -56,7 +62,7 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
       const logFile = containerLogFile(plan.lab, namespace, name, c.name);
       const env: Record<string, string> = { POD_NAME: name, POD_NAMESPACE: namespace, POD_IP: ip, NODE_NAME: node.name };
       for (const e of c.env) env[e.name] = e.value;
-      const pid = spawnDetached({ argv, netns: net.netns, ...(system ? { systemPod: true } : { unprivileged: true }), logFile, env });
+      const pid = spawnDetached({ argv, netns: net.netns, user, logFile, env });
       const rec: ContainerRecord = { name: c.name, pid, logFile, startedAt: new Date().toISOString() };
       record.containers.push(rec);
     }
@@ -68,7 +74,7 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, pod:
   }
 }
 
-/** Stops every process in the pod's namespace, removes its network and frees its address. */
+/** Stops every process in the pod's namespace, removes its network and HOME, and frees its address. */
 export async function deletePod(plan: LabPlan, ipams: Map<string, PodIpam>, record: PodRecord): Promise<void> {
   const netns = record.netns ?? podNetns(plan.lab, record.namespace, record.name);
   const ino = netnsInode(netns);
@@ -77,6 +83,8 @@ export async function deletePod(plan: LabPlan, ipams: Map<string, PodIpam>, reco
   await stopProcesses(pids, 1000);
   if (!record.system) await releasePod(plan, record.node, { namespace: record.namespace, name: record.name });
   await removePodNetwork(netns);
+  if (record.uid !== undefined) removePodHome(plan.lab, record.uid);
+  if (record.system && plan.egress) releaseGatewayToken(plan.egress);
   if (record.ip !== undefined && ipams.get(record.node)?.ownerOf(record.ip) === podKey(record.namespace, record.name)) {
     ipams.get(record.node)!.release(record.ip);
   }

@@ -1,15 +1,14 @@
 // Starting and stopping the lab's long-lived processes. Everything runs detached in its own
 // process group (so the CLI that started it may exit) with output appended to a log file.
 // Pod processes enter their namespace with `ip netns exec` (which also bind-mounts the pod's
-// /etc/netns files: resolv.conf and the CA bundle) and drop to nobody with no capabilities.
+// /etc/netns files: resolv.conf and the CA bundle) and drop to their pod's own user with no
+// capabilities. Logs are root's alone (0600 in 0700 directories): no pod reads another's.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AmbitError } from '../errors.js';
-
-/** The uid/gid pod processes run as (nobody/nogroup). */
-export const POD_UID = 65534;
+import { podTmpDir, type PodUser } from './pod-users.js';
 
 export const AMBIT_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -17,14 +16,11 @@ export interface ProcessSpec {
   argv: string[];
   /** Network namespace to run in (omitted: the caller's). */
   netns?: string;
-  /** Drop to nobody with an empty capability set, as pod processes do. */
-  unprivileged?: boolean;
   /**
-   * The lab's system pod (the egress gateway): stays uid 0 (to read its root-owned 0600
-   * credential) but with every capability dropped (it cannot touch nftables or routes either),
-   * in the clean pod environment.
+   * A pod's process: drop to the pod's own user with an empty capability set, in the clean pod
+   * environment (its own HOME and TMPDIR). Every pod, the egress gateway included, runs so.
    */
-  systemPod?: boolean;
+  user?: PodUser;
   logFile: string;
   env?: Record<string, string>;
 }
@@ -35,31 +31,24 @@ export function resolveCommand(argv: string[]): string[] {
   return argv;
 }
 
-export const DROP_PRIVILEGES = [
-  'setpriv',
-  `--reuid=${POD_UID}`,
-  `--regid=${POD_UID}`,
-  '--clear-groups',
-  '--inh-caps=-all',
-  '--bounding-set=-all',
-  '--no-new-privs',
-  '--',
-];
-
-/** Root without capabilities: uid 0 keeps owner access to root's files, and nothing else. */
-export const DROP_CAPABILITIES = ['setpriv', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+/** setpriv's arguments that make a process `user` with no groups, no capabilities and no way to gain any. */
+export function dropPrivileges(user: Pick<PodUser, 'uid' | 'gid'>): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+}
 
 /** The full argv that runs `spec` in its namespace, with its privileges. */
-export function wrapCommand(spec: Pick<ProcessSpec, 'argv' | 'netns' | 'unprivileged' | 'systemPod'>): string[] {
+export function wrapCommand(spec: Pick<ProcessSpec, 'argv' | 'netns' | 'user'>): string[] {
   const inner = resolveCommand(spec.argv);
-  const dropped = spec.unprivileged ? [...DROP_PRIVILEGES, ...inner] : spec.systemPod ? [...DROP_CAPABILITIES, ...inner] : inner;
+  const dropped = spec.user ? [...dropPrivileges(spec.user), ...inner] : inner;
   return spec.netns === undefined ? dropped : ['ip', 'netns', 'exec', spec.netns, ...dropped];
 }
 
-export function podEnv(extra: Record<string, string> = {}): Record<string, string> {
+/** The whole environment of a pod's process: nothing of the agent's leaks in. */
+export function podEnv(user: PodUser, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: '/tmp',
+    HOME: user.home,
+    TMPDIR: podTmpDir(user),
     LANG: 'C.UTF-8',
     ...(process.env.AMBIT_LOG_LEVEL ? { AMBIT_LOG_LEVEL: process.env.AMBIT_LOG_LEVEL } : {}),
     ...extra,
@@ -68,11 +57,12 @@ export function podEnv(extra: Record<string, string> = {}): Record<string, strin
 
 /** Starts a detached process; returns its pid (the pid of the final program: ip and setpriv exec). */
 export function spawnDetached(spec: ProcessSpec): number {
-  mkdirSync(dirname(spec.logFile), { recursive: true });
-  const fd = openSync(spec.logFile, 'a');
+  mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
+  const fd = openSync(spec.logFile, 'a', 0o600);
   try {
+    fchmodSync(fd, 0o600); // the mode only applies when the file is new
     const [cmd, ...args] = wrapCommand(spec);
-    const env = spec.unprivileged || spec.systemPod ? podEnv(spec.env) : { ...process.env, ...spec.env };
+    const env = spec.user ? podEnv(spec.user, spec.env) : { ...process.env, ...spec.env };
     const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' });
     if (child.pid === undefined) {
       throw new AmbitError('LAB_SPAWN_FAILED', `Cannot start ${spec.argv.join(' ')}: spawn returned no pid`, { value: spec.argv });

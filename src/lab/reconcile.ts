@@ -16,6 +16,7 @@ import { readAgentState, writeAgentState, type AgentState, type PodRecord } from
 import { podKey } from './names.js';
 import { enrolledPod, resyncEnrollments } from './mesh.js';
 import { applyEgressDrops, egressDropsFor, renderEgressDrops } from './egress-drops.js';
+import { PodUidAllocator } from './pod-users.js';
 
 const CREATE_CONCURRENCY = 4;
 
@@ -24,6 +25,7 @@ export class LabReconciler {
   private readonly services = new Map<string, ServiceResource>();
   private readonly records: Map<string, PodRecord>;
   private readonly ipams = new Map<string, PodIpam>();
+  private readonly uids: PodUidAllocator;
   private readonly unsynced = new Set<string>();
   private readonly appliedRules = new Map<string, string>();
   private readonly appliedDrops = new Map<string, string>();
@@ -45,6 +47,8 @@ export class LabReconciler {
       const snap = saved?.ipam[n.name];
       this.ipams.set(n.name, snap ? PodIpam.restore(snap) : new PodIpam(n.podCIDR, plan.reuseFreed));
     }
+    // A restarted agent goes on from the saved next uid; the pods keep theirs (in their records).
+    this.uids = PodUidAllocator.restore(plan.lab, saved?.nextUid, () => this.heldUids());
     // Statuses written while the control plane was away are pushed again.
     for (const k of this.records.keys()) this.unsynced.add(k);
   }
@@ -154,7 +158,7 @@ export class LabReconciler {
 
   private async create(key: string, pod: PodResource): Promise<void> {
     try {
-      const rec = await createPod(this.plan, this.ipams, pod);
+      const rec = await createPod(this.plan, this.ipams, this.uids, pod);
       this.records.set(key, rec);
       this.log.info({ pod: key, ip: rec.ip, node: rec.node, pids: rec.containers.map((c) => c.pid) }, 'pod running');
     } catch (err) {
@@ -213,11 +217,16 @@ export class LabReconciler {
     }
   }
 
+  private *heldUids(): Iterable<number> {
+    for (const r of this.records.values()) if (r.uid !== undefined) yield r.uid;
+  }
+
   private save(): void {
     const state: AgentState = {
       version: 1,
       revision: this.revision,
       ipam: Object.fromEntries([...this.ipams].map(([n, i]) => [n, i.snapshot()])),
+      nextUid: this.uids.snapshot(),
       pods: Object.fromEntries(this.records),
       updatedAt: new Date().toISOString(),
     };

@@ -15,7 +15,6 @@ export interface ComponentRecord {
   name: string;
   argv: string[];
   netns?: string;
-  unprivileged?: boolean;
   env?: Record<string, string>;
   pid: number;
   logFile: string;
@@ -49,7 +48,9 @@ export interface PodRecord {
   ip?: string;
   phase: PodPhase;
   message?: string;
-  /** The egress gateway: not enrolled into the node proxy, runs as root without capabilities. */
+  /** The pod's own uid (= gid), allocated by the agent; `lab exec` runs as it too. */
+  uid?: number;
+  /** The egress gateway: not enrolled into the node proxy, owns its workload credential. */
   system?: boolean;
   /** JSON of the spec that was built, to notice changes. */
   fingerprint: string;
@@ -60,6 +61,8 @@ export interface AgentState {
   version: 1;
   revision: number;
   ipam: Record<string, IpamSnapshot>;
+  /** The next pod uid to hand out (uids are not reused within a lab). */
+  nextUid?: number;
   pods: Record<string, PodRecord>;
   updatedAt: string;
 }
@@ -104,6 +107,7 @@ export function writeAgentState(lab: string, state: AgentState): void {
   writeJsonAtomic(agentStatePath(lab), state);
 }
 
+/** Root-only (0700, files 0600): pods cannot read any log, their own or the gateway's audit lines. */
 export function logDir(lab: string): string {
   return join(labRunDir(lab), 'logs');
 }

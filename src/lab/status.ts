@@ -13,7 +13,7 @@ export interface LabStatusReport {
   createdAt: string;
   nodes: { name: string; netns: string; ip: string; podCIDR: string }[];
   components: { name: string; pid: number; alive: boolean; netns?: string; logFile: string }[];
-  pods: { namespace: string; name: string; node: string; ip?: string; phase: string; message?: string; system?: boolean; netns?: string; containers: { name: string; pid: number; alive: boolean; logFile: string }[] }[];
+  pods: { namespace: string; name: string; node: string; ip?: string; phase: string; message?: string; uid?: number; system?: boolean; netns?: string; containers: { name: string; pid: number; alive: boolean; logFile: string }[] }[];
 }
 
 export function requireLabState(name: string): LabState {
@@ -42,6 +42,7 @@ export function labStatus(name: string): LabStatusReport {
         ...(p.ip ? { ip: p.ip } : {}),
         phase: p.phase,
         ...(p.message ? { message: p.message } : {}),
+        ...(p.uid !== undefined ? { uid: p.uid } : {}),
         ...(p.system ? { system: true } : {}),
         ...(p.netns ? { netns: p.netns } : {}),
         containers: p.containers.map((c) => ({ name: c.name, pid: c.pid, alive: isAlive(c.pid), logFile: c.logFile })),
@@ -66,7 +67,7 @@ export function formatLabStatus(r: LabStatusReport): string {
         ...r.pods.map((p) => [
           p.namespace, p.name, p.node, p.ip ?? '-', p.phase,
           p.containers.map((c) => `${c.name}:${c.pid}${c.alive ? '' : '(dead)'}`).join(',') || '-',
-          p.message ?? (p.system ? 'system pod: egress gateway (not captured, root without capabilities)' : ''),
+          p.message ?? (p.system ? 'system pod: egress gateway (not captured, holds its credential)' : ''),
         ]),
       ]),
     );

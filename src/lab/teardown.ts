@@ -2,7 +2,9 @@
 // file, so a lab left by a crash (or a half-built one) is cleaned just as well: the agent
 // first (so it recreates nothing), then every process inside a lab namespace, then the
 // namespaces (their links, addresses, routes and nftables tables go with them), the
-// /etc/netns entries, and the run directory.
+// /etc/netns entries, what the pods' users left in the shared scratch directories (/tmp,
+// /var/tmp, /dev/shm), and the run directory (with the pods' HOME and TMPDIR in it, whoever
+// owns them).
 import { existsSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { labRunDir } from '../paths.js';
@@ -11,12 +13,15 @@ import { ipBatch } from './shell.js';
 import { listNetns } from './topology.js';
 import { netnsInode, pidsByArgv, pidsInNetns, stopProcesses, isAlive } from './processes.js';
 import { readLabState } from './state.js';
+import { sweepPodFiles } from './pod-users.js';
 
 export interface TeardownReport {
   namespaces: string[];
   processes: number;
   etcEntries: string[];
   runDir: boolean;
+  /** Files and directories of the lab's pod users removed from /tmp, /var/tmp and /dev/shm. */
+  podFiles: string[];
 }
 
 /** What of a lab exists on this machine right now. */
@@ -50,6 +55,8 @@ export async function teardownLab(lab: string): Promise<TeardownReport> {
   } catch {
     /* not empty, or gone */
   }
+  // Every process of the lab is stopped by now, so nothing of its pods writes any more.
+  const podFiles = sweepPodFiles(lab);
   const runDir = existsSync(labRunDir(lab));
   rmSync(labRunDir(lab), { recursive: true, force: true });
   return {
@@ -57,5 +64,6 @@ export async function teardownLab(lab: string): Promise<TeardownReport> {
     processes: new Set([...agents, ...found.pids, ...again.pids]).size,
     etcEntries: again.etcEntries,
     runDir,
+    podFiles,
   };
 }

@@ -1,14 +1,14 @@
 // The egress gateway as the lab deploys it, and invariant 7 at the node: the gateway is a system
-// pod (root without capabilities, not captured, with its own SVID), its credential is out of the
+// pod (its own non-root uid without capabilities, not captured, with its own SVID), its credential is out of the
 // pods' reach, and every node drops internet-bound TCP, UDP and ICMP that does not come from the
 // gateway pod, even when capture is bypassed (a compromised node-proxy path: root in the pod's
 // namespace with the proxy mark) and even from the node namespace itself.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { teardownLab, readLabState, labStatus, capEff, isAlive, listNetns, probeEgressGateway, egressGatewayResources, egressGatewayArgv, EGRESS_DROP_TABLE, type EgressPlan } from '../../../src/lab/index.js';
+import { teardownLab, readLabState, labStatus, capEff, isAlive, listNetns, probeEgressGateway, egressGatewayResources, egressGatewayArgv, EGRESS_DROP_TABLE, POD_UID_BASE, type EgressPlan } from '../../../src/lab/index.js';
 import { run } from '../../../src/lab/shell.js';
 import { nodeNetns } from '../../../src/lab/names.js';
 import { connectFromNetns, udpSocketInNetns, netnsPath } from '../../../src/sys/index.js';
@@ -115,7 +115,7 @@ describe('lab egress: the gateway pod and the node drops', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('status shows the gateway: a system pod on node-1, root without capabilities, not captured', async () => {
+  test('status shows the gateway: a system pod on node-1, its own non-root uid without capabilities, not captured', async () => {
     const json = JSON.parse(await cliOk(['lab', 'status', '--name', LAB, '-o', 'json'])) as ReturnType<typeof labStatus>;
     const gw = json.pods.find((p) => p.namespace === 'ambit-system' && p.name === 'egress-gateway');
     assert.ok(gw, 'listed by lab status');
@@ -125,7 +125,8 @@ describe('lab egress: the gateway pod and the node drops', () => {
     assert.match(gw.ip!, /^10\.244\.1\.\d+$/);
     assert.match(await cliOk(['lab', 'status', '--name', LAB]), /^ambit-system\s+egress-gateway\s+node-1\s+10\.244\.1\.\d+\s+Running\s+gateway:\d+\s+system pod: egress gateway/m);
     const pid = gw.containers[0]!.pid;
-    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m, 'the gateway runs as root');
+    assert.ok(gw.uid !== undefined && gw.uid >= POD_UID_BASE, `the gateway has a pod uid: ${gw.uid}`);
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${gw.uid}\\s+${gw.uid}\\s+${gw.uid}\\s+${gw.uid}$`, 'm'), 'the gateway runs as its own uid, not root');
     assert.equal(capEff(pid), 0n, 'but without any capability: it cannot alter its namespace');
     // Not captured: no capture table in its namespace, where an app pod has one.
     assert.doesNotMatch(await tables(gw.netns!), /ambit_capture/);
@@ -149,7 +150,8 @@ describe('lab egress: the gateway pod and the node drops', () => {
     for (const [pod, node] of [['near', 'node-1'], ['far', 'node-2']] as const) {
       const netns = podOf(LAB, pod)!.netns!;
       // As the pod user, capture stops it in the pod already.
-      const asApp = await run('ip', ['netns', 'exec', netns, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'ping', '-n', '-c', '1', '-W', '1', HOST], { allowFail: true });
+      const uid = String(podOf(LAB, pod)!.uid);
+      const asApp = await run('ip', ['netns', 'exec', netns, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'ping', '-n', '-c', '1', '-W', '1', HOST], { allowFail: true });
       assert.notEqual(asApp.code, 0);
       // Root with the proxy mark passes capture; the node must drop it, and counts it.
       let before = await dropped(node, 'forward_dropped');
@@ -196,7 +198,7 @@ describe('lab egress: the gateway pod and the node drops', () => {
     assert.equal(r.stdout, '');
   });
 
-  test('a pod that runs the gateway command under another name is an ordinary pod: nobody, captured, no token', async () => {
+  test('a pod that runs the gateway command under another name is an ordinary pod: its own uid, captured, no token', async () => {
     const e = egressPlan();
     const argv = egressGatewayArgv(readLabState(LAB)!.plan, e);
     await apply(LAB, `apiVersion: v1\nkind: Pod\nmetadata: { name: imitation, namespace: ambit-system }\nspec:\n  nodeName: node-1\n  serviceAccountName: egress-gateway\n  containers:\n    - { name: gateway, command: ${JSON.stringify(argv)} }\n`);
@@ -222,11 +224,14 @@ describe('lab egress: the gateway pod and the node drops', () => {
     await waitPodGone(LAB, e.pod, e.namespace);
     const closed = async (): Promise<true | undefined> => (!(await run('ip', ['netns', 'exec', nodeNetns(LAB, 'node-1'), 'nft', 'list', 'table', 'ip', EGRESS_DROP_TABLE])).stdout.includes('iifname') ? true : undefined);
     await waitFor('the gateway exception removed', closed, 5000);
+    assert.equal(statSync(e.tokenFile).uid, 0, 'while no gateway runs its credential is root\'s again');
     const pod = egressGatewayResources(readLabState(LAB)!.plan, e).find((r) => r.kind === 'Pod')!;
     await admin(LAB).apply([pod]);
     const back = await waitPod(LAB, e.pod, 'Running', e.namespace);
     assert.notEqual(back.ip, old.ip, 'a new address (no reuse)');
     assert.equal(back.system, true);
+    assert.ok(back.uid !== undefined && back.uid !== old.uid, `a new uid (${old.uid} -> ${back.uid})`);
+    assert.deepEqual([statSync(e.tokenFile).uid, statSync(e.tokenFile).mode & 0o777], [back.uid, 0o400], 'the credential is handed to the new gateway user');
     await waitFor('the exception names the new address', async () => ((await run('ip', ['netns', 'exec', nodeNetns(LAB, 'node-1'), 'nft', 'list', 'table', 'ip', EGRESS_DROP_TABLE])).stdout.includes(`ip saddr ${back.ip} `) ? true : undefined), 5000);
     assert.equal(await tcpFrom(back.netns!, 7000), 'answered');
     await waitFor('the new gateway ready', async () => ((await probeEgressGateway(back.netns!, e).catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 15_000);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { teardownLab, capEff, isAlive, execInPod, labStatus, readLabState, netnsInode, pidsInNetns, listNetns } from '../../../src/lab/index.js';
+import { teardownLab, capEff, isAlive, execInPod, labStatus, readLabState, netnsInode, pidsInNetns, listNetns, POD_UID_BASE } from '../../../src/lab/index.js';
 import { run } from '../../../src/lab/shell.js';
 import { podVethName } from '../../../src/lab/names.js';
 import { httpFromPod, apply, cli, cliOk, deletePod, labTraces, serverPod, sleeperPod, waitFor, waitPod, waitPodGone, podOf } from './helpers.js';
@@ -83,10 +83,14 @@ describe('lab (shared, 2 nodes)', () => {
     assert.equal((await curl('client', `http://${s.spec.clusterIP}/`)).stdout, 'hello from server\n');
   });
 
-  test("a pod's app process has CapEff 0, runs as nobody and cannot touch nftables", async () => {
-    const pid = podOf(LAB, 'server')!.containers[0]!.pid;
+  test("a pod's app process has CapEff 0, runs as its pod's own non-root uid and cannot touch nftables", async () => {
+    const server = podOf(LAB, 'server')!;
+    const pid = server.containers[0]!.pid;
+    const uid = server.uid!;
+    assert.ok(uid >= POD_UID_BASE, `pod uid ${uid}`);
+    assert.notEqual(uid, podOf(LAB, 'client')!.uid, 'each pod its own uid');
     assert.equal(capEff(pid), 0n);
-    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
     const list = await execInPod(LAB, 'default', 'client', ['nft', 'list', 'ruleset']);
     assert.notEqual(list.code, 0);
     assert.match(list.stderr, /Operation not permitted/);

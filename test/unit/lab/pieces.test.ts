@@ -65,9 +65,10 @@ describe('small pieces', () => {
     assert.ok(podVethName('default', 'x').length <= 15);
     assert.notEqual(podVethName('default', 'x'), podVethName('other', 'x'));
   });
-  test('pod commands run in the namespace as nobody without capabilities; ambit means this CLI', () => {
-    const argv = wrapCommand({ argv: ['ambit', 'app', 'echo'], netns: 'ambit-t1-p-x', unprivileged: true });
+  test("pod commands run in the namespace as the pod's own user without capabilities; ambit means this CLI", () => {
+    const argv = wrapCommand({ argv: ['ambit', 'app', 'echo'], netns: 'ambit-t1-p-x', user: { uid: 200123, gid: 200123, home: '/run/ambit/t1/homes/200123' } });
     assert.deepEqual(argv.slice(0, 4), ['ip', 'netns', 'exec', 'ambit-t1-p-x']);
+    assert.deepEqual(argv.slice(4, 8), ['setpriv', '--reuid=200123', '--regid=200123', '--clear-groups']);
     assert.ok(argv.includes('--inh-caps=-all') && argv.includes('--bounding-set=-all') && argv.includes('--no-new-privs'));
     assert.deepEqual(argv.slice(-4), [process.execPath, AMBIT_MAIN, 'app', 'echo']);
   });
