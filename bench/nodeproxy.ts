@@ -10,8 +10,8 @@ import { startHaproxyPair } from './haproxy-baseline.js';
 import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
 import { formatTable, type PathResult } from './nodeproxy-report.js';
 
-const ECHO_PORT = 8080;
-const SINK_PORT = 9000;
+export const ECHO_PORT = 8080;
+export const SINK_PORT = 9000;
 const SIZE = 1024;
 const SINK_SCRIPT = fileURLToPath(new URL('./tcp-sink.js', import.meta.url));
 
@@ -36,7 +36,7 @@ spec:
 }
 
 /** Runs `ambit app load` in the client pod; bounded by the load's own duration plus a margin. */
-async function loadInPod(lab: string, args: string[], durationSec: number): Promise<LoadStats> {
+export async function loadInPod(lab: string, args: string[], durationSec: number): Promise<LoadStats> {
   const r = await execInPod(lab, 'default', 'cli', ['ambit', 'app', 'load', '--timeout', '3000', ...args, '--duration', String(durationSec)], { timeoutMs: (durationSec + 20) * 1000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !line.startsWith('{')) throw new Error(`Cannot run the load client in ${lab}: exit ${r.code}: ${r.stderr.trim().slice(-400)}`);
@@ -46,7 +46,7 @@ async function loadInPod(lab: string, args: string[], durationSec: number): Prom
 const us = (ms: number) => Math.round(ms * 1000);
 
 /** Waits until both pods run and the server answers a round trip (bounded: 20 s). */
-async function waitForServer(lab: string, host: string, port: number): Promise<void> {
+export async function waitForServer(lab: string, host: string, port: number): Promise<void> {
   const deadline = Date.now() + 20000;
   let last = '';
   while (Date.now() < deadline) {
@@ -58,14 +58,32 @@ async function waitForServer(lab: string, host: string, port: number): Promise<v
   throw new Error(`Cannot reach the server ${host}:${port} from the client pod in lab ${lab} within 20 s: ${last}`);
 }
 
+export type Phase = 'stream' | 'seq' | 'c50' | 'connect' | 'steady';
+export const PHASES: readonly Phase[] = ['stream', 'seq', 'c50', 'connect', 'steady'];
+
+/** Each phase's load against host (echo on echoPort, sink on sinkPort) and how long it runs. */
+export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort: number): { args: string[]; seconds: number } {
+  const echo = ['--tcp', `${host}:${echoPort}`, '--size', String(SIZE)];
+  switch (phase) {
+    case 'stream': return { args: ['--tcp', `${host}:${sinkPort}`, '--mode', 'stream'], seconds: 3 };
+    case 'seq': return { args: [...echo, '--requests', '200000'], seconds: 2 };
+    case 'c50': return { args: [...echo, '--concurrency', '50', '--requests', '2000000'], seconds: 3 };
+    case 'connect': return { args: [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], seconds: 3 };
+    case 'steady': return { args: [...echo, '--concurrency', '4', '--rate', '1000', '--requests', '6000'], seconds: 6 };
+  }
+}
+
 /** The four data-path measurements against host (echo on echoPort, sink on sinkPort). */
 async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number): Promise<PathResult> {
   await waitForServer(lab, host, echoPort);
-  const echo = ['--tcp', `${host}:${echoPort}`, '--size', String(SIZE)];
-  const stream = await loadInPod(lab, ['--tcp', `${host}:${sinkPort}`, '--mode', 'stream'], 3);
-  const seq = await loadInPod(lab, [...echo, '--requests', '200000'], 2);
-  const c50 = await loadInPod(lab, [...echo, '--concurrency', '50', '--requests', '2000000'], 3);
-  const churn = await loadInPod(lab, [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], 3);
+  const run = (phase: Phase): Promise<LoadStats> => {
+    const { args, seconds } = phaseLoad(phase, host, echoPort, sinkPort);
+    return loadInPod(lab, args, seconds);
+  };
+  const stream = await run('stream');
+  const seq = await run('seq');
+  const c50 = await run('c50');
+  const churn = await run('connect');
   return {
     throughputGbps: stream.sendGbps,
     seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
@@ -78,12 +96,13 @@ async function measurePath(lab: string, host: string, echoPort: number, sinkPort
 
 /** A steady 1,000 round trips/s for 6 s; CPU sampled over seconds 1.5-5.5 (past the client's start-up). */
 async function steadyUsage(lab: string, host: string, port: number, pids: Record<string, number>): Promise<{ usage: Record<string, UsageSample>; load: LoadStats }> {
-  const loadP = loadInPod(lab, ['--tcp', `${host}:${port}`, '--size', String(SIZE), '--concurrency', '4', '--rate', '1000', '--requests', '6000'], 6);
+  const { args, seconds } = phaseLoad('steady', host, port, SINK_PORT);
+  const loadP = loadInPod(lab, args, seconds);
   const [usage, load] = await Promise.all([sampleUsage(pids, 1500, 4000), loadP]);
   return { usage, load };
 }
 
-async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: string) => Promise<T>): Promise<T> {
+export async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: string) => Promise<T>): Promise<T> {
   try {
     await labUp({ name: lab, spec: { ...defaultLabSpec(), mesh: { enabled: meshEnabled }, egress: { ...defaultLabSpec().egress, enabled: meshEnabled } }, resourcesText: podsYaml(), resourcesSource: 'bench', replace: true });
     const deadline = Date.now() + 20000;

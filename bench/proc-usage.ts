@@ -4,13 +4,19 @@ import { readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** utime + stime of `pid`, in seconds. */
-export function cpuSeconds(pid: number): number {
+/** utime and stime of `pid`, in seconds. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 2 (comm) may hold spaces and parentheses: split after its closing one.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+  return { user: Number(rest[11]) / CLOCK_TICKS, system: Number(rest[12]) / CLOCK_TICKS };
+}
+
+/** utime + stime of `pid`, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** VmRSS of `pid`, in MB. */

@@ -30,6 +30,13 @@ export interface OpenTunnelRequest {
   hostAuthority?: boolean;
   /** A socket already connecting to `address` (e.g. made in the source pod's namespace with a mark). */
   connectSocket?: () => Socket;
+  /**
+   * Called with the CONNECT stream as soon as it is sent, before the response: the caller may
+   * write on it at once (early data, docs/hbone.md) instead of waiting a round trip for the 200.
+   * The identity check has passed by then; a refusal still rejects open(), and the destination
+   * discards what was sent early.
+   */
+  onStream?: (stream: ClientHttp2Stream) => void;
 }
 
 interface PooledSession {
@@ -209,7 +216,7 @@ export class HbonePool {
       return Promise.reject(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel to ${req.authority}: ${(err as Error).message}`, { cause: err }));
     }
     stream.once('close', () => this.release(pooled));
-    return new Promise((resolve, reject) => {
+    const settledP = new Promise<ClientHttp2Stream>((resolve, reject) => {
       let settled = false;
       const fail = (code: string, why: string, cause?: unknown): void => {
         if (settled) return;
@@ -238,5 +245,7 @@ export class HbonePool {
       stream.on('error', (err) => fail('HBONE_CONNECT_FAILED', (err as NodeJS.ErrnoException).code ?? err.message, err));
       stream.once('close', () => fail('HBONE_CONNECT_FAILED', `stream closed before a response (code ${stream.rstCode})`));
     });
+    req.onStream?.(stream);
+    return settledP;
   }
 }

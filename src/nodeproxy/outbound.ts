@@ -16,7 +16,7 @@ import { EgressVips, type EgressNames } from './egress-vips.js';
 import type { EnrolledPod } from './enroll.js';
 import { PROXY_MARK, PORTS } from './redirect/rules.js';
 import type { ResponseFlag, Telemetry } from './telemetry.js';
-import { join } from './pipe.js';
+import { join, relay, type Relay } from './pipe.js';
 import { principalOfUri as principalOf } from '../identity/index.js';
 import { EGRESS_GATEWAY } from '../config/egress-gateway.js';
 
@@ -170,6 +170,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     return void client.destroy();
   }
   let tunnel;
+  let early: Relay | undefined;
   try {
     tunnel = await ctx.pool.open({
       sourceIdentity: src.identity,
@@ -180,8 +181,10 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
       authority: hop.authority,
       ...(r.kind === 'egress' ? { hostAuthority: true } : {}),
       connectSocket: () => connectFromNetns(pod.netns, { host: hop.ip, port: PORTS.hbone, mark: PROXY_MARK }).setNoDelay(true),
+      onStream: (s) => (early = relay(client, s)),
     });
   } catch (err) {
+    early?.abort();
     const e = err as AmbitError;
     const flag: ResponseFlag =
       e.code === 'HBONE_DENIED' ? 'DENY' : e.code === 'HBONE_IDENTITY_MISMATCH' ? 'IDENTITY_MISMATCH' : e.code === 'HBONE_UNREACHABLE' ? 'UNREACHABLE' : e.code === 'HBONE_BAD_REQUEST' ? 'BAD_REQUEST' : 'TLS_FAILURE';
@@ -189,6 +192,6 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     return void client.destroy();
   }
   const close = ctx.telemetry.open({ ...base, ...dstInfo, reason: hop.reason });
-  const res = await join(client, tunnel);
+  const res = await (early ?? relay(client, tunnel)).join();
   close({ bytesSent: res.aToB, bytesReceived: res.bToA, ...(res.error ? { flag: 'UPSTREAM_RESET' as const } : {}) });
 }

@@ -222,6 +222,36 @@ describe('HBONE tunnels', () => {
     });
   }
 
+  test('early data: bytes written before the 200 wait at the destination and reach the upstream once allowed', async () => {
+    const before = h.echo.received();
+    let heldAtDecision = -1;
+    h.decide = async () => {
+      heldAtDecision = h.echo.received() - before;
+      return { status: 200, upstream: await dialEcho(h.echo.port) };
+    };
+    try {
+      const stream = await h.openTunnel({ onStream: (s) => s.end('sent before the response') });
+      assert.equal((await readAll(stream)).toString(), 'sent before the response');
+      assert.equal(heldAtDecision, 0, 'nothing reached the upstream before the decision');
+    } finally {
+      h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
+    }
+  });
+
+  test('early data on a refused tunnel is discarded: it never reaches the upstream, and the connection stays healthy', async () => {
+    const before = h.echo.received();
+    h.decide = async () => ({ status: 401, reason: 'early data test' });
+    try {
+      await rejectsWith(h.openTunnel({ onStream: (s) => s.write('must not arrive') }), 'HBONE_DENIED');
+      await waitFor(() => h.records.some((r) => r.reason === 'early data test'));
+      h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
+      assert.equal(await h.roundTrip('after'), 'after');
+      assert.equal(h.echo.received() - before, 'after'.length);
+    } finally {
+      h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
+    }
+  });
+
   test('an onTunnel that throws answers 503', async () => {
     h.decide = async () => { throw new Error('boom'); };
     try {
