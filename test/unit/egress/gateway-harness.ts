@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseDocuments, type AuthorizationPolicyResource, type ServiceEntryResource } from '../../../src/config/index.js';
 import { createEgressGateway, type EgressGatewayOptions, type EgressRecord } from '../../../src/egress/index.js';
+import { forbiddenRanges } from '../../../src/egress/address-policy.js';
 import { verifyServerIdentity, type HboneServer } from '../../../src/hbone/index.js';
 import { createPublicCa } from '../../../src/lab/public-ca.js';
 import { compilePolicies } from '../../../src/policy/index.js';
@@ -128,6 +129,7 @@ spec:
       },
     });
     const dials: string[] = [];
+    const loopbackInternet = forbiddenRanges({ allowLoopback: true });
     const metrics = new Registry();
     const ctx = svidContext(gatewaySvid);
     const gateway = createEgressGateway({
@@ -139,6 +141,8 @@ spec:
       gatewayTarget: { namespace: 'egress', labels: { app: 'egress-gateway' } },
       // Test double: resolution is injected; every external name lives on 127.0.0.1.
       resolve: async (host) => (EXTERNAL_NAMES.includes(host) || host === 'unknown.example.org' ? ['127.0.0.1'] : []),
+      // The harness's "internet" is loopback; the SSRF tests pass the real default back in.
+      forbiddenUpstreams: () => loopbackInternet,
       connect: (ip, port): Socket => {
         dials.push(`${ip}:${port}`);
         return netConnect({ host: ip, port, allowHalfOpen: true });
