@@ -54,6 +54,8 @@ export class EgressConnection extends Duplex {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.bytesIn += chunk.length;
     this.#lastActive = performance.now();
+    // After an idle close the upstream is ended: what the client still sends (a TLS close_notify) goes nowhere.
+    if (this.idleClosed !== undefined) return cb();
     if (this.#upstream !== undefined) return this.#forward(chunk, cb);
     this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     let first: FirstBytes | undefined;
@@ -118,8 +120,13 @@ export class EgressConnection extends Duplex {
       this.idleClosed = `idle for ${idle} ms (no byte either way): closed with a half-close both ways`;
       this.#upstream?.end();
       this.#end();
-      // Both ends normally close on their own now; one that does not is cut after the grace.
-      this.#idleTimer = setTimeout(() => this.destroy(), Math.min(idle, 30_000));
+      // Both ends normally close on their own now; one that does not is cut after the grace
+      // (with an error, so the tunnel stream is reset: an end without one would leave it open).
+      const grace = Math.min(idle, 30_000);
+      this.#idleTimer = setTimeout(() => {
+        this.idleClosed += `; reset after ${grace} ms more without a close`;
+        this.destroy(new AmbitError('EGRESS_IDLE_TIMEOUT', `Cannot keep egress connection: idle for ${idle} ms and not closed ${grace} ms after a half-close`, { path: 'stream', value: idle }));
+      }, grace);
       this.#idleTimer.unref();
     }, inMs);
     this.#idleTimer.unref();
