@@ -22,6 +22,7 @@ export interface EgressGatewayFlags {
   dns: string;
   adminHost: string;
   trustDomain: string;
+  allowLoopbackUpstreams?: boolean;
 }
 
 function flagError(flag: string, value: string, why: string): never {
@@ -72,6 +73,7 @@ export function egressGatewayOptionsFromFlags(o: EgressGatewayFlags) {
     listen,
     dns,
     adminHost: o.adminHost,
+    allowLoopbackUpstreams: o.allowLoopbackUpstreams === true,
   };
 }
 
@@ -92,6 +94,7 @@ export function registerEgressGateway(program: Command): void {
     .requiredOption('--dns <ip:port>', 'DNS server that resolves external names (the gateway never trusts the address a client dialed)')
     .option('--admin-host <ip>', 'address for 15000 config dump, 15020 Prometheus metrics, 15021 readiness', '0.0.0.0')
     .option('--trust-domain <td>', 'trust domain (to check the control plane identity)', 'cluster.local')
+    .option('--allow-loopback-upstreams', 'let upstreams on 127.0.0.0/8 be dialled (tests whose "internet" is loopback; never in a cluster)', false)
     .addHelpText('after', `
 Logs are JSON lines on stdout; each tunnel writes one "egress connection" line with the verified
 source, authority, SNI/Host, bytes, duration and verdict. Readiness (15021) answers 200 once the

@@ -1,7 +1,9 @@
 // ServiceEntry (networking.istio.io): the registry of hosts outside the mesh. With
 // REGISTRY_ONLY these are the only names the egress gateway lets through, so hosts are held to
 // strict DNS rules (hosts.ts). Resolution defaults to DNS, unlike Istio's NONE: the egress
-// gateway must resolve the requested name itself and never trust the IP the client dialed.
+// gateway must resolve the requested name itself and never trust the IP the client dialed, so
+// NONE (the client picks the address) is refused, as is MESH_INTERNAL (not implemented): every
+// field accepted here is one the gateway honours (DESIGN: nothing is silently ignored).
 // For wildcard hosts, DNS resolution means the gateway resolves the concrete name requested.
 import type { ObjectMeta, ServiceEntryPort, ServiceEntryPortProtocol, ServiceEntryResource } from './types.js';
 import { checkFields, fail, listOf, mapping, noDuplicates, oneOf, opt, port, req, str, type Obj, type Reader } from './fields.js';
@@ -13,8 +15,8 @@ type Resolution = ServiceEntryResource['spec']['resolution'];
 type Location = ServiceEntryResource['spec']['location'];
 
 const PROTOCOLS: readonly ServiceEntryPortProtocol[] = ['HTTP', 'HTTPS', 'TLS', 'TCP'];
-const RESOLUTIONS: readonly Resolution[] = ['DNS', 'STATIC', 'NONE'];
-const LOCATIONS: readonly Location[] = ['MESH_EXTERNAL', 'MESH_INTERNAL'];
+const RESOLUTIONS: readonly Resolution[] = ['DNS', 'STATIC'];
+const LOCATIONS: readonly Location[] = ['MESH_EXTERNAL'];
 export const DEFAULT_RESOLUTION: Resolution = 'DNS';
 export const DEFAULT_LOCATION: Location = 'MESH_EXTERNAL';
 
@@ -64,19 +66,19 @@ export function parseServiceEntry(doc: Obj, metadata: ObjectMeta): ServiceEntryR
   noDuplicates(ports, 'spec.ports', (p) => String(p.number), 'port number');
   noDuplicates(ports, 'spec.ports', (p) => JSON.stringify(p.name), 'port name');
   const resolution = opt(spec, 'resolution', 'spec', oneOf(RESOLUTIONS, {
+    NONE: 'the egress gateway never dials the address a client chose; use DNS, or STATIC with endpoints',
     DNS_ROUND_ROBIN: 'use DNS',
     DYNAMIC_DNS: 'use DNS; for wildcard hosts the egress gateway resolves the requested name',
   })) ?? DEFAULT_RESOLUTION;
-  const location = opt(spec, 'location', 'spec', oneOf(LOCATIONS)) ?? DEFAULT_LOCATION;
+  const location = opt(spec, 'location', 'spec', oneOf(LOCATIONS, {
+    MESH_INTERNAL: 'ServiceEntries describe hosts outside the mesh, reached through the egress gateway; use a Service for mesh workloads',
+  })) ?? DEFAULT_LOCATION;
   const endpoints = opt(spec, 'endpoints', 'spec', listOf(endpoint)) ?? [];
   if (resolution === 'STATIC') {
     if (endpoints.length === 0) fail('spec.endpoints', 'required when resolution is STATIC: list the IPv4 addresses to send to');
     endpoints.forEach((e, i) => {
       if (!isIPv4(e.address)) fail(`spec.endpoints[${i}].address`, 'must be an IPv4 address when resolution is STATIC', e.address);
     });
-  }
-  if (resolution === 'NONE' && endpoints.length > 0) {
-    fail('spec.endpoints', 'must be empty when resolution is NONE; use STATIC or DNS to send to these endpoints');
   }
   return {
     kind: 'ServiceEntry',

@@ -157,8 +157,9 @@ export interface ServiceEntryResource {
     /** Lower-case DNS names; a wildcard only as the whole first label (`*.example.com`). */
     hosts: string[];
     ports: ServiceEntryPort[];
-    resolution: 'DNS' | 'STATIC' | 'NONE';
-    location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+    /** DNS: the gateway resolves the endpoints' names, else the requested host; STATIC: it dials only the endpoints. */
+    resolution: 'DNS' | 'STATIC';
+    location: 'MESH_EXTERNAL';
     endpoints: { address: string }[];
   };
 }

@@ -2,7 +2,9 @@
 // external host and report the name it asked for (SNI), its ALPN offer and TLS versions. The
 // gateway allows or refuses on this name, never on the IP the application dialed, so the parse
 // is strict: any length that does not add up, any duplicate extension or leftover byte, and any
-// server name that is not a plain DNS host name is an error, never a best guess.
+// server name that is not a plain DNS host name is an error, never a best guess. A hello that
+// carries encrypted_client_hello is refused: its SNI is only the outer (public) name, and the name
+// the client really asks for is encrypted inside, where no policy can see it.
 import { AmbitError, showValue } from '../errors.js';
 import { canonicalHost } from '../config/index.js';
 import { hostProblem } from './authority.js';
@@ -15,7 +17,11 @@ export const DEFAULT_MAX_CLIENT_HELLO_BYTES = 16 * 1024;
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
 const EXT_SUPPORTED_VERSIONS = 43;
-const EXTENSION_NAMES: Record<number, string> = { [EXT_SERVER_NAME]: 'server_name', [EXT_ALPN]: 'alpn', [EXT_SUPPORTED_VERSIONS]: 'supported_versions' };
+/** draft-ietf-tls-esni (ECH), the code point clients send. */
+export const EXT_ENCRYPTED_CLIENT_HELLO = 0xfe0d;
+const EXTENSION_NAMES: Record<number, string> = {
+  [EXT_SERVER_NAME]: 'server_name', [EXT_ALPN]: 'alpn', [EXT_SUPPORTED_VERSIONS]: 'supported_versions', [EXT_ENCRYPTED_CLIENT_HELLO]: 'encrypted_client_hello',
+};
 const NAME_TYPE_HOST_NAME = 0;
 
 export interface ClientHelloOptions {
@@ -63,6 +69,11 @@ export function parseClientHello(buf: Buffer, opts: ClientHelloOptions = {}): Cl
     if (type === EXT_SERVER_NAME) out.sni = readServerName(data, label);
     else if (type === EXT_ALPN) out.alpn = readAlpn(data, label);
     else if (type === EXT_SUPPORTED_VERSIONS) out.tlsVersions = readSupportedVersions(data, label);
+    else if (type === EXT_ENCRYPTED_CLIENT_HELLO) {
+      // Refused even as GREASE (ECH clients send a fake one when they hold no ECH config for the name):
+      // the two cannot be told apart from the outside, by design.
+      throw new AmbitError('TLS_ECH_REFUSED', `Cannot read ClientHello: ${label} at offset ${at} hides the real server name (the SNI is only the outer name); disable ECH for egress`, { path: 'extensions.encrypted_client_hello', value: type });
+    }
   }
   return out;
 }

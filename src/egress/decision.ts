@@ -34,6 +34,11 @@ interface PortIndex {
   owners: Map<string, string[]>;
 }
 
+/** `namespace/name` of an entry, as decisions and audit lines name it. */
+export function serviceEntryId(e: EgressServiceEntry): string {
+  return 'metadata' in e ? `${e.metadata.namespace ?? DEFAULT_NAMESPACE}/${e.metadata.name}` : `${e.namespace}/${e.name}`;
+}
+
 function badRequest(path: string, why: string, value: unknown): never {
   throw new AmbitError('INVALID_EGRESS_REQUEST', `Cannot decide egress: ${path} ${why}, got ${showValue(value)}`, { path, value });
 }
@@ -47,10 +52,12 @@ function checkPort(port: unknown, path: string): number {
 export class EgressRegistry {
   readonly #byPort = new Map<number, PortIndex>();
   readonly #allHosts = new HostSet();
+  readonly #byId = new Map<string, EgressServiceEntry>();
 
   constructor(entries: Iterable<EgressServiceEntry>) {
     for (const e of entries) {
-      const id = 'metadata' in e ? `${e.metadata.namespace ?? DEFAULT_NAMESPACE}/${e.metadata.name}` : `${e.namespace}/${e.name}`;
+      const id = serviceEntryId(e);
+      if (!this.#byId.has(id)) this.#byId.set(id, e);
       for (const port of e.spec.ports) {
         let index = this.#byPort.get(port.number);
         if (index === undefined) this.#byPort.set(port.number, (index = { hosts: new HostSet(), owners: new Map() }));
@@ -63,6 +70,11 @@ export class EgressRegistry {
         }
       }
     }
+  }
+
+  /** The entry a decision named (`serviceEntry`), to read how to reach the host. */
+  entry(id: string): EgressServiceEntry | undefined {
+    return this.#byId.get(id);
   }
 
   /** Decides on the registry alone; the caller applies per-source policy (egressAuthorize) after. */

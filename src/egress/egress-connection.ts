@@ -2,7 +2,10 @@
 // client only sends once the tunnel answered 200, so the decision cannot come before it: this
 // Duplex accepts the tunnel, holds the first bytes (bounded in size and time) until they name a
 // destination, lets the gateway decide and dial, replays the held bytes, then relays both ways
-// with half-close. A refusal destroys it with the reason, which resets the tunnel stream.
+// with half-close. A refusal destroys it with the reason, which resets the tunnel stream. A relay
+// quiet in both directions for `idleTimeoutMs` is ended gracefully: FIN to the upstream and
+// END_STREAM to the client (never a reset first: FIELD-NOTES, nghttp2 and RST_STREAM bursts),
+// and destroyed only if the two ends have not closed after a grace period.
 import { Duplex } from 'node:stream';
 import { AmbitError } from '../errors.js';
 import { readFirstBytes, truncatedError, type FirstBytes, type FirstBytesLimits } from './first-bytes.js';
@@ -18,6 +21,8 @@ export interface EgressConnectionOptions extends FirstBytesLimits {
   /** Held bytes before a decision, over every TLS record or the HTTP head. */
   maxFirstBytes: number;
   firstBytesTimeoutMs: number;
+  /** A relaying connection with no byte either way for this long is closed (0: never). */
+  idleTimeoutMs?: number;
   /** Decides on the first bytes and dials; throws (AmbitError) to refuse. */
   open: (first: FirstBytes) => Promise<OpenedUpstream>;
 }
@@ -28,10 +33,16 @@ export class EgressConnection extends Duplex {
   bytesOut = 0;
   /** Set once the upstream is connected: from here on errors are relay failures, not refusals. */
   relaying = false;
+  /** Set when the idle timeout closed the connection: the audit line's `error`. */
+  idleClosed: string | undefined;
   #held: Buffer = Buffer.alloc(0);
   #upstream: Duplex | undefined;
   #guard: RequestHostGuard | undefined;
   readonly #timer: NodeJS.Timeout;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lastActive = 0;
+  /** push(null) was called: the upstream ended, or the idle timeout ended the client side. */
+  #ended = false;
 
   constructor(private readonly opts: EgressConnectionOptions) {
     super({ allowHalfOpen: true });
@@ -42,6 +53,9 @@ export class EgressConnection extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.bytesIn += chunk.length;
+    this.#lastActive = performance.now();
+    // After an idle close the upstream is ended: what the client still sends (a TLS close_notify) goes nowhere.
+    if (this.idleClosed !== undefined) return cb();
     if (this.#upstream !== undefined) return this.#forward(chunk, cb);
     this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     let first: FirstBytes | undefined;
@@ -77,14 +91,45 @@ export class EgressConnection extends Duplex {
     this.#guard = guard;
     this.relaying = true;
     upstream.on('data', (d: Buffer) => {
+      if (this.#ended) return; // after an idle close: the client side is already ended
       this.bytesOut += d.length;
+      this.#lastActive = performance.now();
       if (!this.push(d)) upstream.pause();
     });
-    upstream.once('end', () => this.push(null));
+    upstream.once('end', () => this.#end());
     upstream.once('error', (err) => this.destroy(err));
     upstream.once('close', () => {
-      if (!this.readableEnded && !this.destroyed) this.destroy(new Error('upstream closed before it ended'));
+      if (!this.#ended && !this.destroyed) this.destroy(new Error('upstream closed before it ended'));
     });
+    this.#lastActive = performance.now();
+    this.#armIdle(this.opts.idleTimeoutMs ?? 0);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.push(null);
+  }
+
+  #armIdle(inMs: number): void {
+    const idle = this.opts.idleTimeoutMs ?? 0;
+    if (idle <= 0 || this.destroyed) return;
+    this.#idleTimer = setTimeout(() => {
+      const quiet = performance.now() - this.#lastActive;
+      if (quiet < idle) return this.#armIdle(idle - quiet);
+      this.idleClosed = `idle for ${idle} ms (no byte either way): closed with a half-close both ways`;
+      this.#upstream?.end();
+      this.#end();
+      // Both ends normally close on their own now; one that does not is cut after the grace
+      // (with an error, so the tunnel stream is reset: an end without one would leave it open).
+      const grace = Math.min(idle, 30_000);
+      this.#idleTimer = setTimeout(() => {
+        this.idleClosed += `; reset after ${grace} ms more without a close`;
+        this.destroy(new AmbitError('EGRESS_IDLE_TIMEOUT', `Cannot keep egress connection: idle for ${idle} ms and not closed ${grace} ms after a half-close`, { path: 'stream', value: idle }));
+      }, grace);
+      this.#idleTimer.unref();
+    }, inMs);
+    this.#idleTimer.unref();
   }
 
   #forward(chunk: Buffer, cb: (err?: Error | null) => void): void {
@@ -112,6 +157,7 @@ export class EgressConnection extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#idleTimer);
     this.#upstream?.destroy();
     cb(err);
   }

@@ -2,12 +2,14 @@
 // as an HBONE tunnel whose `:authority` names the external `host:port`, so the source identity is
 // the one proven in mTLS. For each tunnel it reads the first bytes (SNI or Host), requires the
 // name to be the tunnel's host, the registry (ServiceEntry + outboundTrafficPolicy) and the
-// per-source AuthorizationPolicy to allow it, resolves the name itself and dials only that,
-// then passes TLS through or originates TLS for plain HTTP. Every connection is audited.
+// per-source AuthorizationPolicy to allow it, resolves the name itself (or takes the matched
+// ServiceEntry's STATIC endpoints), refuses any answer in a forbidden range (SSRF), dials only
+// that, then passes TLS through or originates TLS for plain HTTP. Every connection is audited,
+// including those the HBONE server refuses before a tunnel exists and those over the per-source cap.
 import { connect as netConnect } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { Registry } from 'prom-client';
-import type { OutboundTrafficMode } from '../config/index.js';
+import { isIPv4, type OutboundTrafficMode } from '../config/index.js';
 import { AmbitError, showValue } from '../errors.js';
 import { createHboneServer, formatAuthority, type HboneServer, type HboneServerLimits, type TunnelRequest } from '../hbone/index.js';
 import { createLogger, type Logger } from '../log.js';
@@ -15,16 +17,19 @@ import type { PolicyEvaluator, PolicyTarget } from '../policy/index.js';
 import { EgressRegistry, egressAuthorize, type EgressServiceEntry } from './decision.js';
 import { EgressConnection, type OpenedUpstream } from './egress-connection.js';
 import type { FirstBytes } from './first-bytes.js';
+import { checkUpstreamAddresses, forbiddenRanges, type ForbiddenRange } from './address-policy.js';
 import { createEgressAudit, type EgressRecord } from './gateway-audit.js';
+import { hboneRefusalAudit } from './hbone-refusals.js';
 import { RequestHostGuard } from './host-guard.js';
 import type { Resolver } from './resolve.js';
 import { captureEgressAuthorities, parseEgressAuthority, type EgressAuthority } from './tunnel-authority.js';
 import { dialTcp, originateTls, type Dialer } from './upstream.js';
+import { upstreamTarget } from './upstream-target.js';
 
 export interface OriginationSetting {
   /** PEM CA certificates the external server's chain must verify against (only these). */
   caBundlePem: string;
-  /** Upstream TLS port, default 443. */
+  /** Upstream TLS port when the matched ServiceEntry port names no targetPort; default 443. */
   port?: number;
 }
 
@@ -34,15 +39,21 @@ export interface EgressGatewayLimits {
   maxClientHelloBytes: number;
   maxHeadBytes: number;
   connectTimeoutMs: number;
+  /** Concurrent tunnels per verified source principal; beyond it EGRESS_SOURCE_LIMIT. */
+  maxTunnelsPerSource: number;
+  /** A relaying connection with no byte either way for this long is half-closed (0: never). */
+  idleTimeoutMs: number;
 }
 
-export const DEFAULT_EGRESS_LIMITS: EgressGatewayLimits = {
+export const DEFAULT_EGRESS_LIMITS: Readonly<EgressGatewayLimits> = Object.freeze({
   maxFirstBytes: 64 * 1024,
   firstBytesTimeoutMs: 10_000,
   maxClientHelloBytes: 16 * 1024,
   maxHeadBytes: 32 * 1024,
   connectTimeoutMs: 10_000,
-};
+  maxTunnelsPerSource: 256,
+  idleTimeoutMs: 10 * 60_000,
+});
 
 export interface EgressGatewayOptions {
   /** The gateway's own SVID (createHboneContext) and the mesh roots, as for any HBONE server. */
@@ -58,6 +69,12 @@ export interface EgressGatewayOptions {
   /** Names the source pod for the audit line (verified principal, tunnel source address); never decides. */
   sourcePod?: (principal: string, address: string | undefined) => string;
   resolve: Resolver;
+  /**
+   * Ranges no upstream address may be in (address-policy.ts); read per connection, so the mesh's
+   * pod and service CIDRs follow the configuration. Default: forbiddenRanges() (loopback,
+   * link-local, multicast, reserved, ...; no mesh ranges: the caller knows them).
+   */
+  forbiddenUpstreams?: () => readonly ForbiddenRange[];
   /** Default: net.connect with allowHalfOpen. The lab passes one bound in the gateway's namespace. */
   connect?: Dialer;
   /** TLS origination per (canonical) host: plain HTTP in, verified TLS out. */
@@ -79,6 +96,11 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
   const log = opts.logger ?? createLogger('egress-gateway');
   const audit = createEgressAudit(log, opts.metrics ?? new Registry());
   const connect = opts.connect ?? defaultDialer;
+  const defaultForbidden = forbiddenRanges();
+  const forbidden = opts.forbiddenUpstreams ?? (() => defaultForbidden);
+  const refusals = hboneRefusalAudit(audit);
+  /** Open tunnels per verified source principal (EGRESS_SOURCE_LIMIT). */
+  const perSource = new Map<string, number>();
   const registries = new WeakMap<readonly EgressServiceEntry[], EgressRegistry>();
   const registryFor = (entries: readonly EgressServiceEntry[]): EgressRegistry => {
     let r = registries.get(entries);
@@ -93,10 +115,21 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     return o !== undefined && Object.hasOwn(o, host) ? o[host] : undefined;
   };
 
-  /** The protocol a ServiceEntry (by `ns/name`) declares on `port`. */
-  const portProtocol = (entries: readonly EgressServiceEntry[], id: string, port: number): string | undefined => {
-    const entry = entries.find((e) => ('metadata' in e ? `${e.metadata.namespace ?? 'default'}/${e.metadata.name}` : `${e.namespace}/${e.name}`) === id);
-    return entry?.spec.ports.find((p) => p.number === port)?.protocol;
+  /** Every address of every name, in order; an IPv4 literal (a DNS endpoint) stands for itself. */
+  const resolveAll = async (names: readonly string[]): Promise<string[]> => {
+    const out: string[] = [];
+    for (const n of names) {
+      if (isIPv4(n)) {
+        out.push(n);
+        continue;
+      }
+      try {
+        out.push(...(await opts.resolve(n)));
+      } catch (err) {
+        throw err instanceof AmbitError ? err : new AmbitError('EGRESS_RESOLVE_FAILED', `Cannot resolve ${showValue(n)}: ${(err as Error).message}`, { path: 'host', value: n, cause: err });
+      }
+    }
+    return out;
   };
 
   const decideAndDial = async (rec: EgressRecord, authority: EgressAuthority, first: FirstBytes): Promise<OpenedUpstream> => {
@@ -109,8 +142,9 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     if (first.kind === 'http' && first.head.port !== undefined && first.head.port !== authority.port) {
       refuse('EGRESS_HOST_MISMATCH', `Host port ${first.head.port} is not the tunnel's port ${authority.port}`, 'Host', first.head.port);
     }
-    const entries = opts.serviceEntries();
-    const registered = registryFor(entries).decide(opts.outboundTrafficPolicy(), authority);
+    const registry = registryFor(opts.serviceEntries());
+    const registered = registry.decide(opts.outboundTrafficPolicy(), authority);
+    const entry = registered.serviceEntry === undefined ? undefined : registry.entry(registered.serviceEntry);
     if (registered.serviceEntry !== undefined) rec.serviceEntry = registered.serviceEntry;
     if (!registered.allowed) refuse('EGRESS_NOT_REGISTERED', registered.reason, 'host', name);
     const target = typeof opts.gatewayTarget === 'function' ? opts.gatewayTarget() : opts.gatewayTarget;
@@ -121,26 +155,23 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     const origination = first.kind === 'http' ? originationFor(name) : undefined;
     if (first.kind === 'http') {
       if (origination === undefined) refuse('EGRESS_ORIGINATION_UNCONFIGURED', `plain HTTP to ${showValue(name)} needs TLS origination, and none is configured`, `originate.${name}`, undefined);
-      const protocol = registered.serviceEntry === undefined ? undefined : portProtocol(entries, registered.serviceEntry, authority.port);
+      const protocol = entry?.spec.ports.find((p) => p.number === authority.port)?.protocol;
       if (protocol !== 'HTTP') refuse('EGRESS_ORIGINATION_UNCONFIGURED', `TLS origination needs a ServiceEntry port ${authority.port} with protocol HTTP for ${showValue(name)}, found ${showValue(protocol ?? null)}`, 'serviceEntry.ports.protocol', protocol);
     }
     rec.reason = `${registered.reason}; ${authz.reason}`;
 
-    let addresses: string[];
-    try {
-      addresses = await opts.resolve(name);
-    } catch (err) {
-      throw err instanceof AmbitError ? err : new AmbitError('EGRESS_RESOLVE_FAILED', `Cannot resolve ${showValue(name)}: ${(err as Error).message}`, { path: 'host', value: name, cause: err });
-    }
+    const to = upstreamTarget({ host: name, port: authority.port, entry, ...(origination ? { originationPort: origination.port ?? 443 } : {}) });
+    const addresses = to.addresses ?? (await resolveAll(to.names ?? []));
     rec.resolved = [...addresses];
     if (addresses.length === 0) refuse('EGRESS_RESOLVE_FAILED', `${showValue(name)} resolves to no address`, 'host', name);
+    // Every answer, not only the one dialled: a name mixing a public and a forbidden address is refused.
+    checkUpstreamAddresses(name, addresses, forbidden());
     const ip = addresses[0]!;
-    const port = origination ? (origination.port ?? 443) : authority.port;
-    rec.upstream = formatAuthority({ host: ip, port });
-    const raw = await dialTcp(connect, ip, port, limits.connectTimeoutMs);
+    rec.upstream = formatAuthority({ host: ip, port: to.port });
+    const raw = await dialTcp(connect, ip, to.port, limits.connectTimeoutMs);
     if (origination === undefined) return { upstream: raw };
     const tls = await originateTls(raw, name, origination.caBundlePem, limits.connectTimeoutMs);
-    return { upstream: tls, guard: new RequestHostGuard(name) };
+    return { upstream: tls, guard: new RequestHostGuard(name, authority.port) };
   };
 
   let originalAuthority: (t: TunnelRequest['stream']) => string | undefined = () => undefined;
@@ -149,6 +180,7 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     trustedRoots: opts.trustedRoots,
     ...(opts.hboneLimits ? { limits: opts.hboneLimits } : {}),
     logger: log,
+    onRefused: (code, detail) => refusals.onRefused(code, detail),
     onTunnel: async (t) => {
       const started = performance.now();
       const rec: EgressRecord = {
@@ -162,20 +194,33 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
         authority = parseEgressAuthority(rec.authority);
       } catch (err) {
         audit.record({ ...rec, code: (err as AmbitError).code, reason: (err as Error).message, durationMs: performance.now() - started });
+        refusals.alreadyAudited((err as Error).message);
         return { status: 400, reason: (err as Error).message };
       }
+      const open = perSource.get(t.peer) ?? 0;
+      if (open >= limits.maxTunnelsPerSource) {
+        const reason = `Cannot accept egress tunnel: ${t.peer} already has ${open} open tunnels, limit ${limits.maxTunnelsPerSource} per source`;
+        audit.record({ ...rec, code: 'EGRESS_SOURCE_LIMIT', reason, durationMs: performance.now() - started });
+        refusals.alreadyAudited(reason);
+        return { status: 503, reason };
+      }
+      perSource.set(t.peer, open + 1);
       let failure: Error | undefined;
       const conn = new EgressConnection({
         maxFirstBytes: limits.maxFirstBytes,
         firstBytesTimeoutMs: limits.firstBytesTimeoutMs,
         maxClientHelloBytes: limits.maxClientHelloBytes,
         maxHeadBytes: limits.maxHeadBytes,
+        idleTimeoutMs: limits.idleTimeoutMs,
         open: (first) => decideAndDial(rec, authority, first),
       });
       conn.on('error', (err) => {
         failure ??= err;
       });
       conn.once('close', () => {
+        const left = (perSource.get(t.peer) ?? 1) - 1;
+        if (left > 0) perSource.set(t.peer, left);
+        else perSource.delete(t.peer);
         rec.bytesIn = conn.bytesIn;
         rec.bytesOut = conn.bytesOut;
         rec.durationMs = performance.now() - started;
@@ -188,7 +233,8 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
             rec.verdict = 'refused';
             rec.code = code;
             rec.reason = failure!.message;
-          } else if (failure !== undefined) rec.error = failure.message;
+          } else if (conn.idleClosed !== undefined) rec.error = conn.idleClosed;
+          else if (failure !== undefined) rec.error = failure.message;
         } else {
           rec.code = (failure as AmbitError | undefined)?.code ?? 'EGRESS_TUNNEL_CLOSED';
           rec.reason = failure?.message ?? 'Cannot route egress tunnel: the tunnel closed before a decision';
@@ -199,5 +245,7 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     },
   });
   originalAuthority = captureEgressAuthorities(server);
+  // After the authority swap is installed, so the audit sees the authority the client sent.
+  refusals.attach(server);
   return server;
 }

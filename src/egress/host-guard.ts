@@ -1,7 +1,8 @@
 // Keeps every request on an originated (plain HTTP in, TLS out) egress connection aimed at the
 // host that was decided on. Request heads are held back until whole, then released only if
-// their Host is that host; bodies pass through by their framing. A second request (pipelined or
-// kept alive) that names another host is refused before any of its bytes reach the upstream.
+// their Host is that host (and a port it names, the tunnel's port); bodies pass through by their
+// framing. A second request (pipelined or kept alive) that names another host or another port is
+// refused before any of its bytes reach the upstream.
 import { AmbitError, showValue } from '../errors.js';
 import { chunkedBodyLength } from './chunked-body.js';
 import { requestBodyLength } from './http-framing.js';
@@ -16,7 +17,8 @@ export class RequestHostGuard {
   #body: number | 'chunked' = 0;
   #requests = 0;
 
-  constructor(readonly host: string, private readonly maxChunkedBytes = DEFAULT_MAX_CHUNKED_BODY_BYTES) {}
+  /** `port`: the tunnel's port; a Host (or absolute target) naming another port is refused. */
+  constructor(readonly host: string, readonly port: number, private readonly maxChunkedBytes = DEFAULT_MAX_CHUNKED_BODY_BYTES) {}
 
   /** Bytes that may go upstream now, in order. Throws when a request must be refused. */
   feed(chunk: Buffer): Buffer[] {
@@ -56,6 +58,12 @@ export class RequestHostGuard {
           ? ['EGRESS_HOST_MISMATCH', `Host ${showValue(head.host)} is not the tunnel's host ${showValue(this.host)} (domain fronting)`]
           : ['EGRESS_PIPELINED_HOST', `request ${this.#requests} names Host ${showValue(head.host)}, but this connection is for ${showValue(this.host)}`];
         throw new AmbitError(code, `Cannot forward egress HTTP: ${why}`, { path: 'headers.host', value: head.host });
+      }
+      if (head.port !== undefined && head.port !== this.port) {
+        const [code, why] = this.#requests === 1
+          ? ['EGRESS_HOST_MISMATCH', `Host port ${head.port} is not the tunnel's port ${this.port}`]
+          : ['EGRESS_PIPELINED_HOST', `request ${this.#requests} names Host port ${head.port}, but this connection is for port ${this.port}`];
+        throw new AmbitError(code, `Cannot forward egress HTTP: ${why}`, { path: 'headers.host', value: head.port });
       }
       if (head.method === 'CONNECT' || head.headers.some(([n]) => n.toLowerCase() === 'upgrade')) {
         throw new AmbitError('EGRESS_HTTP_UPGRADE', `Cannot forward egress HTTP: ${head.method === 'CONNECT' ? 'CONNECT' : 'Upgrade'} would carry bytes the gateway cannot inspect`, { path: 'method', value: head.method });

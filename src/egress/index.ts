@@ -30,6 +30,8 @@ export {
   type OriginationSetting,
 } from './gateway.js';
 export { dnsResolver, type Resolver, type DnsResolverOptions } from './resolve.js';
+export { forbiddenRanges, checkUpstreamAddresses, addressProblem, ALWAYS_FORBIDDEN, type ForbiddenRange, type AddressPolicyOptions } from './address-policy.js';
+export { upstreamTarget, type UpstreamTarget, type UpstreamTargetRequest } from './upstream-target.js';
 export type { Dialer } from './upstream.js';
 export type { EgressRecord, EgressVerdict } from './gateway-audit.js';
 export { parseEgressAuthority, type EgressAuthority } from './tunnel-authority.js';

@@ -1,12 +1,15 @@
 // One configuration version of the egress gateway, built from the stream's resources: its
 // ServiceEntries, the mesh's outboundTrafficPolicy, the AuthorizationPolicies compiled for its
-// own workload, and TLS origination from DestinationRules (CA bundles read from disk here, so a
-// bundle that cannot be read makes the whole version a NACK and the last good one stays).
+// own workload, TLS origination from DestinationRules (CA bundles read from disk here, so a
+// bundle that cannot be read makes the whole version a NACK and the last good one stays), and the
+// upstream ranges it must never dial (the nodes' pod CIDRs, the service CIDR, the control plane).
 import { AmbitError, showValue } from '../errors.js';
-import { DEFAULT_MESH_SETTINGS, hostMatches, type MeshSettings } from '../config/index.js';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '../config/index.js';
 import { compilePolicies, type PolicyEvaluator, type PolicyTarget } from '../policy/index.js';
 import type { ConfigState } from '../stream/index.js';
-import type { WireDestinationRule, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
+import type { WireDestinationRule, WireNode, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
+import { forbiddenRanges, type ForbiddenRange } from './address-policy.js';
+import { EgressRegistry } from './decision.js';
 import type { OriginationSetting } from './gateway.js';
 
 export interface EgressConfig {
@@ -22,6 +25,18 @@ export interface EgressConfig {
   originate: Readonly<Record<string, OriginationSetting>>;
   /** Workloads by pod IP: for naming the source pod in audit lines only, never for a decision. */
   workloadsByIp: ReadonlyMap<string, WireWorkload>;
+  /** Every node's podCIDR, sorted. */
+  podCIDRs: readonly string[];
+  /** Where no upstream address may be (SSRF): built-in ranges, pod and service CIDRs, the control plane. */
+  forbiddenUpstreams: readonly ForbiddenRange[];
+}
+
+/** What the gateway knows of itself that the stream does not say (its flags). */
+export interface UpstreamGuardFlags {
+  /** The `--control-plane` host. */
+  controlPlane?: string;
+  /** `--allow-loopback-upstreams`: tests on one machine only. */
+  allowLoopback?: boolean;
 }
 
 export const EMPTY_EGRESS_CONFIG: EgressConfig = {
@@ -35,19 +50,29 @@ export const EMPTY_EGRESS_CONFIG: EgressConfig = {
   self: undefined,
   originate: {},
   workloadsByIp: new Map(),
+  podCIDRs: [],
+  forbiddenUpstreams: forbiddenRanges(),
 };
 
 /** Reads a CA bundle named by a DestinationRule; the default reads the gateway's own disk. */
 export type BundleReader = (path: string) => string;
 
-/** The upstream TLS port for an originated host: the HTTP ServiceEntry port's targetPort, else 443. */
-export function originationPort(entries: readonly WireServiceEntry[], host: string): number {
-  for (const e of entries) {
-    if (!e.spec.hosts.some((h) => hostMatches(h, host))) continue;
-    const http = e.spec.ports.find((p) => p.protocol === 'HTTP');
-    if (http !== undefined) return http.targetPort ?? 443;
+/**
+ * Where origination for `host` goes, per tunnel port (for the config dump): for each port, the
+ * entry the registry decision picks for (host, port) (an exact host beats a wildcard, then the
+ * first by namespace/name), when that port is HTTP: its targetPort, else 443. The gateway makes
+ * the same choice per tunnel (upstream-target.ts).
+ */
+export function originationPorts(entries: readonly WireServiceEntry[], host: string): Record<string, number> {
+  const registry = new EgressRegistry(entries);
+  const numbers = [...new Set(entries.flatMap((e) => e.spec.ports.map((p) => p.number)))].sort((a, b) => a - b);
+  const out: Record<string, number> = {};
+  for (const n of numbers) {
+    const id = registry.decide('REGISTRY_ONLY', { host, port: n }).serviceEntry;
+    const port = id === undefined ? undefined : registry.entry(id)?.spec.ports.find((p) => p.number === n);
+    if (port?.protocol === 'HTTP') out[String(n)] = port.targetPort ?? 443;
   }
-  return 443;
+  return out;
 }
 
 function readBundle(dr: WireDestinationRule, read: BundleReader): string {
@@ -67,7 +92,7 @@ function readBundle(dr: WireDestinationRule, read: BundleReader): string {
 }
 
 /** Builds (and so checks) one version; throws an AmbitError to NACK it. */
-export function buildEgressConfig(state: ConfigState, pod: { namespace: string; name: string }, read: BundleReader): EgressConfig {
+export function buildEgressConfig(state: ConfigState, pod: { namespace: string; name: string }, read: BundleReader, flags: UpstreamGuardFlags = {}): EgressConfig {
   let mesh = DEFAULT_MESH_SETTINGS;
   let trustRoots: string[] = [];
   const serviceEntries: WireServiceEntry[] = [];
@@ -75,6 +100,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const policies: WirePolicy[] = [];
   let self: WireWorkload | undefined;
   const workloadsByIp = new Map<string, WireWorkload>();
+  const podCIDRs: string[] = [];
   for (const [key, value] of state.resources) {
     switch (key.slice(0, key.indexOf('/'))) {
       case 'service-entry':
@@ -89,6 +115,11 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
       case 'mesh':
         mesh = value as MeshSettings;
         break;
+      case 'node': {
+        const cidr = (value as WireNode).podCIDR;
+        if (cidr !== null) podCIDRs.push(cidr);
+        break;
+      }
       case 'trust-bundle':
         trustRoots = (value as { roots: string[] }).roots;
         break;
@@ -108,8 +139,10 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const originate: Record<string, OriginationSetting> = {};
   for (const dr of destinationRules) {
     if (Object.hasOwn(originate, dr.spec.host)) continue; // first by namespace/name wins, as listed in the dump
-    originate[dr.spec.host] = { caBundlePem: readBundle(dr, read), port: originationPort(serviceEntries, dr.spec.host) };
+    // No port: the upstream port comes from the ServiceEntry port the tunnel matched (its targetPort, else 443).
+    originate[dr.spec.host] = { caBundlePem: readBundle(dr, read) };
   }
+  podCIDRs.sort();
   return {
     version: state.version,
     mesh,
@@ -121,6 +154,8 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     self,
     originate,
     workloadsByIp,
+    podCIDRs,
+    forbiddenUpstreams: forbiddenRanges({ podCIDRs, serviceCIDR: mesh.serviceCIDR, ...flags }),
   };
 }
 

@@ -16,7 +16,7 @@ import { DEFAULT_ADMIN_PORTS, serveNodeProxyAdmin } from '../nodeproxy/admin.js'
 import { ConfigStreamClient } from '../stream/index.js';
 import { createEgressGateway } from './gateway.js';
 import { dnsResolver } from './resolve.js';
-import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, sourcePodOf, type BundleReader, type EgressConfig } from './workload-config.js';
+import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, originationPorts, sourcePodOf, type BundleReader, type EgressConfig, type UpstreamGuardFlags } from './workload-config.js';
 
 export interface EgressWorkloadOptions {
   node: string;
@@ -36,6 +36,8 @@ export interface EgressWorkloadOptions {
   adminPorts?: { configDump: number; metrics: number; readiness: number };
   log: Logger;
   readBundle?: BundleReader;
+  /** Lets upstreams on 127.0.0.0/8 through (`--allow-loopback-upstreams`): tests on one machine only. */
+  allowLoopbackUpstreams?: boolean;
 }
 
 const splitPem = (pem: string): string[] => pem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== '');
@@ -57,6 +59,11 @@ export class EgressGatewayWorkload {
   constructor(private readonly opts: EgressWorkloadOptions) {
     const { log } = opts;
     const read = opts.readBundle ?? ((path: string) => readFileSync(path, 'utf8'));
+    const guard: UpstreamGuardFlags = {
+      controlPlane: opts.controlPlane.slice(0, opts.controlPlane.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+      allowLoopback: opts.allowLoopbackUpstreams === true,
+    };
+    if (guard.allowLoopback) log.warn('--allow-loopback-upstreams: upstreams on 127.0.0.0/8 may be dialled (tests on one machine only)');
     this.stream = new ConfigStreamClient({
       address: opts.controlPlane,
       node: opts.node,
@@ -67,7 +74,7 @@ export class EgressGatewayWorkload {
       // Build the whole version before ACKing it: a policy it cannot enforce or a CA bundle it
       // cannot read is a NACK, and the gateway keeps serving the previous version.
       validate: (s) => {
-        this.candidate = buildEgressConfig(s, opts.pod, read);
+        this.candidate = buildEgressConfig(s, opts.pod, read, guard);
       },
     });
     this.stream.on('update', (s) => {
@@ -119,6 +126,7 @@ export class EgressGatewayWorkload {
       gatewayTarget: () => gatewayTargetOf(this.config, opts.pod),
       originate: (host) => (Object.hasOwn(this.config.originate, host) ? this.config.originate[host] : undefined),
       resolve: dnsResolver(opts.dns),
+      forbiddenUpstreams: () => this.config.forbiddenUpstreams,
       sourcePod: (principal, address) => sourcePodOf(this.config, principal, address),
       logger: opts.log,
       metrics: this.metrics,
@@ -155,10 +163,14 @@ export class EgressGatewayWorkload {
       identity: this.identity ?? null,
       svids: this.certs.dump(),
       outboundTrafficPolicy: c.mesh.outboundTrafficPolicy.mode,
-      serviceEntries: c.serviceEntries.map((e) => ({ name: `${e.namespace}/${e.name}`, hosts: e.spec.hosts, ports: e.spec.ports })),
+      serviceEntries: c.serviceEntries.map((e) => ({
+        name: `${e.namespace}/${e.name}`, hosts: e.spec.hosts, ports: e.spec.ports, resolution: e.spec.resolution,
+        ...(e.spec.endpoints.length > 0 ? { endpoints: e.spec.endpoints.map((x) => x.address) } : {}),
+      })),
+      forbiddenUpstreams: c.forbiddenUpstreams.map((r) => r.label),
       destinationRules: c.destinationRules.map((d) => ({
         name: `${d.namespace}/${d.name}`, host: d.spec.host, caCertificates: d.spec.trafficPolicy.tls.caCertificates,
-        ...(c.originate[d.spec.host] ? { upstreamPort: c.originate[d.spec.host]!.port } : {}),
+        upstreamPorts: originationPorts(c.serviceEntries, d.spec.host),
       })),
       policies: c.policies.map((p) => `${p.namespace}/${p.name}`),
     };

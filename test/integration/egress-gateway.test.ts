@@ -2,7 +2,9 @@
 // egress-gateway` processes, a DNS server naming a loopback TLS server, and an HBONE client with
 // an SVID that the control plane signed for a pod applied through the admin API. A host is
 // reachable only while a ServiceEntry names it; a refusal is logged with the verified source; a
-// DestinationRule originates TLS; a CA bundle that cannot be read is a NACK, not an outage.
+// DestinationRule originates TLS; a CA bundle that cannot be read is a NACK, not an outage. The
+// "internet" is 127.0.0.2 (`--allow-loopback-upstreams`); the control plane on 127.0.0.1 stays
+// forbidden as an upstream, and a STATIC ServiceEntry is dialled at its endpoint, not at DNS's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,8 @@ import { drain, httpGet, openTunnel, tlsThrough } from '../unit/egress/gateway-h
 import { EgressGatewayProcess } from './egress-gateway-process.js';
 
 const GW = egressGatewayIdentity('cluster.local');
+/** The external server's address: loopback, but not the control plane's 127.0.0.1. */
+const EXTERNAL_IP = '127.0.0.2';
 const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 let cp: ControlPlaneProcess;
@@ -72,7 +76,7 @@ spec:
   selector: {matchLabels: {app: egress-gateway}}
   rules:
   - from: [{source: {principals: [cluster.local/ns/shop/sa/web]}}]
-    to: [{operation: {hosts: [api.example.com, plain.example.com]}}]
+    to: [{operation: {hosts: [api.example.com, plain.example.com, cp.example.com, static.example.com]}}]
 `;
 
 const apiEntry = (): string => `
@@ -106,15 +110,15 @@ async function session(): Promise<ClientHttp2Session> {
   return s;
 }
 
-/** Opens a tunnel to api.example.com, speaks TLS through it; the response body, or how it failed. */
-async function viaApi(): Promise<{ body?: string; rstCode?: number; status: number }> {
+/** Opens a tunnel to `host` (api.example.com), speaks TLS through it; the response body, or how it failed. */
+async function viaApi(host = 'api.example.com'): Promise<{ body?: string; rstCode?: number; status: number }> {
   const s = await session();
-  const t = await openTunnel(s, `api.example.com:${P}`);
+  const t = await openTunnel(s, `${host}:${P}`);
   if (t.status !== 200) return { status: t.status };
   const ended = drain(t.stream);
   try {
-    const sock: TLSSocket = await tlsThrough(t.stream, 'api.example.com', pub.rootPem);
-    const body = await httpGet(sock, 'api.example.com');
+    const sock: TLSSocket = await tlsThrough(t.stream, host, pub.rootPem);
+    const body = await httpGet(sock, host);
     sock.end();
     return { status: 200, body };
   } catch {
@@ -136,15 +140,22 @@ const hasEntry = (name: string) => (d: Record<string, unknown>): boolean => (d.s
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ambit-egress-e2e-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  pub = await createPublicCa(join(dir, 'pub'), [{ names: ['api.example.com', 'plain.example.com'] }]);
+  pub = await createPublicCa(join(dir, 'pub'), [{ names: ['api.example.com', 'plain.example.com', 'cp.example.com', 'static.example.com'] }]);
   external = createHttpsServer({ cert: readFileSync(pub.hosts[0]!.certPath), key: readFileSync(pub.hosts[0]!.keyPath) }, (req, res) => {
     req.resume();
     req.on('end', () => res.end(`hello ${req.headers.host} sni=${(req.socket as TLSSocket).servername}`));
   });
-  await new Promise<void>((r) => external.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => external.listen(0, EXTERNAL_IP, () => r()));
   cleanups.push(() => new Promise<void>((r) => { external.closeAllConnections(); external.close(() => r()); }));
   P = (external.address() as AddressInfo).port;
-  const dns = new DnsServer({ zones: [new StaticZone(['api.example.com', 'plain.example.com'].map((name) => ({ name, type: 'A' as const, class: 1, ttl: 5, address: '127.0.0.1' })))] });
+  const a = (name: string, address: string) => ({ name, type: 'A' as const, class: 1, ttl: 5, address });
+  const dns = new DnsServer({ zones: [new StaticZone([
+    a('api.example.com', EXTERNAL_IP), a('plain.example.com', EXTERNAL_IP),
+    // Points at the control plane (127.0.0.1): refused even though loopback is allowed here.
+    a('cp.example.com', '127.0.0.1'),
+    // DNS says nothing listens here; the STATIC entry pins EXTERNAL_IP.
+    a('static.example.com', '127.0.0.9'),
+  ])] });
   const dnsAt = await dns.listen('127.0.0.1', 0);
   cleanups.push(() => dns.close());
 
@@ -169,7 +180,7 @@ before(async () => {
   const adminHost = `127.0.${(process.pid >> 8) % 250 + 3}.${process.pid % 250 + 3}`;
   gw = EgressGatewayProcess.spawn([
     '--node', 'node-1', '--control-plane', cp.streamAddress, '--token-file', join(dir, 'gw.token'), '--trust-bundle', join(dir, 'bundle.pem'),
-    '--listen', `127.0.0.1:${gwPort}`, '--dns', `127.0.0.1:${dnsAt.port}`,
+    '--listen', `127.0.0.1:${gwPort}`, '--dns', `127.0.0.1:${dnsAt.port}`, '--allow-loopback-upstreams',
   ], adminHost);
   cleanups.push(() => gw.stop());
   await gw.until('readiness', async () => ((await gw.admin(15021)).status === 200 ? true : undefined));
@@ -205,7 +216,7 @@ test('REGISTRY_ONLY: refused before a ServiceEntry names the host, allowed after
   assert.equal(line.source, WEB, 'the verified source identity is logged');
   assert.equal(line.serviceEntry, 'shop/api');
   assert.equal(line.policy, 'ambit-system/web-egress');
-  assert.equal(line.upstream, `127.0.0.1:${P}`);
+  assert.equal(line.upstream, `${EXTERNAL_IP}:${P}`);
 
   await cp.admin.delete([{ kind: 'ServiceEntry', namespace: 'shop', name: 'api' }]);
   await gw.dumpWhen('the ServiceEntry to go', (d) => !hasEntry('shop/api')(d));
@@ -220,11 +231,11 @@ test('REGISTRY_ONLY: refused before a ServiceEntry names the host, allowed after
 test('a DestinationRule originates TLS to the ServiceEntry port\'s targetPort, verified by its CA bundle', async () => {
   await cp.admin.apply(parseDocuments(plainEntry() + '---' + rule('plain-tls', 'plain.example.com', pub.rootPath), 'plain.yaml'));
   const d = await gw.dumpWhen('the DestinationRule', (x) => (x.destinationRules as unknown[]).length === 1 && hasEntry('shop/plain')(x));
-  assert.deepEqual(d.destinationRules, [{ name: 'shop/plain-tls', host: 'plain.example.com', caCertificates: pub.rootPath, upstreamPort: P }]);
+  assert.deepEqual(d.destinationRules, [{ name: 'shop/plain-tls', host: 'plain.example.com', caCertificates: pub.rootPath, upstreamPorts: { 80: P } }]);
   assert.equal(await viaPlain(), 'hello plain.example.com sni=plain.example.com');
   const line = await gw.connection((l) => l.mode === 'originate' && l.verdict === 'allowed');
   assert.equal(line.source, WEB);
-  assert.equal(line.upstream, `127.0.0.1:${P}`);
+  assert.equal(line.upstream, `${EXTERNAL_IP}:${P}`);
 });
 
 test('a DestinationRule whose CA bundle cannot be read is a NACK naming the file; the last good config keeps serving', async () => {
@@ -241,6 +252,41 @@ test('a DestinationRule whose CA bundle cannot be read is a NACK naming the file
   // Fixing it (here: deleting the rule) converges again.
   await cp.admin.delete([{ kind: 'DestinationRule', namespace: 'shop', name: 'broken' }]);
   await gw.dumpWhen('the NACK to clear', (x) => x.lastNack === undefined);
+});
+
+test('SSRF: a registered name resolving to the control plane\'s address is refused and audited, even with loopback upstreams allowed', async () => {
+  await cp.admin.apply(parseDocuments(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cp-name, namespace: shop}
+spec: {hosts: [cp.example.com], ports: [{number: ${P}, name: tls, protocol: TLS}]}
+`, 'cp.yaml'));
+  const d = await gw.dumpWhen('the ServiceEntry', hasEntry('shop/cp-name'));
+  assert.ok((d.forbiddenUpstreams as string[]).includes('127.0.0.1/32 (the control plane)'), JSON.stringify(d.forbiddenUpstreams));
+  const r = await viaApi('cp.example.com');
+  assert.equal(r.body, undefined, 'nothing is dialled');
+  const line = await gw.connection((l) => l.sni === 'cp.example.com');
+  assert.equal(line.code, 'EGRESS_ADDRESS_FORBIDDEN');
+  assert.equal(line.verdict, 'refused');
+  assert.equal(line.source, WEB);
+  assert.deepEqual(line.resolved, ['127.0.0.1']);
+  assert.match(line.reason as string, /127\.0\.0\.1\/32 \(the control plane\)/);
+  assert.equal(line.upstream, undefined);
+});
+
+test('resolution STATIC: the gateway dials the pinned endpoint, never what DNS says', async () => {
+  await cp.admin.apply(parseDocuments(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: pinned, namespace: shop}
+spec: {hosts: [static.example.com], resolution: STATIC, endpoints: [{address: ${EXTERNAL_IP}}], ports: [{number: ${P}, name: tls, protocol: TLS}]}
+`, 'static.yaml'));
+  await gw.dumpWhen('the ServiceEntry', hasEntry('shop/pinned'));
+  const r = await viaApi('static.example.com');
+  assert.equal(r.body, 'hello static.example.com sni=static.example.com');
+  const line = await gw.connection((l) => l.sni === 'static.example.com' && l.verdict === 'allowed');
+  assert.deepEqual(line.resolved, [EXTERNAL_IP], 'DNS (127.0.0.9) was not asked');
+  assert.equal(line.upstream, `${EXTERNAL_IP}:${P}`);
 });
 
 test('SIGTERM drains and exits cleanly', async () => {

@@ -214,7 +214,7 @@ spec:
 
   test('ServiceEntry STATIC with endpoints, and DNS with named endpoints', () => {
     roundTrip(
-      'apiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\nmetadata: {name: db}\nspec: {hosts: [db.internal], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 5432, name: pg, protocol: TCP}], endpoints: [{address: 10.1.0.5}]}\n',
+      'apiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\nmetadata: {name: db}\nspec: {hosts: [db.internal], location: MESH_EXTERNAL, resolution: STATIC, ports: [{number: 5432, name: pg, protocol: TCP}], endpoints: [{address: 10.1.0.5}]}\n',
       {
         kind: 'ServiceEntry',
         apiVersion: 'networking.istio.io/v1',
@@ -223,16 +223,16 @@ spec:
           hosts: ['db.internal'],
           ports: [{ number: 5432, name: 'pg', protocol: 'TCP' }],
           resolution: 'STATIC',
-          location: 'MESH_INTERNAL',
+          location: 'MESH_EXTERNAL',
           endpoints: [{ address: '10.1.0.5' }],
         },
       },
     );
     const [se] = parseDocuments(
-      'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: m}\nspec: {hosts: [a.example.com], resolution: NONE, ports: [{number: 443, name: tls, protocol: TLS}]}\n',
+      'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: m}\nspec: {hosts: [a.example.com], endpoints: [{address: a-backend.example.net}], ports: [{number: 443, name: tls, protocol: TLS}]}\n',
       'x',
     );
-    assert.equal(se?.kind === 'ServiceEntry' && se.spec.resolution, 'NONE');
+    assert.deepEqual(se?.kind === 'ServiceEntry' && [se.spec.resolution, se.spec.endpoints], ['DNS', [{ address: 'a-backend.example.net' }]]);
   });
 
   test('MeshConfig: every field defaults; given fields kept', () => {

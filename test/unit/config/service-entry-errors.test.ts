@@ -79,9 +79,14 @@ describe('ServiceEntry ports, resolution and endpoints', () => {
       error: 'spec.endpoints[0].address: must be an IPv4 address when resolution is STATIC, got "backend.example.com"',
     },
     {
-      name: 'NONE with endpoints',
-      doc: edit(serviceEntry, (d) => Object.assign(d.spec, { resolution: 'NONE', endpoints: [{ address: '10.1.0.1' }] })),
-      error: 'spec.endpoints: must be empty when resolution is NONE; use STATIC or DNS to send to these endpoints',
+      name: 'NONE resolution (the client would choose the address)',
+      doc: edit(serviceEntry, (d) => (d.spec.resolution = 'NONE')),
+      error: 'spec.resolution: "NONE" is not supported by ambit: the egress gateway never dials the address a client chose; use DNS, or STATIC with endpoints',
+    },
+    {
+      name: 'MESH_INTERNAL location',
+      doc: edit(serviceEntry, (d) => (d.spec.location = 'MESH_INTERNAL')),
+      error: 'spec.location: "MESH_INTERNAL" is not supported by ambit: ServiceEntries describe hosts outside the mesh, reached through the egress gateway; use a Service for mesh workloads',
     },
     {
       name: 'endpoint address neither IPv4 nor DNS',
@@ -94,8 +99,8 @@ describe('ServiceEntry ports, resolution and endpoints', () => {
       doc: edit(serviceEntry, (d) => (d.spec.resolution = 'DYNAMIC_DNS')),
       error: 'spec.resolution: "DYNAMIC_DNS" is not supported by ambit: use DNS; for wildcard hosts the egress gateway resolves the requested name',
     },
-    { name: 'unknown resolution', doc: edit(serviceEntry, (d) => (d.spec.resolution = 'dns')), error: 'spec.resolution: must be one of DNS, STATIC, NONE, got "dns"' },
-    { name: 'unknown location', doc: edit(serviceEntry, (d) => (d.spec.location = 'EXTERNAL')), error: 'spec.location: must be one of MESH_EXTERNAL, MESH_INTERNAL, got "EXTERNAL"' },
+    { name: 'unknown resolution', doc: edit(serviceEntry, (d) => (d.spec.resolution = 'dns')), error: 'spec.resolution: must be one of DNS, STATIC, got "dns"' },
+    { name: 'unknown location', doc: edit(serviceEntry, (d) => (d.spec.location = 'EXTERNAL')), error: 'spec.location: must be one of MESH_EXTERNAL, got "EXTERNAL"' },
     {
       name: 'addresses',
       doc: edit(serviceEntry, (d) => (d.spec.addresses = ['240.0.0.1'])),

@@ -27,6 +27,8 @@ describe('egress-gateway flags', () => {
     assert.deepEqual(o.listen, { host: '0.0.0.0', port: 15008 });
     assert.deepEqual(o.dns, { host: '10.0.9.53', port: 53 });
     assert.equal(o.controlPlaneIdentity, 'spiffe://cluster.local/ambit/control-plane');
+    assert.equal(o.allowLoopbackUpstreams, false, 'loopback upstreams stay forbidden unless asked for');
+    assert.equal(egressGatewayOptionsFromFlags({ ...good, allowLoopbackUpstreams: true }).allowLoopbackUpstreams, true);
   });
 
   const bad: [keyof EgressGatewayFlags, string, string][] = [

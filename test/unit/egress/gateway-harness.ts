@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { after, before } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseDocuments, type AuthorizationPolicyResource, type ServiceEntryResource } from '../../../src/config/index.js';
 import { createEgressGateway, type EgressGatewayOptions, type EgressRecord } from '../../../src/egress/index.js';
+import { forbiddenRanges } from '../../../src/egress/address-policy.js';
 import { verifyServerIdentity, type HboneServer } from '../../../src/hbone/index.js';
 import { createPublicCa } from '../../../src/lab/public-ca.js';
 import { compilePolicies } from '../../../src/policy/index.js';
@@ -128,6 +130,7 @@ spec:
       },
     });
     const dials: string[] = [];
+    const loopbackInternet = forbiddenRanges({ allowLoopback: true });
     const metrics = new Registry();
     const ctx = svidContext(gatewaySvid);
     const gateway = createEgressGateway({
@@ -139,6 +142,8 @@ spec:
       gatewayTarget: { namespace: 'egress', labels: { app: 'egress-gateway' } },
       // Test double: resolution is injected; every external name lives on 127.0.0.1.
       resolve: async (host) => (EXTERNAL_NAMES.includes(host) || host === 'unknown.example.org' ? ['127.0.0.1'] : []),
+      // The harness's "internet" is loopback; the SSRF tests pass the real default back in.
+      forbiddenUpstreams: () => loopbackInternet,
       connect: (ip, port): Socket => {
         dials.push(`${ip}:${port}`);
         return netConnect({ host: ip, port, allowHalfOpen: true });
@@ -239,4 +244,23 @@ export async function recordFor(h: Harness, pred: (r: EgressRecord) => boolean, 
     if (Date.now() > deadline) throw new Error(`no egress record matched; have ${JSON.stringify(h.records.map((x) => [x.authority, x.code]))}`);
     await new Promise((res) => setTimeout(res, 20));
   }
+}
+
+/** A harness (options built when it starts) with a mesh session per source, for one describe block. */
+export function withHarness(extra: () => Partial<EgressGatewayOptions>, started: (h: Harness) => void = () => undefined): { h: Harness; sa: ClientHttp2Session; sb: ClientHttp2Session } {
+  const c = {} as { h: Harness; sa: ClientHttp2Session; sb: ClientHttp2Session };
+  before(async () => {
+    c.h = await startHarness(extra());
+    started(c.h);
+    c.sa = await meshSession(c.h, c.h.a);
+    c.sb = await meshSession(c.h, c.h.b);
+  });
+  after(async () => {
+    // close(), not destroy(): on Node 20.20 destroying a client session right after the peer
+    // reset one of its streams can spin inside nghttp2 (Http2Session::CopyDataIntoOutgoing).
+    c.sa?.close();
+    c.sb?.close();
+    await c.h?.close();
+  });
+  return c;
 }

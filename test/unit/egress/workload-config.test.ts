@@ -4,7 +4,8 @@
 // double for the disk, named as such).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEgressConfig, gatewayTargetOf, originationPort, sourcePodOf } from '../../../src/egress/workload-config.js';
+import { buildEgressConfig, gatewayTargetOf, originationPorts, sourcePodOf } from '../../../src/egress/workload-config.js';
+import { DEFAULT_MESH_SETTINGS } from '../../../src/config/index.js';
 import type { ConfigState } from '../../../src/stream/index.js';
 import type { WireServiceEntry } from '../../../src/stream/resources.js';
 
@@ -28,19 +29,40 @@ const self: [string, unknown] = ['workload/ambit-system/egress-gateway', {
 const state = (...entries: [string, unknown][]): ConfigState => ({ version: 7, storeId: 's', resources: new Map(entries) });
 
 describe('egress workload config', () => {
-  test('origination: the HTTP port\'s targetPort, else 443; wildcard ServiceEntry hosts count', () => {
-    const entries = [se('a', ['plain.example.com'], [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8443 }]), se('b', ['*.wild.example'], [{ number: 80, name: 'http', protocol: 'HTTP' }]), se('c', ['tls.example.com'], [{ number: 443, name: 'tls', protocol: 'TLS', targetPort: 9443 }])].map(([, v]) => v);
-    assert.equal(originationPort(entries, 'plain.example.com'), 8443);
-    assert.equal(originationPort(entries, 'x.wild.example'), 443);
-    assert.equal(originationPort(entries, 'tls.example.com'), 443, 'a TLS port is not an origination port');
-    assert.equal(originationPort(entries, 'nowhere.example'), 443);
+  test('origination: per tunnel port, the HTTP port\'s targetPort of the entry the registry matches, else 443', () => {
+    const entries = [
+      se('a', ['plain.example.com'], [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8443 }, { number: 8080, name: 'alt', protocol: 'HTTP' }]),
+      se('b', ['*.wild.example'], [{ number: 80, name: 'http', protocol: 'HTTP' }]),
+      se('c', ['tls.example.com'], [{ number: 443, name: 'tls', protocol: 'TLS', targetPort: 9443 }]),
+      // Sorted before the exact entry and naming the host by wildcard: the exact entry still wins.
+      se('0-wild', ['*.example.com'], [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 7443 }]),
+    ].map(([, v]) => v);
+    assert.deepEqual(originationPorts(entries, 'plain.example.com'), { 80: 8443, 8080: 443 });
+    assert.deepEqual(originationPorts(entries, 'other.example.com'), { 80: 7443 });
+    assert.deepEqual(originationPorts(entries, 'x.wild.example'), { 80: 443 });
+    assert.deepEqual(originationPorts(entries, 'tls.example.com'), { 80: 7443 }, 'a TLS port is not an origination port');
+    assert.deepEqual(originationPorts(entries, 'nowhere.example'), {});
+  });
+
+  test('forbidden upstreams: built-in ranges, every node\'s podCIDR, the service CIDR and the control plane', () => {
+    const node = (name: string, podCIDR: string | null): [string, unknown] => [`node/${name}`, { name, podCIDR }];
+    const mesh: [string, unknown] = ['mesh/mesh', { ...DEFAULT_MESH_SETTINGS, serviceCIDR: '10.97.0.0/16' }];
+    const c = buildEgressConfig(state(node('n2', '10.244.2.0/24'), node('n1', '10.244.1.0/24'), node('n3', null), mesh), POD, read, { controlPlane: '10.0.0.10' });
+    assert.deepEqual(c.podCIDRs, ['10.244.1.0/24', '10.244.2.0/24']);
+    assert.deepEqual(c.forbiddenUpstreams.map((r) => r.label).slice(6), [
+      '10.244.1.0/24 (the mesh\'s pod CIDR)', '10.244.2.0/24 (the mesh\'s pod CIDR)', '10.97.0.0/16 (the mesh\'s service CIDR)', '10.0.0.10/32 (the control plane)',
+    ]);
+    assert.ok(c.forbiddenUpstreams.some((r) => r.label.startsWith('127.0.0.0/8')));
+    const loop = buildEgressConfig(state(), POD, read, { controlPlane: '127.0.0.1', allowLoopback: true });
+    assert.ok(!loop.forbiddenUpstreams.some((r) => r.label.startsWith('127.0.0.0/8')));
+    assert.ok(loop.forbiddenUpstreams.some((r) => r.label === '127.0.0.1/32 (the control plane)'), 'the control plane stays forbidden');
   });
 
   test('builds a version: its own workload, sorted entries, originate map with bundle and port', () => {
     const c = buildEgressConfig(state(self, se('z', ['plain.example.com'], [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8443 }]), se('a', ['api.example.com'], [{ number: 443, name: 'tls', protocol: 'TLS' }]), dr('api-tls', 'plain.example.com', '/ca/api.pem')), POD, read);
     assert.equal(c.version, 7);
     assert.deepEqual(c.serviceEntries.map((e) => e.name), ['a', 'z']);
-    assert.deepEqual(c.originate, { 'plain.example.com': { caBundlePem: PEM, port: 8443 } });
+    assert.deepEqual(c.originate, { 'plain.example.com': { caBundlePem: PEM } });
     assert.deepEqual(gatewayTargetOf(c, POD), { namespace: 'ambit-system', labels: { app: 'egress-gateway' } });
   });
 

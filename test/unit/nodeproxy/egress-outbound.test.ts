@@ -15,7 +15,7 @@ import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls
 import { pino } from 'pino';
 import { EGRESS_GATEWAY, parseDocuments, type AuthorizationPolicyResource, type ServiceEntryResource } from '../../../src/config/index.js';
 import { DnsServer, StaticZone } from '../../../src/dns/index.js';
-import { createEgressGateway, dnsResolver } from '../../../src/egress/index.js';
+import { createEgressGateway, dnsResolver, forbiddenRanges } from '../../../src/egress/index.js';
 import { HbonePool } from '../../../src/hbone/index.js';
 import { createPublicCa } from '../../../src/lab/public-ca.js';
 import { silentLogger } from '../../../src/log.js';
@@ -104,6 +104,8 @@ spec:
         policy: () => compilePolicies(policies, { rootNamespace: 'ambit-system' }),
         gatewayTarget: { namespace: EGRESS_GATEWAY.namespace, labels: EGRESS_GATEWAY.labels },
         resolve: dnsResolver(dnsAt, { timeoutMs: 1000 }),
+        // This test's internet is loopback, which the gateway refuses by default (SSRF).
+        forbiddenUpstreams: () => forbiddenRanges({ allowLoopback: true }),
         logger: pino({ level: 'info' }, { write: (l: string) => void audit.push(JSON.parse(l) as (typeof audit)[number]) }),
       });
       await listenInNetns(nsPath, { host: GATEWAY_IP, port: EGRESS_GATEWAY.hbonePort }, gateway);
