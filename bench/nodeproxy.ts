@@ -108,7 +108,8 @@ export async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: 
     const deadline = Date.now() + 20000;
     for (;;) {
       const srv = labStatus(lab).pods.find((p) => p.name === 'srv');
-      const running = labStatus(lab).pods.filter((p) => p.phase === 'Running').length === 2;
+      // The bench's own two pods (the mesh lab also runs the egress gateway in ambit-system).
+      const running = labStatus(lab).pods.filter((p) => p.namespace === 'default' && p.phase === 'Running').length === 2;
       if (running && srv?.ip) return await fn(srv.ip);
       if (Date.now() > deadline) throw new Error(`Cannot start the bench pods in lab ${lab}: not Running within 20 s`);
       await new Promise((r) => setTimeout(r, 50));

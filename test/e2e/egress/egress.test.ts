@@ -6,7 +6,7 @@
 // component that decided (the gateway, or the node proxy for what never reaches the gateway).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { teardownLab, execInPod, readAgentState, captureUnderlay, nodeNetns, podNetns } from '../../../src/lab/index.js';
@@ -78,6 +78,9 @@ describe('egress control in the lab', () => {
   });
 
   after(async () => {
+    // For a post-mortem: AMBIT_TEST_KEEP_LOGS=DIR keeps the lab's logs there before teardown.
+    const keep = process.env.AMBIT_TEST_KEEP_LOGS;
+    if (keep) cpSync(join(labRunDir(LAB), 'logs'), join(keep, LAB), { recursive: true });
     await cli(['lab', 'down', '--name', LAB]);
     await teardownLab(LAB);
     client?.cleanup();
