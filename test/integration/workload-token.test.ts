@@ -92,9 +92,11 @@ test('a workload token gets an SVID for its bound identity and is refused any ot
 
 test('a node proxy and a workload on the same node hold separate streams', async () => {
   const node = await client('node-1', await cp.admin.issueNodeToken('node-1', 3600));
-  // Node tokens are unchanged: any identity scheduled on the node, the gateway's included.
+  // Node tokens are unchanged for workloads scheduled on the node, but the gateway's identity is
+  // reserved for its own bound credential, even on its node.
   assert.equal(await svid(node, WEB), `URI:${WEB}`);
-  assert.equal(await svid(node, GW), `URI:${GW}`);
+  await assert.rejects(svid(node, GW), (e: AmbitError) => e.code === 'ISSUANCE_RESERVED' && e.message.includes('never to a node proxy'));
+  await auditLine((l) => l.event === 'svid.refused' && l.code === 'ISSUANCE_RESERVED' && l.identity === GW && l.node === 'node-1');
   const gw = clients[0]!;
   assert.ok(gw.connected && node.connected, 'neither replaced the other');
   const proxies = (await cp.admin.status()).proxies.filter((p) => p.node === 'node-1' && p.connected);

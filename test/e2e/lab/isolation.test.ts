@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { teardownLab, readLabState, capEff, execInPod, podHome, podHomesDir, labUidRange, POD_UID_BASE, listNetns } from '../../../src/lab/index.js';
 import { labRunDir, controlPlaneDataDir, adminSocketPath } from '../../../src/paths.js';
 import { run } from '../../../src/lab/shell.js';
-import { apply, cli, cliOk, podOf, sleeperPod, waitPod, type PodView } from './helpers.js';
+import { apply, cli, cliOk, podOf, sleeperPod, waitFor, waitPod, type PodView } from './helpers.js';
 
 const LAB = `iso${process.pid % 100000}`;
 
@@ -92,7 +92,12 @@ describe('lab isolation: a user per pod, private homes, closed logs, a non-root 
     const { first, last } = labUidRange(LAB);
     for (const p of pods) {
       assert.ok(p.uid >= POD_UID_BASE && p.uid >= first && p.uid <= last, `${p.name}: uid ${p.uid} in ${first}-${last}`);
-      const ids = procIds(p.pid);
+      // "Running" means started: the recorded process may still be `ip`/`setpriv` for an instant,
+      // as root, before it drops to the pod's user and execs the command. Wait for the drop.
+      const ids = await waitFor(`${p.name} dropped to its uid`, () => {
+        const now = procIds(p.pid);
+        return now.uid.startsWith('0\t') ? undefined : now;
+      }, 5_000);
       assert.equal(ids.uid, `${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}`, `${p.name}: the process runs as its pod's uid`);
       assert.equal(ids.gid, `${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}`, `${p.name}: and its gid`);
       assert.equal(ids.capEff, 0n, `${p.name}: without capabilities`);
