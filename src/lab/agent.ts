@@ -9,6 +9,7 @@ import { LabReconciler } from './reconcile.js';
 import { readLabState } from './state.js';
 import { validateLabName } from './names.js';
 import { assertLabHost } from './host-check.js';
+import { restartDeadNodeProxies } from './supervise.js';
 
 export async function runLabAgent(name: string): Promise<LabReconciler> {
   assertLabHost();
@@ -20,7 +21,19 @@ export async function runLabAgent(name: string): Promise<LabReconciler> {
   reconciler.start();
   // Re-enrolls pods into node proxies that restarted (a snapshot is idempotent for the others).
   // Also what keeps this daemon alive while the control plane is away (the watch socket is gone then).
-  setInterval(() => reconciler.poke(), 3000);
+  // Node proxies are a DaemonSet: one that died is started again, and the poke re-enrolls its pods.
+  let supervising = false;
+  const seenDead = new Map<string, number>();
+  setInterval(() => {
+    if (supervising) return;
+    supervising = true;
+    restartDeadNodeProxies(lab, log, seenDead)
+      .catch((err: Error) => log.error({ err: err.message }, 'node proxy supervision failed'))
+      .finally(() => {
+        supervising = false;
+        reconciler.poke();
+      });
+  }, 3000);
   log.info({ lab, nodes: state.plan.nodes.map((n) => n.name) }, 'lab agent started');
   const stop = (signal: string): void => {
     log.info({ signal }, 'lab agent stopping');

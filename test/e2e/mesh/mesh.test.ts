@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab, isAlive } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { allowOnly, podManifest } from '../../../src/demo/manifests.js';
@@ -321,6 +321,20 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     assert.match(m.body, /ambit_tcp_received_bytes_total\{[^}]*source_workload="client"[^}]*\} [1-9]\d*/);
     const ready = await fetchNodeProxyDump(LAB, 'node-2', '/', 15021);
     assert.deepEqual([ready.status, JSON.parse(ready.body)], [200, { ready: true }]);
+  });
+
+  test('a node proxy that dies is restarted by the lab agent (a DaemonSet), re-enrolls its pods, and traffic flows again', async () => {
+    const before = readLabState(LAB)!.components['node-proxy-node-2']!.pid;
+    process.kill(before, 'SIGKILL');
+    const after = await waitFor('node-proxy-node-2 restarted with a new pid', () => {
+      const pid = readLabState(LAB)!.components['node-proxy-node-2']!.pid;
+      return pid !== before && isAlive(pid) ? pid : undefined;
+    }, 20_000);
+    assert.notEqual(after, before);
+    const back = await waitFor('web answers through the restarted proxy', async () => ((await curl('client', `http://${ipOf('web')}:8080/back`)).code === 0 ? true : undefined), 20_000);
+    assert.equal(back, true);
+    const agentLog = readFileSync(join(labRunDir(LAB), 'logs', 'agent.log'), 'utf8');
+    assert.match(agentLog, /node-proxy-node-2 was not running \(pid \d+\); restarted it/);
   });
 
   test('`ambit proxy-config` shows captured pods and each SVID with serial and expiry', async () => {
