@@ -15,6 +15,8 @@ export interface DnsResolverOptions {
   timeoutMs?: number;
   /** Longest an answer is kept, whatever its TTL says (default 30 s; 0 turns the cache off). */
   maxTtlSeconds?: number;
+  /** Most names kept at once (default 10,000): a source naming endless hosts cannot grow it forever. */
+  maxEntries?: number;
   /** The clock, in ms (tests). */
   now?: () => number;
 }
@@ -32,6 +34,18 @@ export function dnsResolver(server: DnsEndpoint, opts: DnsResolverOptions = {}):
   // Concurrent first connections to one name share one query.
   const inFlight = new Map<string, Promise<string[]>>();
 
+  const maxEntries = opts.maxEntries ?? 10_000;
+  /** Bounded: expired entries go first, then the oldest (Map order is insertion order). */
+  const remember = (host: string, entry: Cached): void => {
+    cache.delete(host);
+    if (cache.size >= maxEntries) {
+      const t = now();
+      for (const [k, v] of cache) if (v.expiresAt <= t) cache.delete(k);
+      while (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(host, entry);
+  };
+
   const query = async (host: string): Promise<string[]> => {
     let reply;
     try {
@@ -46,7 +60,7 @@ export function dnsResolver(server: DnsEndpoint, opts: DnsResolverOptions = {}):
     const records = reply.answers.flatMap((r) => (r.type === 'A' && isIPv4(r.address) ? [r] : []));
     const addresses = records.map((r) => r.address);
     const ttl = Math.min(maxTtl, ...reply.answers.map((r) => r.ttl));
-    if (addresses.length > 0 && ttl > 0) cache.set(host, { addresses, expiresAt: now() + ttl * 1000 });
+    if (addresses.length > 0 && ttl > 0) remember(host, { addresses, expiresAt: now() + ttl * 1000 });
     return addresses;
   };
 

@@ -6,7 +6,7 @@
 // its own pod user like every pod: no capabilities and no root, so the lab's root-owned secrets
 // (CA keys, node tokens, the control plane's admin socket) are out of its reach.
 import http from 'node:http';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AmbitError } from '../errors.js';
 import { labRunDir } from '../paths.js';
@@ -102,17 +102,25 @@ export function writeGatewayToken(e: EgressPlan, token: string): void {
 
 function ownToken(e: EgressPlan, uid: number, gid: number): void {
   const dir = dirname(e.tokenFile);
+  let fd: number | undefined;
   try {
-    chownSync(dir, uid, gid);
-    chmodSync(dir, 0o700);
-    chownSync(e.tokenFile, uid, gid);
-    chmodSync(e.tokenFile, 0o400);
+    // The directory stays root's (the gateway may enter it, never change it), so its user cannot
+    // swap the token for a link that this root process would then chown or chmod; the file itself
+    // is changed through a descriptor opened without following links, and must be a plain file.
+    chownSync(dir, 0, 0);
+    chmodSync(dir, 0o711);
+    fd = openSync(e.tokenFile, constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, 0o400);
   } catch (err) {
     throw new AmbitError('LAB_GATEWAY_TOKEN', `Cannot hand the egress gateway its credential ${e.tokenFile} (owner ${uid}): ${(err as Error).message}`, { value: e.tokenFile, cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-/** Before the gateway starts: its credential and the directory holding it become its user's, 0400 in 0700. */
+/** Before the gateway starts: its credential becomes its user's, 0400, in a root-owned 0711 directory. */
 export function handGatewayToken(e: EgressPlan, user: Pick<PodUser, 'uid' | 'gid'>): void {
   ownToken(e, user.uid, user.gid);
 }

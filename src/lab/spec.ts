@@ -231,6 +231,7 @@ function parseEgress(v: unknown, meshEnabled: boolean, nodes: LabNodeSpec[]): La
   if (e.node !== undefined) {
     node = str(e.node, 'spec.egress.node');
     if (!nodes.some((n) => n.name === node)) fail('spec.egress.node', e.node, `is not a lab node (nodes: ${nodes.map((n) => n.name).join(', ')})`);
+    if (!enabled) fail('spec.egress.node', e.node, 'has no effect while egress is disabled (remove it, or enable egress)');
   }
   return { enabled, node };
 }

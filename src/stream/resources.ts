@@ -128,7 +128,7 @@ const destinationRuleSpec: Check = (v, e) => {
   const tls = isObj(spec) && isObj(spec.trafficPolicy) ? spec.trafficPolicy.tls : undefined;
   if (!isObj(spec) || typeof spec.host !== 'string' || spec.host === '') e.push('spec.host: must be a non-empty string');
   if (!isObj(tls) || tls.mode !== 'SIMPLE' || typeof tls.caCertificates !== 'string' || !tls.caCertificates.startsWith('/')) {
-    e.push('spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}');
+    e.push(`spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}, got ${JSON.stringify(tls ?? null)}`);
   }
 };
 

@@ -8,6 +8,8 @@ function nftIn(netnsPath: string, script: string): Promise<void> {
   return runNft(netnsPath, ['-f', '-'], script).then(() => undefined);
 }
 
+const NFT_TIMEOUT_MS = 10_000;
+
 function runNft(netnsPath: string, args: string[], input = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn('nsenter', [`--net=${netnsPath}`, 'nft', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -16,7 +18,11 @@ function runNft(netnsPath: string, args: string[], input = ''): Promise<string> 
     p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.on('error', (e) => reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft in ${netnsPath}: ${e.message} (is nftables installed?)`, { cause: e })));
-    p.on('close', (code) => {
+    // A hung nft must not hold a scrape or a pod's release forever.
+    const timer = setTimeout(() => p.kill('SIGKILL'), NFT_TIMEOUT_MS);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') return reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft ${args.join(' ')} in ${netnsPath}: no answer within ${NFT_TIMEOUT_MS} ms`, { value: netnsPath }));
       if (code === 0) resolve(out);
       else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft ${args.join(' ')} in ${netnsPath}: nft exited ${code}: ${err.trim()}`, { value: netnsPath }));
     });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { teardownLab, execInPod, readAgentState, captureUnderlay, nodeNetns, podNetns } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, readAgentState, readLabState, captureUnderlay, nodeNetns, podNetns } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { decodeMessage, encodeMessage, newQuery, RCODE, RR_TYPE } from '../../../src/dns/index.js';
 import { gatewayAudit as egressAudit, nodeProxyLines as proxyLines } from '../../../src/demo/egress-chapter.js';
@@ -311,12 +311,10 @@ describe('egress control in the lab', () => {
     assert.ok(rec, 'the gateway pod is in the agent state');
     const dump = await inNetns(podNetns(LAB, GW.namespace, GW.name), ['curl', '-sS', '-m', '3', 'http://127.0.0.1:15000/']);
     assert.match(dump.out, /spiffe:\/\/cluster\.local\/ns\/ambit-system\/sa\/egress-gateway/);
-    const tokenDir = join(labRunDir(LAB), 'egress');
-    if (existsSync(tokenDir)) {
-      for (const f of readdirSync(tokenDir)) {
-        const r = await inPod('attacker', ['cat', join(tokenDir, f)]);
-        assert.notEqual(r.code, 0, `a pod read ${f}`);
-      }
-    }
+    const tokenFile = readLabState(LAB)!.plan.egress!.tokenFile;
+    assert.ok(readFileSync(tokenFile, 'utf8').length > 0, 'control: the credential is there (root reads it)');
+    const r = await inPod('attacker', ['cat', tokenFile]);
+    assert.notEqual(r.code, 0, 'an app pod read the gateway credential');
+    assert.match(r.stderr, /Permission denied/);
   });
 });

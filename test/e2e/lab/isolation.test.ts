@@ -197,7 +197,8 @@ describe('lab isolation: a user per pod, private homes, closed logs, a non-root 
     const tok = statSync(e.tokenFile);
     assert.deepEqual([tok.uid, tok.gid, tok.mode & 0o777], [gw.uid, gw.uid, 0o400], 'token: the gateway user, 0400');
     const tokDir = statSync(join(e.tokenFile, '..'));
-    assert.deepEqual([tokDir.uid, tokDir.mode & 0o777], [gw.uid, 0o700], 'token directory: only the gateway enters it');
+    assert.deepEqual([tokDir.uid, tokDir.mode & 0o777], [0, 0o711], 'token directory: root\'s, so the gateway cannot swap the token for a link the agent would follow');
+    assert.notEqual((await asUid(gw.uid, ['ln', '-sf', '/etc/passwd', join(e.tokenFile, '..', 'planted')])).code, 0, 'the gateway cannot create entries beside its token');
     // The control: as the gateway's uid its own token is readable ...
     assert.equal((await asUid(gw.uid, ['test', '-r', e.tokenFile])).code, 0, 'the gateway reads its token');
     // ... and the lab's root secrets are not.

@@ -124,6 +124,24 @@ describe('dnsResolver', () => {
     }
   });
 
+  test('the answer cache is bounded: past maxEntries the oldest name is asked again', async () => {
+    let queries = 0;
+    const counting = new DnsServer({ zones: [{ lookup: (name: string) => {
+      queries++;
+      return { answers: [{ name, type: 'A' as const, class: 1, ttl: 60, address: '127.0.0.9' }], rcode: 0 };
+    } }] });
+    const r = dnsResolver(await counting.listen('127.0.0.1', 0), { timeoutMs: 1000, maxEntries: 2 });
+    try {
+      for (const n of ['a.example.com', 'b.example.com', 'a.example.com', 'b.example.com']) await r(n);
+      assert.equal(queries, 2, 'two names fit');
+      await r('c.example.com');
+      await r('a.example.com');
+      assert.equal(queries, 4, 'a third name evicted the oldest, which is asked again');
+    } finally {
+      await counting.close();
+    }
+  });
+
   test('an unknown name fails with EGRESS_RESOLVE_FAILED and the rcode', async () => {
     await assert.rejects(resolve('nope.example.com'), {
       code: 'EGRESS_RESOLVE_FAILED',

@@ -130,7 +130,6 @@ describe('lab spec: egress', () => {
     { body: '  egress: {}\n', egress: { enabled: true, node: 'node-1' } },
     { body: '  nodes: [{ name: a }, { name: b }]\n', egress: { enabled: true, node: 'a' } },
     { body: '  nodes: [{ name: a }, { name: b }]\n  egress: { enabled: true, node: b }\n', egress: { enabled: true, node: 'b' } },
-    { body: '  mesh: { enabled: false }\n  egress: { enabled: false, node: node-2 }\n', egress: { enabled: false, node: 'node-2' } },
   ];
   for (const c of cases) {
     test(`parses ${JSON.stringify(c.body)}`, () => assert.deepEqual(spec(c.body).egress, c.egress));
@@ -139,6 +138,7 @@ describe('lab spec: egress', () => {
   const bad: { body: string; path: string; message: string }[] = [
     { body: '  egress: { enabled: true, nodes: node-1 }\n', path: 'spec.egress.nodes', message: 'Cannot read lab spec: spec.egress.nodes is not a known field (known: enabled, node) (got "node-1")' },
     { body: '  egress: { enabled: "yes" }\n', path: 'spec.egress.enabled', message: 'Cannot read lab spec: spec.egress.enabled must be true or false (got "yes")' },
+    { body: '  egress: { enabled: false, node: node-2 }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node has no effect while egress is disabled (remove it, or enable egress) (got "node-2")' },
     { body: '  egress: { node: node-3 }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node is not a lab node (nodes: node-1, node-2) (got "node-3")' },
     { body: '  egress: { node: "" }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node must be a non-empty string (got "")' },
     { body: '  egress: { node: 1 }\n', path: 'spec.egress.node', message: 'Cannot read lab spec: spec.egress.node must be a non-empty string (got 1)' },

@@ -52,8 +52,8 @@ test('stream resources are decoded strictly', () => {
 test('destination-rule resources must carry exactly the origination shape', () => {
   const good = { name: 'r', namespace: 'shop', spec: { host: 'api.example.com', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/ca.pem' } } } };
   assert.deepEqual(decodeResource('destination-rule/shop/r', good), []);
-  const tlsError = 'destination-rule/shop/r: spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}';
-  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'DISABLE', caCertificates: '/ca.pem' } } } }), [tlsError]);
-  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: 'ca.pem' } } } }), [tlsError]);
+  const tlsError = (got: string): string => `destination-rule/shop/r: spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}, got ${got}`;
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'DISABLE', caCertificates: '/ca.pem' } } } }), [tlsError('{"mode":"DISABLE","caCertificates":"/ca.pem"}')]);
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: 'ca.pem' } } } }), [tlsError('{"mode":"SIMPLE","caCertificates":"ca.pem"}')]);
   assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { trafficPolicy: good.spec.trafficPolicy } }), ['destination-rule/shop/r: spec.host: must be a non-empty string']);
 });
