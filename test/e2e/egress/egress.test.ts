@@ -287,10 +287,16 @@ describe('egress control in the lab', () => {
     assert.equal(line.authority, `${gatewayIp}:15008`);
     // A client with no mesh identity at all (the node namespace, root, no capture) gets no TLS session.
     const node1 = nodeNetns(LAB, 'node-1');
+    const outsideMark = gatewayAudit().length;
     const outside = await inNetns(node1, ['curl', '-sS', '-m', '3', `http://${gatewayIp}:15008/`]);
     assert.notEqual(outside.code, 0);
     const https = await inNetns(node1, ['curl', '-sS', '-m', '3', '-k', `https://${gatewayIp}:15008/`]);
     assert.notEqual(https.code, 0, 'TLS without a client certificate is refused');
+    // Both are audited by the gateway, with no verified source.
+    await waitFor('two unverified refusals audited', () => {
+      const lines = gatewayAudit().slice(outsideMark).filter((l) => String(l.code).startsWith('HBONE_') && l.verdict === 'refused' && !String(l.source).startsWith('spiffe://'));
+      return lines.length >= 2 ? lines : undefined;
+    }, 8_000);
   });
 
   test('bad first bytes at the gateway are each refused and logged; other traffic keeps flowing', async () => {
