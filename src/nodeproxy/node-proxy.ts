@@ -15,7 +15,7 @@ import { serveEnrollment, type EnrolledPod } from './enroll.js';
 import { serveNodeProxyAdmin, type AdminPorts } from './admin.js';
 import { registerCaptureDropMetrics } from './capture-metrics.js';
 import { EgressVips } from './egress-vips.js';
-import { EGRESS_VIP_CIDR } from '../config/egress-gateway.js';
+import { formatCIDR } from '../config/net.js';
 
 export interface NodeProxyOptions {
   node: string;
@@ -186,7 +186,7 @@ export class NodeProxy {
           : null,
         mode: this.state.mesh.outboundTrafficPolicy.mode,
         serviceEntryHosts: [...this.state.serviceEntryHosts],
-        vips: { range: EGRESS_VIP_CIDR, capacity: this.egressVips.capacity, allocated: this.egressVips.entries() },
+        vips: { range: formatCIDR(this.egressVips.range), capacity: this.egressVips.capacity, allocated: this.egressVips.entries() },
       },
       policies: this.state.policies.map((p) => ({ namespace: p.namespace, name: p.name, action: p.spec.action, rules: p.spec.rules.length })),
     };

@@ -314,7 +314,14 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
     await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
     await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
-    const m = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
+    // A connection is counted when the proxy has finished with it, which can be a moment after
+    // curl has its answer: read until the refusal shows (or give up and let the asserts say why).
+    const failedLine = /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="other",[^}]*response_flag="DENY"\} \d+/;
+    let m = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
+    for (let i = 0; i < 50 && !failedLine.test(m.body); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      m = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
+    }
     assert.equal(m.status, 200);
     assert.match(m.body, /ambit_tcp_connections_opened_total\{direction="inbound",source_workload="client",source_namespace="default",source_principal="cluster\.local\/ns\/default\/sa\/client",destination_workload="web",destination_namespace="default",destination_principal="cluster\.local\/ns\/default\/sa\/web",response_flag="-"\} \d+/);
     assert.match(m.body, /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="other",[^}]*response_flag="DENY"\} \d+/);
