@@ -34,7 +34,7 @@ describe('forbidden upstream addresses', () => {
     ['10.97.0.1', undefined],
     ['192.168.1.1', undefined],
     ['172.16.0.1', undefined],
-    ['1.1.1.1', undefined],
+    ['203.0.113.77', undefined],
     ['126.255.255.255', undefined],
     ['128.0.0.0', undefined],
     ['169.253.255.255', undefined],
