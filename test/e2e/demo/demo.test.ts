@@ -19,6 +19,15 @@ test('ambit demo runs every chapter and cleans up', async () => {
   assert.match(out, /client → web: allowed\n\s+other  → web: refused/);
   assert.match(out, /intruder → web: refused/);
   assert.match(out, /node-2 logged the true identity from the TLS handshake: cluster\.local\/ns\/default\/sa\/intruder/);
+  // Chapter 5: egress allowed, originated, refused by registry and by policy, and every attack stopped.
+  assert.match(out, /app-a → curl https:\/\/api\.example\.com\/  reached; the site saw SNI api\.example\.com from 10\.244\.\d+\.\d+ \(the gateway\)/);
+  assert.match(out, /gateway: allowed ALLOWED source=cluster\.local\/ns\/default\/sa\/app-a sni=api\.example\.com upstream=203\.0\.113\.10:443/);
+  assert.match(out, /the site was reached over TLS: yes/);
+  assert.match(out, /other\.example\.net\/ \(no ServiceEntry\): failed \(curl exit 6\)/);
+  assert.match(out, /app-a → https:\/\/service1\.bar\.example\/  failed \(curl exit \d+\)  \[gateway: refused EGRESS_POLICY_DENIED/);
+  assert.doesNotMatch(out, /GOT OUT|GOT \d|\(unexpected\)|\(bad!\)/, 'no attack got out, nothing unexpected');
+  assert.equal((out.match(/: stopped/g) ?? []).length, 8, 'each of the eight attacks is shown stopped');
+  assert.match(out, /ambit_capture_dropped_packets\{pod="default\/attacker",direction="out"\} [1-9]/);
   const left = await findLabLeftovers(LAB);
   assert.deepEqual([left.namespaces, left.pids, left.runDir], [[], [], false]);
 });
