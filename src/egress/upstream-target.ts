@@ -36,14 +36,18 @@ export function upstreamTarget(req: UpstreamTargetRequest): UpstreamTarget {
   const location: string | undefined = spec.location;
   if (resolution !== 'DNS' && resolution !== 'STATIC') unsupported(e, 'spec.resolution', resolution);
   if (location !== undefined && location !== 'MESH_EXTERNAL') unsupported(e, 'spec.location', location);
-  const entryPort = spec.ports.find((p) => p.number === req.port);
-  const port = entryPort?.targetPort ?? fallbackPort;
+  const port = upstreamPort(e, req.port, fallbackPort);
   const endpoints = (spec.endpoints ?? []).map((x) => x.address);
   if (resolution === 'STATIC') {
     if (endpoints.length === 0 || !endpoints.every((a) => isIPv4(a))) unsupported(e, 'spec.endpoints', endpoints);
     return { addresses: endpoints, port };
   }
   return { names: endpoints.length > 0 ? endpoints : [req.host], port };
+}
+
+/** The port an entry sends a tunnel's port to: that entry port's targetPort, else `fallback`. */
+export function upstreamPort(entry: EgressServiceEntry, tunnelPort: number, fallback: number): number {
+  return entry.spec.ports.find((p) => p.number === tunnelPort)?.targetPort ?? fallback;
 }
 
 function unsupported(e: EgressServiceEntry, path: string, value: unknown): never {

@@ -11,6 +11,7 @@ import type { WireDestinationRule, WireNode, WirePolicy, WireServiceEntry, WireW
 import { forbiddenRanges, type ForbiddenRange } from './address-policy.js';
 import { EgressRegistry } from './decision.js';
 import type { OriginationSetting } from './gateway.js';
+import { upstreamPort } from './upstream-target.js';
 
 export interface EgressConfig {
   version: number;
@@ -60,8 +61,8 @@ export type BundleReader = (path: string) => string;
 /**
  * Where origination for `host` goes, per tunnel port (for the config dump): for each port, the
  * entry the registry decision picks for (host, port) (an exact host beats a wildcard, then the
- * first by namespace/name), when that port is HTTP: its targetPort, else 443. The gateway makes
- * the same choice per tunnel (upstream-target.ts).
+ * first by namespace/name), when that port is HTTP: its targetPort, else 443. Same function as the
+ * gateway uses per tunnel (upstreamPort, upstream-target.ts).
  */
 export function originationPorts(entries: readonly WireServiceEntry[], host: string): Record<string, number> {
   const registry = new EgressRegistry(entries);
@@ -69,8 +70,8 @@ export function originationPorts(entries: readonly WireServiceEntry[], host: str
   const out: Record<string, number> = {};
   for (const n of numbers) {
     const id = registry.decide('REGISTRY_ONLY', { host, port: n }).serviceEntry;
-    const port = id === undefined ? undefined : registry.entry(id)?.spec.ports.find((p) => p.number === n);
-    if (port?.protocol === 'HTTP') out[String(n)] = port.targetPort ?? 443;
+    const entry = id === undefined ? undefined : registry.entry(id);
+    if (entry?.spec.ports.find((p) => p.number === n)?.protocol === 'HTTP') out[String(n)] = upstreamPort(entry, n, 443);
   }
   return out;
 }
