@@ -43,8 +43,7 @@ export class MeshState {
   readonly meshRanges: Cidr[];
   /** Compiled once per version; compiling throws on a policy this proxy cannot enforce (-> NACK). */
   readonly authz: PolicyEvaluator;
-  /** ServiceEntries, and every host they name (exact and `*.suffix`). */
-  readonly serviceEntries: ServiceEntry[];
+  /** Every host the ServiceEntries name (exact and `*.suffix`). */
   readonly serviceEntryHosts: HostSet;
   /** Undefined when the config has no Service ambit-system/egress-gateway (egress is then as before). */
   readonly egressGateway: EgressGateway | undefined;
@@ -111,7 +110,6 @@ export class MeshState {
     this.policies = policies;
     this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
     this.meshRanges = [...podCIDRs, mesh.serviceCIDR].map((c) => parseCIDR(c));
-    this.serviceEntries = entries;
     // A host the proxy cannot hold is a config it cannot enforce: throwing here NACKs the version.
     this.serviceEntryHosts = new HostSet(entries.flatMap((e) => e.spec.hosts));
     this.egressGateway = this.findEgressGateway();
