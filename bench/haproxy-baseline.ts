@@ -93,6 +93,7 @@ async function stopChild(c: ChildProcess): Promise<void> {
 
 /** Mints certificates, writes both configs and starts the pair; waits until both listen. */
 export async function startHaproxyPair(o: HaproxyPairOptions): Promise<HaproxyPair> {
+  checkDistinctPorts(o);
   const dir = mkdtempSync(join(tmpdir(), `ambit-bench-haproxy-${process.pid}-`));
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -117,6 +118,24 @@ export async function startHaproxyPair(o: HaproxyPairOptions): Promise<HaproxyPa
     await stop();
     throw err;
   }
+}
+
+/**
+ * HAProxy binds with SO_REUSEPORT, so two of its listeners on one address and port both start
+ * and the kernel splits connections between them: refuse such a configuration up front.
+ */
+export function checkDistinctPorts(o: HaproxyPairOptions): void {
+  const seen = new Map<string, string>();
+  const claim = (netns: string | undefined, ip: string, port: number, what: string) => {
+    const key = `${netns ?? ''} ${ip}:${port}`;
+    const prior = seen.get(key);
+    if (prior !== undefined) throw new Error(`Cannot start the HAProxy baseline: ${what} ${ip}:${port} is also ${prior}; every listener needs its own port`);
+    seen.set(key, what);
+  };
+  o.ports.forEach((p, i) => {
+    claim(o.clientNetns, o.clientIP, p.listenPort, `ports[${i}].listenPort`);
+    claim(o.serverNetns, o.serverIP, p.tunnelPort, `ports[${i}].tunnelPort`);
+  });
 }
 
 /** Polls `ss` in the namespace until every port listens (bounded: 5 s). */

@@ -8,12 +8,29 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { runLoad } from '../../src/apps/index.js';
 import { isAlive } from '../../src/lab/index.js';
-import { startHaproxyPair, type HaproxyPair } from '../../bench/haproxy-baseline.js';
+import { checkDistinctPorts, startHaproxyPair, type HaproxyPair } from '../../bench/haproxy-baseline.js';
 import { startTcpSink } from '../../bench/tcp-sink.js';
-import { freePort } from '../../src/testing/ports.js';
+import { freePorts } from '../../src/testing/ports.js';
 
 const LO = '127.0.0.1';
 
+
+describe('HAProxy baseline port checks', () => {
+  test('freePorts hands out distinct ports', async () => {
+    const ports = await freePorts(16);
+    assert.equal(new Set(ports).size, 16);
+  });
+
+  test('a port shared by two listeners in one namespace is refused before any HAProxy starts', () => {
+    const base = { clientNetns: undefined, clientIP: LO, serverNetns: undefined, serverIP: LO, podIP: LO };
+    assert.throws(() => checkDistinctPorts({ ...base, ports: [{ listenPort: 4000, tunnelPort: 4000, targetPort: 1 }] }),
+      /ports\[0\]\.tunnelPort 127\.0\.0\.1:4000 is also ports\[0\]\.listenPort/);
+    assert.throws(() => checkDistinctPorts({ ...base, ports: [{ listenPort: 4000, tunnelPort: 4001, targetPort: 1 }, { listenPort: 4002, tunnelPort: 4001, targetPort: 2 }] }),
+      /ports\[1\]\.tunnelPort 127\.0\.0\.1:4001 is also ports\[0\]\.tunnelPort/);
+    // Separate namespaces (the lab's two nodes) may reuse a port number.
+    checkDistinctPorts({ ...base, clientNetns: 'n1', serverNetns: 'n2', ports: [{ listenPort: 4000, tunnelPort: 4000, targetPort: 1 }] });
+  });
+});
 
 describe('HAProxy two-hop mTLS baseline (loopback)', () => {
   let echo: Server;
@@ -25,9 +42,10 @@ describe('HAProxy two-hop mTLS baseline (loopback)', () => {
     echo = createServer((s) => { open.add(s); s.on('close', () => open.delete(s)); s.on('error', () => {}); s.pipe(s); });
     await new Promise<void>((r) => echo.listen(0, LO, () => r()));
     sink = await startTcpSink(0, LO);
+    const [l0, t0, l1, t1] = await freePorts(4);
     ports = [
-      { listenPort: await freePort(), tunnelPort: await freePort(), targetPort: (echo.address() as { port: number }).port },
-      { listenPort: await freePort(), tunnelPort: await freePort(), targetPort: sink.port },
+      { listenPort: l0!, tunnelPort: t0!, targetPort: (echo.address() as { port: number }).port },
+      { listenPort: l1!, tunnelPort: t1!, targetPort: sink.port },
     ];
     pair = await startHaproxyPair({ clientNetns: undefined, clientIP: LO, serverNetns: undefined, serverIP: LO, podIP: LO, ports });
   });
@@ -38,11 +56,17 @@ describe('HAProxy two-hop mTLS baseline (loopback)', () => {
     await new Promise((r) => echo.close(r));
   });
 
+  /** What the two HAProxy processes printed, for a failure message. */
+  const pairLogs = () => ['client.log', 'server.log'].map((f) => {
+    const file = join(pair!.dir, f);
+    return `${f}: ${existsSync(file) ? readFileSync(file, 'utf8').trim() || '(empty)' : '(none)'}`;
+  }).join('; ');
+
   test('round trips and a stream cross both hops', async () => {
     const rt = await runLoad({ target: { kind: 'tcp', host: LO, port: ports[0]!.listenPort }, requests: 50, concurrency: 2, size: 1024 });
-    assert.deepEqual([rt.requests, rt.errors, rt.bytesReceived], [50, 0, 50 * 1024]);
+    assert.deepEqual([rt.requests, rt.errors, rt.bytesReceived], [50, 0, 50 * 1024], `first error: ${rt.firstError}; ${pairLogs()}`);
     const st = await runLoad({ target: { kind: 'tcp', host: LO, port: ports[1]!.listenPort }, mode: 'stream', requests: 20 });
-    assert.deepEqual([st.requests, st.errors, st.bytesSent], [20, 0, 20 * 65536]);
+    assert.deepEqual([st.requests, st.errors, st.bytesSent], [20, 0, 20 * 65536], `first error: ${st.firstError}; ${pairLogs()}`);
   });
 
   test('the configs pin TLS 1.3 and require a verified peer on both hops', () => {
