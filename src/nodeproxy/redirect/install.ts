@@ -10,23 +10,36 @@ function nftIn(netnsPath: string, script: string): Promise<void> {
 
 const NFT_TIMEOUT_MS = 10_000;
 
-function runNft(netnsPath: string, args: string[], input = ''): Promise<string> {
+function runNft(netnsPath: string, args: string[], input?: string): Promise<string> {
+  return runCommand('nsenter', [`--net=${netnsPath}`, 'nft', ...args], input, `nft ${args.join(' ')} in ${netnsPath}`, netnsPath);
+}
+
+/**
+ * Runs a short command and resolves with its stdout. Without `input` the child gets no stdin at
+ * all; with it, a child that exits before reading everything (EPIPE on our end of the pipe) is
+ * judged by its exit code alone. An unhandled EPIPE there is an 'error' event on the pipe, which
+ * would take the whole node proxy down (it did: a metrics scrape killed the proxy).
+ */
+export function runCommand(cmd: string, args: string[], input: string | undefined, what: string, value: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('nsenter', [`--net=${netnsPath}`, 'nft', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.on('error', (e) => reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft in ${netnsPath}: ${e.message} (is nftables installed?)`, { cause: e })));
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.on('error', (e) => reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: ${e.message} (is nftables installed?)`, { cause: e })));
     // A hung nft must not hold a scrape or a pod's release forever.
     const timer = setTimeout(() => p.kill('SIGKILL'), NFT_TIMEOUT_MS);
     p.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (signal === 'SIGKILL') return reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft ${args.join(' ')} in ${netnsPath}: no answer within ${NFT_TIMEOUT_MS} ms`, { value: netnsPath }));
+      if (signal === 'SIGKILL') return reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: no answer within ${NFT_TIMEOUT_MS} ms`, { value }));
       if (code === 0) resolve(out);
-      else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run nft ${args.join(' ')} in ${netnsPath}: nft exited ${code}: ${err.trim()}`, { value: netnsPath }));
+      else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: exited ${code}: ${err.trim()}`, { value }));
     });
-    p.stdin.end(input);
+    if (p.stdin) {
+      p.stdin.on('error', () => {});
+      p.stdin.end(input);
+    }
   });
 }
 

@@ -261,6 +261,7 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
           clearTimeout(t);
           resolve({ code: code ?? -1, out });
         });
+        p.stdin.on('error', () => {});
         p.stdin.end(input);
       });
     const refusals = (): number => nodeProxyLog('node-2').split('\n').filter((l) => l.includes('hbone refused') && l.includes('"TLS_FAILURE"')).length;
