@@ -25,9 +25,18 @@ export interface ProcessSpec {
   env?: Record<string, string>;
 }
 
+/**
+ * For profiling the data path: with AMBIT_PROFILE_NODE_PROXY=DIR in the environment of whoever
+ * starts a lab, node proxies run with V8's CPU profiler and write a .cpuprofile into DIR on exit.
+ */
+function profileFlags(argv: string[]): string[] {
+  const dir = process.env.AMBIT_PROFILE_NODE_PROXY;
+  return dir && argv[1] === 'node-proxy' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** argv[0] `ambit` means this repository's CLI, run by the current Node binary. */
 export function resolveCommand(argv: string[]): string[] {
-  if (argv[0] === 'ambit') return [process.execPath, AMBIT_MAIN, ...argv.slice(1)];
+  if (argv[0] === 'ambit') return [process.execPath, ...profileFlags(argv), AMBIT_MAIN, ...argv.slice(1)];
   return argv;
 }
 
