@@ -72,6 +72,18 @@ describe('small pieces', () => {
     assert.ok(argv.includes('--inh-caps=-all') && argv.includes('--bounding-set=-all') && argv.includes('--no-new-privs'));
     assert.deepEqual(argv.slice(-4), [process.execPath, AMBIT_MAIN, 'app', 'echo']);
   });
+  test('AMBIT_PROFILE_NODE_PROXY profiles node proxies only', () => {
+    const before = process.env.AMBIT_PROFILE_NODE_PROXY;
+    process.env.AMBIT_PROFILE_NODE_PROXY = '/tmp/prof-x';
+    try {
+      assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy', '--node', 'n1'] }), [process.execPath, '--cpu-prof', '--cpu-prof-dir=/tmp/prof-x', AMBIT_MAIN, 'node-proxy', '--node', 'n1']);
+      assert.deepEqual(wrapCommand({ argv: ['ambit', 'app', 'echo'] }), [process.execPath, AMBIT_MAIN, 'app', 'echo']);
+    } finally {
+      if (before === undefined) delete process.env.AMBIT_PROFILE_NODE_PROXY;
+      else process.env.AMBIT_PROFILE_NODE_PROXY = before;
+    }
+    assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy'] }), [process.execPath, AMBIT_MAIN, 'node-proxy']);
+  });
   test('resolv.conf carries the Kubernetes search path', () => {
     assert.equal(
       podResolvConf(planLab('t1', defaultLabSpec()), 'shop'),
