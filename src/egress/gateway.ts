@@ -11,7 +11,7 @@ import type { SecureContext } from 'node:tls';
 import { Registry } from 'prom-client';
 import { isIPv4, type OutboundTrafficMode } from '../config/index.js';
 import { AmbitError, showValue } from '../errors.js';
-import { createHboneServer, formatAuthority, type HboneServer, type HboneServerLimits, type TunnelRequest } from '../hbone/index.js';
+import { createHboneServer, formatAuthority, type HboneServer, type HboneServerLimits, type TunnelDecision, type TunnelRequest } from '../hbone/index.js';
 import { createLogger, type Logger } from '../log.js';
 import type { PolicyEvaluator, PolicyTarget } from '../policy/index.js';
 import { EgressRegistry, egressAuthorize, type EgressServiceEntry } from './decision.js';
@@ -180,70 +180,87 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
     trustedRoots: opts.trustedRoots,
     ...(opts.hboneLimits ? { limits: opts.hboneLimits } : {}),
     logger: log,
-    onRefused: (code, detail) => refusals.onRefused(code, detail),
+    onRefused: (code, detail, context) => refusals.onRefused(code, detail, context),
     onTunnel: async (t) => {
       const started = performance.now();
       const rec: EgressRecord = {
         source: t.peer, authority: originalAuthority(t.stream) ?? formatAuthority(t.authority),
         ...(t.socket.remoteAddress ? { sourceAddress: t.socket.remoteAddress } : {}),
-        ...(opts.sourcePod ? { sourcePod: opts.sourcePod(t.peer, t.socket.remoteAddress) } : {}),
         bytesIn: 0, bytesOut: 0, durationMs: 0, verdict: 'refused', code: 'UNDECIDED', reason: '',
       };
-      let authority: EgressAuthority;
       try {
-        authority = parseEgressAuthority(rec.authority);
+        if (opts.sourcePod) {
+          const pod = opts.sourcePod(t.peer, t.socket.remoteAddress);
+          if (pod !== undefined) rec.sourcePod = pod;
+        }
+        return accept(t, rec, started);
       } catch (err) {
-        audit.record({ ...rec, code: (err as AmbitError).code, reason: (err as Error).message, durationMs: performance.now() - started });
-        refusals.alreadyAudited((err as Error).message);
-        return { status: 400, reason: (err as Error).message };
-      }
-      const open = perSource.get(t.peer) ?? 0;
-      if (open >= limits.maxTunnelsPerSource) {
-        const reason = `Cannot accept egress tunnel: ${t.peer} already has ${open} open tunnels, limit ${limits.maxTunnelsPerSource} per source`;
-        audit.record({ ...rec, code: 'EGRESS_SOURCE_LIMIT', reason, durationMs: performance.now() - started });
+        // Whatever failed, the refusal is audited here, where the verified source and the
+        // authority as sent are known (the HBONE server then answers 503 and skips its own audit).
+        const reason = `Cannot accept egress tunnel: ${(err as Error).message}`;
+        audit.record({ ...rec, code: 'EGRESS_INTERNAL', reason, durationMs: performance.now() - started });
         refusals.alreadyAudited(reason);
         return { status: 503, reason };
       }
-      perSource.set(t.peer, open + 1);
-      let failure: Error | undefined;
-      const conn = new EgressConnection({
-        maxFirstBytes: limits.maxFirstBytes,
-        firstBytesTimeoutMs: limits.firstBytesTimeoutMs,
-        maxClientHelloBytes: limits.maxClientHelloBytes,
-        maxHeadBytes: limits.maxHeadBytes,
-        idleTimeoutMs: limits.idleTimeoutMs,
-        open: (first) => decideAndDial(rec, authority, first),
-      });
-      conn.on('error', (err) => {
-        failure ??= err;
-      });
-      conn.once('close', () => {
-        const left = (perSource.get(t.peer) ?? 1) - 1;
-        if (left > 0) perSource.set(t.peer, left);
-        else perSource.delete(t.peer);
-        rec.bytesIn = conn.bytesIn;
-        rec.bytesOut = conn.bytesOut;
-        rec.durationMs = performance.now() - started;
-        if (conn.relaying) {
-          rec.verdict = 'allowed';
-          rec.code = 'ALLOWED';
-          // A Host change on an originated connection is a refusal even after the first request.
-          const code = (failure as AmbitError | undefined)?.code;
-          if (code === 'EGRESS_PIPELINED_HOST' || code === 'EGRESS_HOST_MISMATCH' || code === 'EGRESS_HTTP_UPGRADE' || code?.startsWith('HTTP_')) {
-            rec.verdict = 'refused';
-            rec.code = code;
-            rec.reason = failure!.message;
-          } else if (conn.idleClosed !== undefined) rec.error = conn.idleClosed;
-          else if (failure !== undefined) rec.error = failure.message;
-        } else {
-          rec.code = (failure as AmbitError | undefined)?.code ?? 'EGRESS_TUNNEL_CLOSED';
-          rec.reason = failure?.message ?? 'Cannot route egress tunnel: the tunnel closed before a decision';
-        }
-        audit.record(rec);
-      });
-      return { status: 200, upstream: conn };
     },
   });
+
+  /** The tunnel's decision, once its record exists (synchronous: a throw is a refusal above). */
+  const accept = (t: TunnelRequest, rec: EgressRecord, started: number): TunnelDecision => {
+    let authority: EgressAuthority;
+    try {
+      authority = parseEgressAuthority(rec.authority);
+    } catch (err) {
+      audit.record({ ...rec, code: (err as AmbitError).code, reason: (err as Error).message, durationMs: performance.now() - started });
+      refusals.alreadyAudited((err as Error).message);
+      return { status: 400, reason: (err as Error).message };
+    }
+    const open = perSource.get(t.peer) ?? 0;
+    if (open >= limits.maxTunnelsPerSource) {
+      const reason = `Cannot accept egress tunnel: ${t.peer} already has ${open} open tunnels, limit ${limits.maxTunnelsPerSource} per source`;
+      audit.record({ ...rec, code: 'EGRESS_SOURCE_LIMIT', reason, durationMs: performance.now() - started });
+      refusals.alreadyAudited(reason);
+      return { status: 503, reason };
+    }
+    perSource.set(t.peer, open + 1);
+    let failure: Error | undefined;
+    const conn = new EgressConnection({
+      maxFirstBytes: limits.maxFirstBytes,
+      firstBytesTimeoutMs: limits.firstBytesTimeoutMs,
+      maxClientHelloBytes: limits.maxClientHelloBytes,
+      maxHeadBytes: limits.maxHeadBytes,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      open: (first) => decideAndDial(rec, authority, first),
+    });
+    conn.on('error', (err) => {
+      failure ??= err;
+    });
+    conn.once('close', () => {
+      const left = (perSource.get(t.peer) ?? 1) - 1;
+      if (left > 0) perSource.set(t.peer, left);
+      else perSource.delete(t.peer);
+      rec.bytesIn = conn.bytesIn;
+      rec.bytesOut = conn.bytesOut;
+      rec.durationMs = performance.now() - started;
+      if (conn.relaying) {
+        rec.verdict = 'allowed';
+        rec.code = 'ALLOWED';
+        // A Host change on an originated connection is a refusal even after the first request.
+        const code = (failure as AmbitError | undefined)?.code;
+        if (code === 'EGRESS_PIPELINED_HOST' || code === 'EGRESS_HOST_MISMATCH' || code === 'EGRESS_HTTP_UPGRADE' || code?.startsWith('HTTP_')) {
+          rec.verdict = 'refused';
+          rec.code = code;
+          rec.reason = failure!.message;
+        } else if (conn.idleClosed !== undefined) rec.error = conn.idleClosed;
+        else if (failure !== undefined) rec.error = failure.message;
+      } else {
+        rec.code = (failure as AmbitError | undefined)?.code ?? 'EGRESS_TUNNEL_CLOSED';
+        rec.reason = failure?.message ?? 'Cannot route egress tunnel: the tunnel closed before a decision';
+      }
+      audit.record(rec);
+    });
+    return { status: 200, upstream: conn };
+  };
   originalAuthority = captureEgressAuthorities(server);
   // After the authority swap is installed, so the audit sees the authority the client sent.
   refusals.attach(server);

@@ -1,6 +1,6 @@
 // The HBONE room's door: the tunnel wire format (HTTP/2 CONNECT over mTLS 1.3), its server and
 // its client pool, and the one home of peer verification.
-export { createHboneServer, type HboneServer, type HboneServerOptions, type TunnelRequest, type TunnelDecision, type TunnelRecord, type TunnelStatus, type RefusalCode } from './server.js';
+export { createHboneServer, type HboneServer, type HboneServerOptions, type TunnelRequest, type TunnelDecision, type TunnelRecord, type TunnelStatus, type RefusalCode, type RefusalContext } from './server.js';
 export { HbonePool, type OpenTunnelRequest } from './client.js';
 export { createHboneContext, type HboneCredentials } from './context.js';
 export { peerIdentity, verifyServerIdentity, identityFromSubjectAltName, chainAnchoredIn } from './peer.js';

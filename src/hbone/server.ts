@@ -6,7 +6,7 @@ import { constants, createSecureServer, type Http2SecureServer, type IncomingHtt
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../log.js';
-import { parseAuthority, type TunnelAuthority } from './authority.js';
+import { formatAuthority, parseAuthority, type TunnelAuthority } from './authority.js';
 import { trackHandshakes } from './handshake-deadline.js';
 import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
 import { chainAnchoredIn, peerIdentity } from './peer.js';
@@ -17,6 +17,16 @@ export type RefusalCode =
   | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE';
 
 export type TunnelStatus = 200 | 400 | 401 | 503;
+
+/** What the server knew of the refused party when it refused (whatever it had verified so far). */
+export interface RefusalContext {
+  /** The client's SPIFFE ID, once its certificate was verified (stream-level refusals). */
+  peer?: string;
+  /** The CONNECT authority as sent, when the refusal is about one stream. */
+  authority?: string;
+  /** The client's address, when the server has its socket. */
+  remote?: string;
+}
 
 export interface TunnelRequest {
   /** The source's SPIFFE ID, proven in the TLS handshake. */
@@ -50,7 +60,7 @@ export interface HboneServerOptions {
   trustedRoots: () => string[];
   onTunnel: (t: TunnelRequest) => Promise<TunnelDecision>;
   onClose?: (r: TunnelRecord) => void;
-  onRefused?: (code: RefusalCode, detail: string) => void;
+  onRefused?: (code: RefusalCode, detail: string, context: RefusalContext) => void;
   limits?: Partial<HboneServerLimits>;
   logger?: Logger;
 }
@@ -65,9 +75,9 @@ const REFUSAL_BY_STATUS: Record<Exclude<TunnelStatus, 200>, RefusalCode> = { 400
 export function createHboneServer(opts: HboneServerOptions): HboneServer {
   const limits: HboneServerLimits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits };
   const log = opts.logger ?? createLogger('hbone-server');
-  const refuse = (code: RefusalCode, detail: string, fields: Record<string, unknown> = {}): void => {
-    log.warn({ reason: code, detail, ...fields }, 'hbone refused');
-    opts.onRefused?.(code, detail);
+  const refuse = (code: RefusalCode, detail: string, context: RefusalContext = {}): void => {
+    log.warn({ reason: code, detail, ...context }, 'hbone refused');
+    opts.onRefused?.(code, detail, context);
   };
 
   const server = createSecureServer({
@@ -162,8 +172,13 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       return;
     }
     stream.on('error', () => undefined); // reported through 'close' and the splice result
+    const streamContext = (): RefusalContext => {
+      const raw = headers[':authority'];
+      const remote = session.socket?.remoteAddress;
+      return { ...(typeof raw === 'string' ? { authority: raw } : {}), ...(remote !== undefined ? { remote } : {}) };
+    };
     const reply = (status: number, code: RefusalCode, detail: string): void => {
-      refuse(code, detail, { peer, authority: headers[':authority'] });
+      refuse(code, detail, { peer, ...streamContext() });
       if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
       stream.resume();
     };
@@ -171,7 +186,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     if (size > limits.maxHeaderListSize) return reply(431, 'HEADERS_TOO_LARGE', `request headers are ${size} bytes, limit ${limits.maxHeaderListSize}`);
     const open = (active.get(session) ?? 0) + 1;
     if (open > limits.maxConcurrentStreams) {
-      refuse('TOO_MANY_STREAMS', `stream ${stream.id} would be number ${open} on one connection, limit ${limits.maxConcurrentStreams}`, { peer });
+      refuse('TOO_MANY_STREAMS', `stream ${stream.id} would be number ${open} on one connection, limit ${limits.maxConcurrentStreams}`, { peer, ...streamContext() });
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
@@ -211,7 +226,8 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     const { stream } = t;
     if (decision.status !== 200) {
       const reason = decision.reason ?? `onTunnel answered ${decision.status}`;
-      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: t.authority });
+      const remote = t.socket.remoteAddress;
+      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}) });
       if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': decision.status }, { endStream: true });
       stream.resume();
       record(decision.status, reason, 0, 0);

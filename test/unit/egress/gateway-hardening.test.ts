@@ -246,3 +246,24 @@ spec: { hosts: [service1.bar.example], resolution: STATIC, endpoints: [{ address
     tls.destroy();
   });
 });
+
+describe('egress gateway hardening: a failure inside the tunnel decision', () => {
+  // A sourcePod lookup that throws stands in for any unexpected bug in the gateway's decision.
+  const c = withHarness(() => ({ sourcePod: () => { throw new Error('registry lookup blew up'); } }));
+
+  test('is a 503, audited once as EGRESS_INTERNAL with the verified source and the name as sent; the gateway keeps serving', async () => {
+    const { status, stream } = await openTunnel(c.sa, 'api.example.com:443');
+    assert.equal(status, 503);
+    stream.destroy();
+    const r = await recordFor(c.h, (x) => x.code === 'EGRESS_INTERNAL');
+    assert.equal(r.source, c.h.a.spiffeId);
+    assert.equal(r.authority, 'api.example.com:443');
+    assert.equal(r.verdict, 'refused');
+    assert.equal(r.reason, 'Cannot accept egress tunnel: registry lookup blew up');
+    await wait(50);
+    assert.equal(c.h.records.filter((x) => x.code === 'EGRESS_INTERNAL' || x.code === 'HBONE_UNREACHABLE').length, 1, 'not audited again by the HBONE layer');
+    const again = await openTunnel(c.sb, 'service1.bar.example:443');
+    assert.equal(again.status, 503, 'every tunnel meets the same failure, and each is answered');
+    again.stream.destroy();
+  });
+});

@@ -192,6 +192,7 @@ describe('HBONE server refuses bad input', () => {
       assert.equal(h.tunnels.length, tunnels);
       const r = await h.refusal('HEADERS_TOO_LARGE');
       assert.match(r.detail, /^request headers are 20\d{3} bytes, limit 16384$/);
+      assert.deepEqual(r.context, { peer: h.clientId, authority: POD_AUTHORITY, remote: '127.0.0.1' }, 'a stream-level refusal names the verified peer');
       expectLogged(h, 'HEADERS_TOO_LARGE');
     } finally {
       session.destroy();
@@ -215,6 +216,7 @@ describe('HBONE server refuses bad input', () => {
       assert.equal(parked.length, 1000, 'exactly the limit reached onTunnel');
       const r = await h.refusal('TOO_MANY_STREAMS');
       assert.match(r.detail, /^stream \d+ would be number 1001 on one connection, limit 1000$/);
+      assert.deepEqual(r.context, { peer: h.clientId, authority: '10.44.0.98:80', remote: '127.0.0.1' });
       expectLogged(h, 'TOO_MANY_STREAMS');
       await good.check();
     } finally {

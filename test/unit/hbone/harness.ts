@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { pino } from 'pino';
 import {
-  createHboneServer, HbonePool, type HboneServer, type HboneServerLimits, type RefusalCode, type TunnelDecision, type TunnelRecord, type TunnelRequest,
+  createHboneServer, HbonePool, type HboneServer, type HboneServerLimits, type RefusalCode, type RefusalContext, type TunnelDecision, type TunnelRecord, type TunnelRequest,
 } from '../../../src/hbone/index.js';
 import { MeshFixture, svidContext, type FixtureSvid } from '../../../src/testing/svid-fixtures.js';
 
@@ -43,7 +43,7 @@ export class Harness {
   readonly clientSvid: FixtureSvid = this.mesh.mint(this.clientId);
   serverContext: SecureContext = svidContext(this.serverSvid);
   readonly clientContext: SecureContext = svidContext(this.clientSvid);
-  readonly refusals: { code: RefusalCode; detail: string }[] = [];
+  readonly refusals: { code: RefusalCode; detail: string; context: RefusalContext }[] = [];
   readonly records: TunnelRecord[] = [];
   readonly tunnels: TunnelRequest[] = [];
   readonly logs: LogLine[] = [];
@@ -64,7 +64,7 @@ export class Harness {
       trustedRoots: () => h.mesh.rootsPem,
       onTunnel: (t) => { h.tunnels.push(t); return h.decide(t); },
       onClose: (r) => h.records.push(r),
-      onRefused: (code, detail) => h.refusals.push({ code, detail }),
+      onRefused: (code, detail, context) => h.refusals.push({ code, detail, context }),
       limits,
       logger,
     });
@@ -99,7 +99,7 @@ export class Harness {
   }
 
   /** Resolves once a refusal with `code` was reported, or rejects after `ms`. */
-  async refusal(code: RefusalCode, ms = 3000): Promise<{ code: RefusalCode; detail: string }> {
+  async refusal(code: RefusalCode, ms = 3000): Promise<{ code: RefusalCode; detail: string; context: RefusalContext }> {
     const deadline = Date.now() + ms;
     for (;;) {
       const r = this.refusals.find((x) => x.code === code);

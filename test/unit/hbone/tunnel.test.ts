@@ -257,6 +257,9 @@ describe('HBONE tunnels', () => {
     try {
       await rejectsWith(h.openTunnel(), 'HBONE_UNREACHABLE');
       await waitFor(() => h.records.some((r) => r.reason === 'onTunnel failed: boom'));
+      // The refusal report names the verified peer, the authority and the client's address.
+      const refused = h.refusals.find((r) => r.detail === 'onTunnel failed: boom');
+      assert.deepEqual(refused?.context, { peer: h.clientId, authority: POD_AUTHORITY, remote: '127.0.0.1' });
     } finally {
       h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
     }
