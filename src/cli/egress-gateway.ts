@@ -49,7 +49,7 @@ function ipPort(text: string, flag: string): { host: string; port: number } {
 /** Checks every flag (naming the flag and value on error) and reads the credential files. */
 export function egressGatewayOptionsFromFlags(o: EgressGatewayFlags) {
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(o.node)) flagError('--node', o.node, 'not a valid node name (a DNS subdomain)');
-  ipPort(o.controlPlane, '--control-plane');
+  const controlPlane = ipPort(o.controlPlane, '--control-plane');
   const [namespace, name, ...rest] = o.pod.split('/');
   if (rest.length > 0 || !namespace || !name || !isDnsLabel(namespace) || !isDnsLabel(name)) {
     flagError('--pod', o.pod, 'expected <namespace>/<name>, both DNS labels (e.g. ambit-system/egress-gateway)');
@@ -65,7 +65,7 @@ export function egressGatewayOptionsFromFlags(o: EgressGatewayFlags) {
   }
   return {
     node: o.node,
-    controlPlane: o.controlPlane,
+    controlPlane,
     token: readFlagFile(o.tokenFile, '--token-file'),
     trustBundle: readFlagFile(o.trustBundle, '--trust-bundle'),
     controlPlaneIdentity: controlPlaneIdentity(o.trustDomain),

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import type { DnsEndpoint } from '../dns/index.js';
-import type { HboneServer } from '../hbone/index.js';
+import { formatAuthority, type HboneServer } from '../hbone/index.js';
 import type { Logger } from '../log.js';
 import { IdentityManager } from '../nodeproxy/identity.js';
 import { DEFAULT_ADMIN_PORTS, serveNodeProxyAdmin } from '../nodeproxy/admin.js';
@@ -20,8 +20,8 @@ import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, originationPor
 
 export interface EgressWorkloadOptions {
   node: string;
-  /** `ip:port` of the control plane's config stream. */
-  controlPlane: string;
+  /** The control plane's config stream (its IP is also a forbidden upstream). */
+  controlPlane: { host: string; port: number };
   /** Workload credential bound to the gateway identity (AdminApi.issueWorkloadToken). */
   token: string;
   /** PEM roots, to verify the control plane (and, until the stream says otherwise, HBONE clients). */
@@ -60,12 +60,12 @@ export class EgressGatewayWorkload {
     const { log } = opts;
     const read = opts.readBundle ?? ((path: string) => readFileSync(path, 'utf8'));
     const guard: UpstreamGuardFlags = {
-      controlPlane: opts.controlPlane.slice(0, opts.controlPlane.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+      controlPlane: opts.controlPlane.host,
       allowLoopback: opts.allowLoopbackUpstreams === true,
     };
     if (guard.allowLoopback) log.warn('--allow-loopback-upstreams: upstreams on 127.0.0.0/8 may be dialled (tests on one machine only)');
     this.stream = new ConfigStreamClient({
-      address: opts.controlPlane,
+      address: formatAuthority(opts.controlPlane),
       node: opts.node,
       token: opts.token,
       trustBundle: opts.trustBundle,

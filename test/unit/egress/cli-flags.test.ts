@@ -25,6 +25,7 @@ describe('egress-gateway flags', () => {
     assert.equal(o.token, 'a.b.c');
     assert.deepEqual(o.pod, { namespace: 'ambit-system', name: 'egress-gateway' });
     assert.deepEqual(o.listen, { host: '0.0.0.0', port: 15008 });
+    assert.deepEqual(o.controlPlane, { host: '10.0.0.2', port: 15012 }, 'parsed once, here');
     assert.deepEqual(o.dns, { host: '10.0.9.53', port: 53 });
     assert.equal(o.controlPlaneIdentity, 'spiffe://cluster.local/ambit/control-plane');
     assert.equal(o.allowLoopbackUpstreams, false, 'loopback upstreams stay forbidden unless asked for');

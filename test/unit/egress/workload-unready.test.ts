@@ -17,7 +17,7 @@ after(async () => gw?.stop(500));
 
 test('no SVID yet: handshakes fail, readiness is 503 with the reason', async () => {
   gw = new EgressGatewayWorkload({
-    node: 'node-1', controlPlane: `127.0.0.1:${await freePort()}`, token: 'a.b.c', trustBundle: mesh.rootsPem.join(''),
+    node: 'node-1', controlPlane: { host: '127.0.0.1', port: await freePort() }, token: 'a.b.c', trustBundle: mesh.rootsPem.join(''),
     controlPlaneIdentity: 'spiffe://cluster.local/ambit/control-plane', pod: { namespace: 'ambit-system', name: 'egress-gateway' },
     listen: { host: '127.0.0.1', port: 0 }, dns: { host: '127.0.0.1', port: 9 }, adminHost: '127.0.0.1',
     adminPorts: { configDump: 0, metrics: 0, readiness: 0 }, log: silentLogger(),
