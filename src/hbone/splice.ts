@@ -4,6 +4,7 @@
 // one connection with GOAWAY, which would kill every other tunnel on it (FIELD-NOTES).
 import { constants, type Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { relayGc } from '../runtime/index.js';
 
 export interface SpliceResult {
   /** Bytes from the HBONE peer to the upstream. */
@@ -28,9 +29,11 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
 
     stream.on('data', (chunk: Buffer) => {
       result.bytesIn += chunk.length;
+      relayGc.note(chunk.length);
     });
     upstream.on('data', (chunk: Buffer) => {
       result.bytesOut += chunk.length;
+      relayGc.note(chunk.length);
     });
     stream.pipe(upstream);
     upstream.pipe(stream);

@@ -7,6 +7,7 @@
 // data), and joins the way back once the answer is 200; on a refusal it aborts the copy.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
+import { relayGc } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -72,6 +73,7 @@ function half(from: Duplex, to: Duplex, count: (n: number) => void, onEnd: () =>
   const resume = (): void => void from.resume();
   const onData = (chunk: Buffer): void => {
     count(chunk.length);
+    relayGc.note(chunk.length);
     if (!to.write(chunk)) {
       from.pause();
       to.once('drain', resume);
