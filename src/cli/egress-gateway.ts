@@ -11,6 +11,7 @@ import { createLogger } from '../log.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import { parseHostPort } from './control-plane.js';
 import { stopOnSignals } from './shutdown.js';
+import { warnIfHeapUntuned } from './heap-tuning.js';
 
 export interface EgressGatewayFlags {
   node: string;
@@ -104,6 +105,7 @@ gateway holds configuration and its SVID. SIGTERM drains open tunnels, then exit
       // Loaded here, not at the top: `ambit get` should not pay for the data plane.
       const { EgressGatewayWorkload } = await import('../egress/workload.js');
       const log = createLogger('egress-gateway', { destination: 1 });
+      warnIfHeapUntuned(log);
       const gw = new EgressGatewayWorkload({ ...opts, log });
       await gw.start();
       stopOnSignals(log, 'egress gateway (draining tunnels)', () => gw.stop());

@@ -1,11 +1,14 @@
-// Heap tuning for the node proxy, applied before any other module loads (main.ts imports this
-// first): the young generation must not have grown yet when the flag is set.
-//
-// The node proxy's heap is small (~10 MB) while bytes stream through it at GB/s. V8 grows the
-// young generation to 16 MB semi-spaces under that churn, which costs resident memory (RSS at
-// 1,000 req/s: 80 MB grown, 67 MB pinned) and, once the new space is as large as the old
-// generation's headroom, keeps starting full mark-compacts (~70 in 6 s of bulk on a fresh proxy,
-// 1 when pinned). Pinned at its initial size, the young generation is swept by cheap scavenges.
-import { setFlagsFromString } from 'node:v8';
+// Heap tuning for the relaying daemons, applied before any other module loads (main.ts imports
+// this first): the young generation must not have grown yet when its flag is set. The why and the
+// figures are in src/runtime/heap.ts.
+import type { Logger } from '../log.js';
+import { RELAY_COMMANDS, missingRelayFlags, tuneRelayHeap } from '../runtime/heap.js';
 
-if (process.argv[2] === 'node-proxy') setFlagsFromString('--semi-space-growth-factor=1');
+if (RELAY_COMMANDS.includes(process.argv[2] ?? '')) tuneRelayHeap();
+
+/** Says, once at start, when a relaying daemon was started without its heap floor. */
+export function warnIfHeapUntuned(log: Logger, execArgv: readonly string[] = process.execArgv): void {
+  const missing = missingRelayFlags(execArgv);
+  if (missing.length === 0) return;
+  log.warn({ missing }, `started without ${missing.join(' ')}: bulk relaying spends about a quarter of its CPU in full garbage collections; start node with ${missing.join(' ')} (docs/hbone.md, "Relays and the garbage collector")`);
+}

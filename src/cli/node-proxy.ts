@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
 import { parseHostPort } from './control-plane.js';
 import { stopOnSignals } from './shutdown.js';
+import { warnIfHeapUntuned } from './heap-tuning.js';
 
 function readFlagFile(path: string, flag: string): string {
   try {
@@ -33,6 +34,7 @@ export function registerNodeProxy(program: Command): void {
       // Loaded here, not at the top: `ambit get` should not pay for (or depend on) the data plane.
       const { NodeProxy } = await import('../nodeproxy/node-proxy.js');
       const log = createLogger('node-proxy');
+      warnIfHeapUntuned(log);
       parseHostPort(o.controlPlane, '--control-plane');
       const proxy = new NodeProxy({
         node: o.node,

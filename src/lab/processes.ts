@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AmbitError } from '../errors.js';
 import { podTmpDir, type PodUser } from './pod-users.js';
+import { RELAY_COMMANDS, RELAY_NODE_FLAGS } from '../runtime/index.js';
 
 export const AMBIT_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -34,9 +35,14 @@ function profileFlags(argv: string[]): string[] {
   return dir && argv[1] === 'node-proxy' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
+/** Node flags for `ambit <sub-command>`: the relaying daemons get their heap floor (src/runtime/heap.ts). */
+function nodeFlags(argv: string[]): string[] {
+  return RELAY_COMMANDS.includes(argv[1] ?? '') ? [...RELAY_NODE_FLAGS] : [];
+}
+
 /** argv[0] `ambit` means this repository's CLI, run by the current Node binary. */
 export function resolveCommand(argv: string[]): string[] {
-  if (argv[0] === 'ambit') return [process.execPath, ...profileFlags(argv), AMBIT_MAIN, ...argv.slice(1)];
+  if (argv[0] === 'ambit') return [process.execPath, ...nodeFlags(argv), ...profileFlags(argv), AMBIT_MAIN, ...argv.slice(1)];
   return argv;
 }
 
