@@ -2,3 +2,4 @@
 // sockets and system calls (those are in sys/).
 export { RelayGc, relayGc, DEFAULT_RELAY_GC_BYTES } from './young-gc.js';
 export { RELAY_COMMANDS, RELAY_NODE_FLAGS, missingRelayFlags, tuneRelayHeap } from './heap.js';
+export { installLeanAsyncBind, bindAddsAsyncResource } from './async-bind.js';

@@ -5,7 +5,7 @@
 // a relay allocates so little on the JS heap that scavenges are rare. External memory then climbs
 // in V8's fixed 64 MB steps, and every step starts a full mark-compact of the whole heap: at
 // ~3 Gbit/s through one node proxy that was a mark-compact every ~60 ms and about a fifth of the
-// sending proxy's CPU (docs/nodeproxy.md, "Bulk and the garbage collector"). V8 has no flag for
+// sending proxy's CPU (docs/hbone.md, "Relays and the Node runtime"). V8 has no flag for
 // that step, so relays report the bytes they copy here, and every `everyBytes` of them one minor
 // GC (a scavenge, ~40-400 us) frees the Buffers already written while they are young.
 import v8 from 'node:v8';
