@@ -1,0 +1,13 @@
+// The node-proxy bench's one setting from the environment: HAProxy's threads per process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { haproxyThreads } from '../../bench/nodeproxy.js';
+
+test('AMBIT_BENCH_HAPROXY_THREADS: 1 by default, a small whole number, anything else refused by name', () => {
+  assert.equal(haproxyThreads({}), 1);
+  assert.equal(haproxyThreads({ AMBIT_BENCH_HAPROXY_THREADS: '' }), 1);
+  assert.equal(haproxyThreads({ AMBIT_BENCH_HAPROXY_THREADS: '2' }), 2);
+  for (const bad of ['0', '-1', '2.5', 'two', '100', ' 2']) {
+    assert.throws(() => haproxyThreads({ AMBIT_BENCH_HAPROXY_THREADS: bad }), new RegExp(`AMBIT_BENCH_HAPROXY_THREADS must be a whole number from 1 to 99, got "${bad.replace(/[.+]/g, '\\$&')}"`));
+  }
+});
