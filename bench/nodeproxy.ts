@@ -68,8 +68,11 @@ export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort
   const echo = ['--tcp', `${host}:${echoPort}`, '--size', String(SIZE)];
   switch (phase) {
     case 'stream': return { args: ['--tcp', `${host}:${sinkPort}`, '--mode', 'stream'], seconds: 3 };
-    case 'seq': return { args: [...echo, '--requests', '200000'], seconds: 2 };
-    case 'c50': return { args: [...echo, '--concurrency', '50', '--requests', '2000000'], seconds: 3 };
+    // Latency phases run long enough for a stable p99: this machine has ~40-100 ms stretches,
+    // every second or two, where every process on the path runs slower (seen on the HAProxy path
+    // too); over 2 s the 1 KB p99 of one path varied 1.6x from run to run.
+    case 'seq': return { args: [...echo, '--requests', '400000'], seconds: 6 };
+    case 'c50': return { args: [...echo, '--concurrency', '50', '--requests', '4000000'], seconds: 5 };
     case 'connect': return { args: [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], seconds: 3 };
     case 'steady': return { args: [...echo, '--concurrency', '4', '--rate', '1000', '--requests', '12000'], seconds: 12 };
   }
