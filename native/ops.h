@@ -10,5 +10,6 @@ napi_value get_original_dst(napi_env env, napi_callback_info info);
 napi_value set_transparent(napi_env env, napi_callback_info info);
 napi_value set_mark(napi_env env, napi_callback_info info);
 napi_value get_mark(napi_env env, napi_callback_info info);
+napi_value set_send_buffer(napi_env env, napi_callback_info info);
 
 #endif

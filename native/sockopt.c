@@ -3,6 +3,8 @@
  *    (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST, read from conntrack);
  *  - setTransparent: IP_TRANSPARENT / IPV6_TRANSPARENT, to bind or connect from a non-local address;
  *  - setMark / getMark: SO_MARK, so capture rules can exempt the proxy's own traffic;
+ *  - setSendBuffer: SO_SNDBUF (SO_SNDBUFFORCE where the process may exceed net.core.wmem_max),
+ *    so an HBONE connection can always queue a whole flow-control window (docs/hbone.md);
  *  - bindSocket: bind(2) on a socket Node did not create (Node only binds sockets it makes itself,
  *    and listen({fd}) needs the fd already bound). */
 #include <arpa/inet.h>
@@ -114,6 +116,31 @@ napi_value get_mark(napi_env env, napi_callback_info info) {
     return throw_sys_error(env, errno, "getsockopt", "SO_MARK", NULL);
   napi_value result;
   napi_create_uint32(env, mark, &result);
+  return result;
+}
+
+/* Asks for a send buffer of `bytes`: first with SO_SNDBUFFORCE (CAP_NET_ADMIN may exceed
+ * net.core.wmem_max), then with SO_SNDBUF (capped by it). Returns what the kernel granted, as
+ * getsockopt reports it (the kernel doubles the request to cover its own bookkeeping). */
+napi_value set_send_buffer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  uint32_t bytes;
+  if (!args_get(env, info, 2, argv) || !arg_fd(env, argv[0], "fd", &fd) ||
+      !arg_uint(env, argv[1], "bytes", 1073741823.0, &bytes))
+    return NULL;
+  int want = (int)bytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) {
+    if (errno != EPERM) return throw_sys_error(env, errno, "setsockopt", "SO_SNDBUFFORCE", NULL);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want) != 0)
+      return throw_sys_error(env, errno, "setsockopt", "SO_SNDBUF", NULL);
+  }
+  int got = 0;
+  socklen_t len = sizeof got;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) != 0)
+    return throw_sys_error(env, errno, "getsockopt", "SO_SNDBUF", NULL);
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)got, &result);
   return result;
 }
 

@@ -11,8 +11,7 @@ import { createLogger } from '../log.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import { parseHostPort } from './control-plane.js';
 import { stopOnSignals } from './shutdown.js';
-import { warnIfHeapUntuned } from './heap-tuning.js';
-import { RELAY_NODE_FLAGS } from '../runtime/heap.js';
+import { RELAY_FLAGS_ADVICE, tuneRelayingDaemon } from '../runtime/index.js';
 
 export interface EgressGatewayFlags {
   node: string;
@@ -101,14 +100,13 @@ export function registerEgressGateway(program: Command): void {
 Logs are JSON lines on stdout; each tunnel writes one "egress connection" line with the verified
 source, authority, SNI/Host, bytes, duration and verdict. Readiness (15021) answers 200 once the
 gateway holds configuration and its SVID. SIGTERM drains open tunnels, then exits.
-Start it as \`node ${RELAY_NODE_FLAGS.join(' ')} <ambit main.js> egress-gateway ...\` (the lab does):
-without it bulk relaying spends about a quarter of its CPU in full garbage collections.`)
+Runtime: ${RELAY_FLAGS_ADVICE} (the lab does).`)
     .action(async (o: EgressGatewayFlags) => {
       const opts = egressGatewayOptionsFromFlags(o);
+      const log = createLogger('egress-gateway', { destination: 1 });
+      tuneRelayingDaemon(log);
       // Loaded here, not at the top: `ambit get` should not pay for the data plane.
       const { EgressGatewayWorkload } = await import('../egress/workload.js');
-      const log = createLogger('egress-gateway', { destination: 1 });
-      warnIfHeapUntuned(log);
       const gw = new EgressGatewayWorkload({ ...opts, log });
       await gw.start();
       stopOnSignals(log, 'egress gateway (draining tunnels)', () => gw.stop());

@@ -8,8 +8,7 @@ import { createLogger } from '../log.js';
 import { AmbitError } from '../errors.js';
 import { parseHostPort } from './control-plane.js';
 import { stopOnSignals } from './shutdown.js';
-import { warnIfHeapUntuned } from './heap-tuning.js';
-import { RELAY_NODE_FLAGS } from '../runtime/heap.js';
+import { RELAY_FLAGS_ADVICE, tuneRelayingDaemon } from '../runtime/index.js';
 
 function readFlagFile(path: string, flag: string): string {
   try {
@@ -31,15 +30,12 @@ export function registerNodeProxy(program: Command): void {
     .option('--admin-host <ip>', 'address for the admin ports 15000/15020/15021', '0.0.0.0')
     .option('--dns-upstream <ip:port>', 'where the in-pod DNS proxy forwards names it does not own')
     .option('--trust-domain <td>', 'trust domain (to check the control plane identity)', 'cluster.local')
-    .addHelpText('after', `
-Start it as \`node ${RELAY_NODE_FLAGS.join(' ')} <ambit main.js> node-proxy ...\` (the lab does):
-without it bulk relaying spends about a quarter of its CPU in full garbage collections
-(docs/hbone.md, "Relays and the Node runtime").`)
+    .addHelpText('after', `\nRuntime: ${RELAY_FLAGS_ADVICE} (the lab does).`)
     .action(async (o: { node: string; controlPlane: string; tokenFile: string; trustBundle: string; enrollSocket: string; adminHost: string; dnsUpstream?: string; trustDomain: string }) => {
+      const log = createLogger('node-proxy');
+      tuneRelayingDaemon(log);
       // Loaded here, not at the top: `ambit get` should not pay for (or depend on) the data plane.
       const { NodeProxy } = await import('../nodeproxy/node-proxy.js');
-      const log = createLogger('node-proxy');
-      warnIfHeapUntuned(log);
       parseHostPort(o.controlPlane, '--control-plane');
       const proxy = new NodeProxy({
         node: o.node,

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
 import { verifyServerIdentity } from './peer.js';
+import { reserveSendBuffer } from './send-buffer.js';
 
 export interface OpenTunnelRequest {
   /** The source workload's SPIFFE ID (its SVID is `secureContext`). */
@@ -169,7 +170,10 @@ export class HbonePool {
         socket.once('secureConnect', () => {
           if (socket.alpnProtocol !== 'h2') {
             socket.destroy(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: ${host}:${port} negotiated ALPN ${showValue(socket.alpnProtocol)}, not "h2"`));
+            return;
           }
+          // Before any DATA: the server may have a whole connection window outstanding.
+          reserveSendBuffer(socket, limits.initialWindowSize, this.log);
         });
         return socket;
       },

@@ -3,6 +3,7 @@
 // turns each CONNECT into one onTunnel decision, splices accepted tunnels and reports every
 // refusal with a reason code. It never listens itself: the node proxy does, inside the pod.
 import { constants, createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../log.js';
@@ -11,6 +12,7 @@ import { trackHandshakes } from './handshake-deadline.js';
 import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
 import { chainAnchoredIn, peerIdentity } from './peer.js';
 import { spliceTunnel } from './splice.js';
+import { reserveSendBuffer } from './send-buffer.js';
 
 export type RefusalCode =
   | 'TLS_FAILURE' | 'ALPN' | 'HANDSHAKE_TIMEOUT' | 'BAD_REQUEST' | 'BAD_AUTHORITY'
@@ -103,8 +105,9 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
 
   // Node has no public way to hand a ready SecureContext to a TLS server for connections without
   // SNI; tls.Server reads `_sharedCreds` for each new connection, so point it at the current SVID.
-  server.prependListener('connection', () => {
+  server.prependListener('connection', (socket: Socket) => {
     (server as unknown as { _sharedCreds: SecureContext })._sharedCreds = opts.secureContext();
+    reserveSendBuffer(socket, limits.initialWindowSize, log);
   });
   trackHandshakes(server, limits.handshakeTimeoutMs, (detail) => refuse('HANDSHAKE_TIMEOUT', detail));
 
@@ -244,11 +247,21 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     record(200, result.error ?? decision.reason, result.bytesIn, result.bytesOut);
   };
 
+  // Every accepted socket, TLS done or not: drain's deadline must end even a connection whose
+  // HTTP/2 session is wedged (a write that never completes keeps Node's socket open after the
+  // session's destroy()).
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   server.drain = async (deadlineMs = 5000): Promise<void> => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of sessions) s.close();
     const timer = setTimeout(() => {
       for (const s of sessions) s.destroy();
+      for (const socket of sockets) socket.destroy();
     }, deadlineMs);
     await closed;
     clearTimeout(timer);

@@ -2,12 +2,12 @@
 //
 // Node 20's bind() gives every bound function a deprecated `asyncResource` accessor (DEP0172),
 // built from two fresh deprecate() wrappers on each call. http2's request() binds once per
-// stream, so every HBONE tunnel paid for it: ~50 us of the sending node proxy's ~350 us per new
-// connection (V8 CPU profile of the connection-churn phase), and a function of its own shape per
-// call. Node has since removed the property (DEP0172 End-of-Life, nodejs/node#58618); this gives
+// stream, so every HBONE tunnel paid for it: 5.6 us warm in a loop, far more under load with its
+// garbage; measured on the sending node proxy, its CPU per new connection fell from ~290 to
+// 271-279 us with this bind. Node has since removed the property (DEP0172 End-of-Life, nodejs/node#58618); this gives
 // Node 20 that same bind: the function still runs in the resource's async scope and keeps the
 // bound function's `length`, it only lacks the deprecated property. Installed by the relaying
-// daemons only (src/cli/heap-tuning.ts), and only where the runtime still adds the property.
+// daemons only (tuneRelayingDaemon in heap.ts), and only where the runtime still adds the property.
 import { AsyncResource } from 'node:async_hooks';
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -29,7 +29,7 @@ export function installLeanAsyncBind(): boolean {
     if (typeof fn !== 'function') return Reflect.apply(original, this, [fn, thisArg]) as Func;
     const resource = this;
     const bound = thisArg === undefined
-      ? function (this: unknown, ...args: unknown[]): unknown {
+      ? function bound(this: unknown, ...args: unknown[]): unknown {
         return resource.runInAsyncScope(fn, this, ...args);
       }
       : (...args: unknown[]): unknown => resource.runInAsyncScope(fn, thisArg, ...args);

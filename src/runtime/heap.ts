@@ -10,6 +10,8 @@
 // V8 reads that flag only when it creates the heap, so it must be on the command line (Node does
 // not allow it in NODE_OPTIONS); the young-generation setting below can be set at run time.
 import { setFlagsFromString } from 'node:v8';
+import type { Logger } from '../log.js';
+import { installLeanAsyncBind } from './async-bind.js';
 
 /** Sub-commands of `ambit` whose processes relay bytes and get these settings. */
 export const RELAY_COMMANDS: readonly string[] = ['node-proxy', 'egress-gateway'];
@@ -17,18 +19,29 @@ export const RELAY_COMMANDS: readonly string[] = ['node-proxy', 'egress-gateway'
 /** Node command-line flags for a relaying daemon (the lab passes them; deployments should too). */
 export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=32'];
 
-/** The RELAY_NODE_FLAGS that the current process was not started with (by flag name). */
+/** What a relaying daemon started without RELAY_NODE_FLAGS loses, and where the why is. */
+export const RELAY_FLAGS_ADVICE = `start node with ${RELAY_NODE_FLAGS.join(' ')}: without it bulk relaying spends about a quarter of its CPU in full garbage collections (docs/hbone.md, "Relays and the Node runtime")`;
+
+/**
+ * The RELAY_NODE_FLAGS that the current process was not started with, by flag name: any value
+ * counts as given (even 0: whoever set it chose it), in either spelling (- or _).
+ */
 export function missingRelayFlags(execArgv: readonly string[] = process.execArgv): string[] {
   const given = new Set(execArgv.map((a) => a.split('=')[0]!.replace(/_/g, '-')));
   return RELAY_NODE_FLAGS.filter((f) => !given.has(f.split('=')[0]!));
 }
 
 /**
- * Run-time settings, applied before anything has allocated much (main.ts imports the CLI's
- * heap-tuning first). The young generation stays at its initial size: grown to 16 MB semi-spaces
- * under churn it costs resident memory (RSS at 1,000 req/s: 80 MB grown, 67 MB pinned) and is
- * swept no faster.
+ * Run-time settings for a relaying daemon, applied first thing in its command's action (before
+ * the data plane is loaded or has allocated much):
+ * - the young generation stays at its initial size: grown to 16 MB semi-spaces under churn it
+ *   costs resident memory (RSS at 1,000 req/s: 80 MB grown, 67 MB pinned) and is swept no faster;
+ * - http2 gets the lean AsyncResource#bind (async-bind.ts);
+ * - a process started without RELAY_NODE_FLAGS says so, once.
  */
-export function tuneRelayHeap(): void {
+export function tuneRelayingDaemon(log: Logger, execArgv: readonly string[] = process.execArgv): void {
   setFlagsFromString('--semi-space-growth-factor=1');
+  installLeanAsyncBind();
+  const missing = missingRelayFlags(execArgv);
+  if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}; ${RELAY_FLAGS_ADVICE}`);
 }

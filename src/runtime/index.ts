@@ -1,5 +1,6 @@
-// How ambit's daemons work with the Node runtime itself (the garbage collector), apart from
-// sockets and system calls (those are in sys/).
+// How the relaying daemons work with the Node runtime itself (the garbage collector, V8's heap,
+// AsyncResource), apart from sockets and system calls (those are in sys/). docs/hbone.md,
+// "Relays and the Node runtime", has the why and the figures.
 export { RelayGc, relayGc, DEFAULT_RELAY_GC_BYTES } from './young-gc.js';
-export { RELAY_COMMANDS, RELAY_NODE_FLAGS, missingRelayFlags, tuneRelayHeap } from './heap.js';
+export { RELAY_COMMANDS, RELAY_NODE_FLAGS, RELAY_FLAGS_ADVICE, missingRelayFlags, tuneRelayingDaemon } from './heap.js';
 export { installLeanAsyncBind, bindAddsAsyncResource } from './async-bind.js';

@@ -10,6 +10,7 @@
 // GC (a scavenge, ~40-400 us) frees the Buffers already written while they are young.
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { AmbitError, showValue } from '../errors.js';
 
 type MinorGc = () => void;
 
@@ -22,11 +23,15 @@ let gcFn: MinorGc | null | undefined;
 function minorGc(): MinorGc | null {
   if (gcFn !== undefined) return gcFn;
   try {
-    // --expose-gc installs gc() in contexts created after it is set: a fresh one hands it over
-    // without putting gc on this context's global object.
+    // --expose-gc installs gc() in contexts created while it is set: one fresh context hands it
+    // over, then the flag goes off again, so no other context or Worker of the process gets a gc.
     v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined;
-    gcFn = typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+    try {
+      const gc = vm.runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined;
+      gcFn = typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
   } catch {
     gcFn = null;
   }
@@ -39,7 +44,9 @@ export class RelayGc {
 
   /** everyBytes 0 turns the collector off (bytes are still counted). */
   constructor(private readonly everyBytes: number = DEFAULT_RELAY_GC_BYTES) {
-    if (!Number.isInteger(everyBytes) || everyBytes < 0) throw new Error(`Cannot collect relayed memory: everyBytes must be a whole number of bytes >= 0, got ${everyBytes}`);
+    if (!Number.isInteger(everyBytes) || everyBytes < 0) {
+      throw new AmbitError('INVALID_RELAY_GC_BYTES', `Cannot collect relayed memory: everyBytes must be a whole number of bytes >= 0, got ${showValue(everyBytes)}`, { path: 'everyBytes', value: everyBytes });
+    }
   }
 
   /** A relay copied `bytes` more: runs a minor GC once `everyBytes` have passed since the last. */

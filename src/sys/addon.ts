@@ -19,6 +19,8 @@ export interface NativeSys {
   setTransparent(fd: number, on: boolean): void;
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
+  /** SO_SNDBUFFORCE, else SO_SNDBUF; returns the size the kernel granted (getsockopt). */
+  setSendBuffer(fd: number, bytes: number): number;
 }
 
 // dist/src/sys/addon.js -> native/build/Release/ambit_sys.node

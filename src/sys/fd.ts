@@ -47,3 +47,12 @@ export function getMark(socket: Socket): number {
 export function setTransparent(socket: Socket, on: boolean): void {
   nativeSys().setTransparent(fdOf(socket), checkBool('set IP_TRANSPARENT', 'on', on));
 }
+
+/**
+ * Asks for a send buffer of `bytes` (SO_SNDBUFFORCE where the process may exceed
+ * net.core.wmem_max, else SO_SNDBUF) and returns what the kernel granted: getsockopt's figure,
+ * which counts the kernel's own bookkeeping (it doubles the request).
+ */
+export function setSendBuffer(socket: Socket, bytes: number): number {
+  return nativeSys().setSendBuffer(fdOf(socket), checkInt('set SO_SNDBUF', 'bytes', bytes, 1, 0x3fffffff));
+}

@@ -3,6 +3,6 @@
 export { listenInNetns, type NetnsListenOptions } from './listen.js';
 export { connectFromNetns, type NetnsConnectOptions } from './connect.js';
 export { udpSocketInNetns, type NetnsUdpOptions } from './udp.js';
-export { fdOf, originalDst, setMark, getMark, setTransparent } from './fd.js';
+export { fdOf, originalDst, setMark, getMark, setTransparent, setSendBuffer } from './fd.js';
 export { netnsPath, NETNS_DIR } from './netns.js';
 export type { SocketAddress } from './addon.js';

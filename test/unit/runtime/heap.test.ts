@@ -1,11 +1,17 @@
-// The relaying daemons' heap settings: which flags count as given, and the start-up warning a
-// daemon logs when it was started without them (a real pino logger into a buffer).
+// The relaying daemons' runtime settings: which flags count as given, the start-up warning a
+// daemon logs without them (a real pino logger into a buffer), and that tuning installs the lean
+// AsyncResource#bind. Each test file runs in its own process, so nothing here leaks elsewhere.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { RELAY_NODE_FLAGS, missingRelayFlags } from '../../../src/runtime/index.js';
-import { warnIfHeapUntuned } from '../../../src/cli/heap-tuning.js';
+import { RELAY_FLAGS_ADVICE, RELAY_NODE_FLAGS, bindAddsAsyncResource, missingRelayFlags, tuneRelayingDaemon } from '../../../src/runtime/index.js';
+
+function capture(): { log: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
+  return { log: pino({ base: null }, sink), lines };
+}
 
 test('a flag counts as given by its name, whatever its value or spelling (- or _)', () => {
   assert.deepEqual(RELAY_NODE_FLAGS, ['--initial-old-space-size=32']);
@@ -15,16 +21,21 @@ test('a flag counts as given by its name, whatever its value or spelling (- or _
   assert.deepEqual(missingRelayFlags(['--max-old-space-size=32']), ['--initial-old-space-size=32']);
 });
 
-test('a daemon started without the floor warns once, naming the flag and the doc; with it, says nothing', () => {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
-  const log = pino({ base: null }, sink);
-  warnIfHeapUntuned(log, ['--initial-old-space-size=32']);
-  assert.equal(lines.length, 0);
-  warnIfHeapUntuned(log, []);
-  assert.equal(lines.length, 1);
-  const rec = JSON.parse(lines[0]!) as { level: number; msg: string; missing: string[] };
+test('a daemon started with the floor is tuned silently; without it, it warns once, naming the flag and the doc', () => {
+  const quiet = capture();
+  tuneRelayingDaemon(quiet.log, ['--initial-old-space-size=32']);
+  assert.equal(quiet.lines.length, 0);
+  const loud = capture();
+  tuneRelayingDaemon(loud.log, []);
+  assert.equal(loud.lines.length, 1);
+  const rec = JSON.parse(loud.lines[0]!) as { level: number; msg: string; missing: string[] };
   assert.equal(rec.level, 40);
   assert.deepEqual(rec.missing, ['--initial-old-space-size=32']);
-  assert.match(rec.msg, /start node with --initial-old-space-size=32 \(docs\/hbone\.md/);
+  assert.match(rec.msg, /started without --initial-old-space-size=32; start node with --initial-old-space-size=32: .*\(docs\/hbone\.md, "Relays and the Node runtime"\)/);
+  assert.ok(rec.msg.endsWith(RELAY_FLAGS_ADVICE));
+});
+
+test('tuning a daemon installs the lean AsyncResource#bind', () => {
+  tuneRelayingDaemon(capture().log, ['--initial-old-space-size=32']);
+  assert.equal(bindAddsAsyncResource(), false);
 });
