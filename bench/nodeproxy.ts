@@ -3,11 +3,10 @@
 // routing), HAProxy (two HAProxy hops with mTLS in that same mesh-off lab) and ambit (a mesh-on
 // lab: node proxy to node proxy over HBONE). Prints one table with the targets.
 // Run directly: node dist/bench/nodeproxy.js
-import { execFileSync } from 'node:child_process';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadStats } from '../src/apps/index.js';
 import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabState } from '../src/lab/index.js';
+import { sysctlIn } from '../src/lab/shell.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
 import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
 import { formatTable, type PathResult } from './nodeproxy-report.js';
@@ -128,10 +127,9 @@ async function steadyUsage(lab: string, host: string, port: number, pids: Record
  * The client pod's own namespace (made by the lab) gets the whole range and TIME_WAIT reuse, for
  * every path alike.
  */
-function widenClientPorts(netns: string): void {
-  for (const kv of ['net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1']) {
-    execFileSync('ip', ['netns', 'exec', basename(netns), 'sysctl', '-q', '-w', kv], { stdio: ['ignore', 'ignore', 'pipe'] });
-  }
+async function widenClientPorts(netns: string): Promise<void> {
+  const r = await sysctlIn(netns, { 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': 1 });
+  if (r.code !== 0) throw new Error(`Cannot widen the client pod's ports in ${netns}: ${r.stderr.trim()}`);
 }
 
 export async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: string) => Promise<T>): Promise<T> {
@@ -144,7 +142,7 @@ export async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: 
       const running = labStatus(lab).pods.filter((p) => p.namespace === 'default' && p.phase === 'Running').length === 2;
       const cli = labStatus(lab).pods.find((p) => p.namespace === 'default' && p.name === 'cli');
       if (running && srv?.ip && cli?.netns) {
-        widenClientPorts(cli.netns);
+        await widenClientPorts(cli.netns);
         return await fn(srv.ip);
       }
       if (Date.now() > deadline) throw new Error(`Cannot start the bench pods in lab ${lab}: not Running within 20 s`);

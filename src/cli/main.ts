@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The one `ambit` binary: every component and every operator command is a sub-command here.
 // This file only assembles them; each lives in its own module.
+import './early-tuning.js';
 import { Command, CommanderError } from 'commander';
 import { AmbitError } from '../errors.js';
 import { VERSION } from '../version.js';

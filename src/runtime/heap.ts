@@ -32,6 +32,15 @@ export function missingRelayFlags(execArgv: readonly string[] = process.execArgv
 }
 
 /**
+ * Keeps the young generation at its initial size from now on. Best set before anything has
+ * allocated much: the CLI does it first thing for any command line naming a relaying daemon
+ * (src/cli/early-tuning.ts), and tuneRelayingDaemon again (harmless) for any other way in.
+ */
+export function pinYoungGeneration(): void {
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/**
  * Run-time settings for a relaying daemon, applied first thing in its command's action (before
  * the data plane is loaded or has allocated much):
  * - the young generation stays at its initial size: grown to 16 MB semi-spaces under churn it
@@ -40,7 +49,7 @@ export function missingRelayFlags(execArgv: readonly string[] = process.execArgv
  * - a process started without RELAY_NODE_FLAGS says so, once.
  */
 export function tuneRelayingDaemon(log: Logger, execArgv: readonly string[] = process.execArgv): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
+  pinYoungGeneration();
   installLeanAsyncBind();
   const missing = missingRelayFlags(execArgv);
   if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}; ${RELAY_FLAGS_ADVICE}`);

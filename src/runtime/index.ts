@@ -2,5 +2,5 @@
 // AsyncResource), apart from sockets and system calls (those are in sys/). docs/hbone.md,
 // "Relays and the Node runtime", has the why and the figures.
 export { RelayGc, relayGc, DEFAULT_RELAY_GC_BYTES } from './young-gc.js';
-export { RELAY_COMMANDS, RELAY_NODE_FLAGS, RELAY_FLAGS_ADVICE, missingRelayFlags, tuneRelayingDaemon } from './heap.js';
+export { RELAY_COMMANDS, RELAY_NODE_FLAGS, RELAY_FLAGS_ADVICE, missingRelayFlags, pinYoungGeneration, tuneRelayingDaemon } from './heap.js';
 export { installLeanAsyncBind, bindAddsAsyncResource } from './async-bind.js';
