@@ -16,7 +16,7 @@ import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGo
 const LAB = `mesh${process.pid % 100000}`;
 
 const pod = podManifest;
-const echo = ['ambit', 'app', 'echo', '--port', '8080'];
+const echo = ['ambit', 'app', 'echo', '--port', '8080', '--tcp-port', '9000'];
 const sleeper = ['sleep', 'infinity'];
 
 const POLICY = allowOnly;
@@ -295,6 +295,35 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       await admin(LAB).delete([{ kind: 'PeerAuthentication', namespace: 'default', name: 'web-permissive' }]);
     }
     await waitFor('STRICT again', async () => ((await plain()) !== 0 ? true : undefined), 5_000);
+  });
+
+  test('full-duplex bulk (64 MB each way at once) through one tunnel completes, on the same node and across nodes', async () => {
+    // The lab side of the wedged-connection fix (docs/hbone.md, "Send buffers"): with both
+    // directions busy, Node's HTTP/2 used to stop reading at both ends for good. Here that showed
+    // in ~1 of 7 runs before the fix, so the sensitive regression test is the unit one
+    // (test/unit/hbone/full-duplex.test.ts); this checks the real path and the real buffers.
+    // Sender and reader run at once in the client pod; a stall shows as a recv timeout.
+    const script = [
+      'import socket,sys,threading',
+      'host,port,total=sys.argv[1],int(sys.argv[2]),int(sys.argv[3])',
+      's=socket.create_connection((host,port));s.settimeout(10);got=[0]',
+      'def rd():',
+      '  while got[0]<total:',
+      '    d=s.recv(1<<20)',
+      '    if not d: break',
+      '    got[0]+=len(d)',
+      't=threading.Thread(target=rd);t.start();c=b"x"*(1<<20)',
+      'for _ in range(total>>20): s.sendall(c)',
+      't.join(30);print(got[0])',
+    ].join('\n');
+    const total = 64 * 1024 * 1024;
+    for (const server of ['near', 'web']) {
+      const r = await execInPod(LAB, 'default', 'client', ['python3', '-c', script, ipOf(server), '9000', String(total)], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, `to ${server}: ${r.stderr.slice(-500)}`);
+      assert.equal(Number(r.stdout.trim()), total, `to ${server}: every byte came back`);
+    }
+    // The node proxies (root, CAP_NET_ADMIN) got their send buffers: no warning about it.
+    for (const node of ['node-1', 'node-2']) assert.doesNotMatch(nodeProxyLog(node), /Cannot reserve a \d+-byte HBONE send buffer/);
   });
 
   test('what capture cannot carry is dropped: UDP between pods gets nowhere (loopback inside a pod still works)', async () => {
