@@ -4,10 +4,11 @@
 // built from two fresh deprecate() wrappers on each call. http2's request() binds once per
 // stream, so every HBONE tunnel paid for it: 5.6 us warm in a loop, far more under load with its
 // garbage; measured on the sending node proxy, its CPU per new connection fell from ~290 to
-// 271-279 us with this bind. Node has since removed the property (DEP0172 End-of-Life, nodejs/node#58618); this gives
-// Node 20 that same bind: the function still runs in the resource's async scope and keeps the
-// bound function's `length`, it only lacks the deprecated property. Installed by the relaying
-// daemons only (tuneRelayingDaemon in heap.ts), and only where the runtime still adds the property.
+// 271-279 us with this bind. Node has since removed the property (DEP0172 End-of-Life,
+// nodejs/node#58618); this gives Node 20 that same bind: the function still runs in the
+// resource's async scope and keeps the bound function's `length`, it only lacks the deprecated
+// property. Installed by the relaying daemons only (tuneRelayingDaemon in heap.ts), and only
+// where the runtime still adds the property.
 import { AsyncResource } from 'node:async_hooks';
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
