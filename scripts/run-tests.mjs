@@ -21,5 +21,6 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// --expose-internals as the relaying daemons run (src/runtime/native-pipe.ts): relays in tests copy in C++.
+const r = spawnSync(process.execPath, ['--expose-internals', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

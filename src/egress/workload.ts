@@ -17,6 +17,7 @@ import { ConfigStreamClient } from '../stream/index.js';
 import { createEgressGateway } from './gateway.js';
 import { dnsResolver } from './resolve.js';
 import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, originationPorts, sourcePodOf, type BundleReader, type EgressConfig, type UpstreamGuardFlags } from './workload-config.js';
+import { relayMode } from '../runtime/index.js';
 
 export interface EgressWorkloadOptions {
   node: string;
@@ -141,7 +142,7 @@ export class EgressGatewayWorkload {
     this.adminServers = admin.servers;
     this.adminAddresses = admin.addresses;
     this.stream.start();
-    opts.log.info({ listen: `${this.listenAddress.address}:${this.listenAddress.port}`, admin: this.adminAddresses, pod: `${opts.pod.namespace}/${opts.pod.name}`, node: opts.node }, 'egress gateway started');
+    opts.log.info({ listen: `${this.listenAddress.address}:${this.listenAddress.port}`, admin: this.adminAddresses, pod: `${opts.pod.namespace}/${opts.pod.name}`, node: opts.node, relay: relayMode() }, 'egress gateway started');
   }
 
   ready(): { ready: boolean; reason?: string } {

@@ -4,7 +4,7 @@
 // one connection with GOAWAY, which would kill every other tunnel on it (FIELD-NOTES).
 import { constants, type Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { relayGc } from '../runtime/index.js';
+import { canPipeNatively, pipeNativelyWhenQuiet, relayGc, type NativeHalf } from '../runtime/index.js';
 
 export interface SpliceResult {
   /** Bytes from the HBONE peer to the upstream. */
@@ -21,6 +21,7 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
     let streamClosed = false;
     let upstreamClosed = false;
     const finish = (): void => {
+      countBack();
       if (streamClosed && upstreamClosed) resolve(result);
     };
     const fail = (side: string, err: Error): void => {
@@ -31,13 +32,36 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
       result.bytesIn += chunk.length;
       relayGc.note(chunk.length);
     });
-    upstream.on('data', (chunk: Buffer) => {
-      result.bytesOut += chunk.length;
-      relayGc.note(chunk.length);
-    });
     stream.pipe(upstream);
-    upstream.pipe(stream);
-
+    const backInJs = (): void => {
+      upstream.on('data', (chunk: Buffer) => {
+        result.bytesOut += chunk.length;
+        relayGc.note(chunk.length);
+      });
+      upstream.pipe(stream);
+    };
+    // The way back in C++ where the process allows it (a plain TCP upstream; runtime/native-pipe.ts).
+    let back: NativeHalf | undefined;
+    const countBack = (): void => {
+      if (back) result.bytesOut = back.written();
+    };
+    if (!canPipeNatively(upstream, stream)) backInJs();
+    else {
+      const endBack = (): void => {
+        countBack();
+        stream.end();
+      };
+      upstream.on('end', endBack);
+      void pipeNativelyWhenQuiet(upstream, stream, (n) => {
+        result.bytesOut += n;
+        relayGc.note(n);
+      }).then((h) => {
+        if (h) return void (back = h);
+        // Not possible after all (it ended meanwhile, say): JS from where things stand.
+        upstream.off('end', endBack);
+        if (!upstream.readableEnded) backInJs();
+      });
+    }
     stream.on('error', (err) => fail('stream', err));
     stream.on('aborted', () => {
       result.error ??= 'stream: aborted by peer';

@@ -16,6 +16,7 @@ import { serveNodeProxyAdmin, type AdminPorts } from './admin.js';
 import { registerCaptureDropMetrics } from './capture-metrics.js';
 import { EgressVips } from './egress-vips.js';
 import { formatCIDR } from '../config/net.js';
+import { relayMode } from '../runtime/index.js';
 
 export interface NodeProxyOptions {
   node: string;
@@ -84,7 +85,7 @@ export class NodeProxy {
     const a = await serveNodeProxyAdmin(this.opts.admin, { dump: () => this.dump(), ready: () => this.readiness(), metrics: this.telemetry.registry });
     this.adminServers = a.servers;
     this.adminAddresses = a.addresses;
-    this.opts.log.info({ node: this.opts.node, controlPlane: this.opts.controlPlane, enroll: this.opts.enrollSocket, admin: a.addresses }, 'node proxy started');
+    this.opts.log.info({ node: this.opts.node, controlPlane: this.opts.controlPlane, enroll: this.opts.enrollSocket, admin: a.addresses, relay: relayMode() }, 'node proxy started');
   }
 
   async stop(): Promise<void> {

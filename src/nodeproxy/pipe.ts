@@ -5,9 +5,12 @@
 // A relay can start one direction early: outbound copies the app's first bytes onto an HBONE
 // stream as soon as the CONNECT is sent, before the destination answers (docs/hbone.md, early
 // data), and joins the way back once the answer is 200; on a refusal it aborts the copy.
+//
+// Once joined, a socket's bytes into an HBONE stream are copied in Node's C++ where the process
+// allows it (runtime/native-pipe.ts): JS then sees only that side's end, errors and reset.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { relayGc } from '../runtime/index.js';
+import { canPipeNatively, pipeNativelyWhenQuiet, relayGc, type NativeHalf } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -19,13 +22,15 @@ export interface PipeResult {
 export interface Relay {
   /** Starts the way back (b to a); resolves once both directions ended, or either failed. */
   join(): Promise<PipeResult>;
-  /** Stops the a-to-b copy without touching either side (the caller closes them). */
+  /** Stops the a-to-b copy without touching either side (the caller closes them). Only before join(). */
   abort(): void;
 }
 
 export function join(a: Duplex, b: Duplex): Promise<PipeResult> {
   return relay(a, b).join();
 }
+
+type Direction = 'aToB' | 'bToA';
 
 /** Starts copying a to b now; the way back starts with join(). */
 export function relay(a: Duplex, b: Duplex): Relay {
@@ -37,6 +42,12 @@ export function relay(a: Duplex, b: Duplex): Relay {
   let done = false;
   let early: Error | undefined;
   let resolve: ((r: PipeResult) => void) | undefined;
+  const inCpp: Array<[Direction, NativeHalf]> = [];
+  // A direction in C++ counts what its sink's handle was given (JS writes before included); taken
+  // at every end too, as a handle is gone once its stream closes.
+  const snapshot = (): void => {
+    for (const [dir, h] of inCpp) r[dir] = h.written();
+  };
   const finish = (err?: Error): void => {
     if (done) return;
     if (resolve === undefined) {
@@ -44,6 +55,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
       early ??= err;
       return;
     }
+    snapshot();
     done = true;
     if (err) {
       r.error = err;
@@ -52,14 +64,50 @@ export function relay(a: Duplex, b: Duplex): Relay {
     }
     resolve(r);
   };
-  const forward = half(a, b, (n) => (r.aToB += n), () => ++ended === 2 && finish(), finish);
+  const endOf = (to: Duplex) => (): void => {
+    snapshot();
+    to.end();
+    if (++ended === 2) finish();
+  };
+  const count = (dir: Direction) => (n: number): void => {
+    r[dir] += n;
+  };
+
+  /** One direction, in C++ where possible; `inJs` detaches its JS copy if one already runs. */
+  const copy = (from: Duplex, to: Duplex, dir: Direction, inJs?: () => void): void => {
+    if (!canPipeNatively(from, to)) {
+      if (!inJs) half(from, to, count(dir), endOf(to), finish);
+      return;
+    }
+    inJs?.();
+    const unwatch = watch(from, endOf(to), finish);
+    const moved = (n: number): void => {
+      relayGc.note(n);
+      r[dir] += n;
+    };
+    void pipeNativelyWhenQuiet(from, to, moved).then((h) => {
+      if (h) {
+        inCpp.push([dir, h]);
+        if (done) h.stop();
+        return;
+      }
+      if (done) return;
+      // Not possible after all (a side ended meanwhile, say): JS from where things stand.
+      unwatch();
+      half(from, to, count(dir), endOf(to), finish);
+      from.resume();
+    });
+  };
+
+  const forward = half(a, b, count('aToB'), endOf(b), finish);
   return {
     join: () => new Promise<PipeResult>((res) => {
       resolve = res;
-      half(b, a, (n) => (r.bToA += n), () => ++ended === 2 && finish(), finish);
       if (early) return finish(early);
       // A side that closed while we were getting ready (waiting for an SVID, a tunnel) emits nothing more.
       for (const s of [a, b]) if (s.destroyed || (s.closed && !s.readableEnded)) return finish(new Error('connection closed before it was joined'));
+      copy(b, a, 'bToA');
+      copy(a, b, 'aToB', forward);
     }),
     abort: () => {
       done = true;
@@ -68,7 +116,29 @@ export function relay(a: Duplex, b: Duplex): Relay {
   };
 }
 
-/** Copies from -> to with back-pressure, ending `to` when `from` ends; returns a detach function. */
+/**
+ * The end, error and reset of `from`, without its data. Returns a detach function. A side that
+ * closes before both its directions finished was reset (or its HBONE session went): so is an
+ * HBONE stream that reports 'aborted' (it may still say 'end' first, as if the peer had finished).
+ */
+function watch(from: Duplex, onEnd: () => void, onError: (err: Error) => void): () => void {
+  const onClose = (): void => {
+    if (!from.readableEnded || !from.writableFinished) onError(new Error('connection reset'));
+  };
+  const onAborted = (): void => onError(new Error('tunnel aborted (reset by the peer, or its connection closed)'));
+  from.on('end', onEnd);
+  from.on('error', onError);
+  from.on('close', onClose);
+  from.on('aborted', onAborted);
+  return () => {
+    from.off('end', onEnd);
+    from.off('error', onError);
+    from.off('close', onClose);
+    from.off('aborted', onAborted);
+  };
+}
+
+/** Copies from -> to in JS with back-pressure; `onEnd` when `from` ends. Returns a detach function. */
 function half(from: Duplex, to: Duplex, count: (n: number) => void, onEnd: () => void, onError: (err: Error) => void): () => void {
   const resume = (): void => void from.resume();
   const onData = (chunk: Buffer): void => {
@@ -79,23 +149,11 @@ function half(from: Duplex, to: Duplex, count: (n: number) => void, onEnd: () =>
       to.once('drain', resume);
     }
   };
-  const end = (): void => {
-    to.end();
-    onEnd();
-  };
-  const onClose = (): void => {
-    // A side closed without ending cleanly (reset): tear the other down too.
-    if (!from.readableEnded) onError(new Error('connection reset'));
-  };
   from.on('data', onData);
-  from.on('end', end);
-  from.on('error', onError);
-  from.on('close', onClose);
+  const unwatch = watch(from, onEnd, onError);
   return () => {
     from.off('data', onData);
-    from.off('end', end);
-    from.off('error', onError);
-    from.off('close', onClose);
+    unwatch();
     to.off('drain', resume);
     from.pause();
   };

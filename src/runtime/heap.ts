@@ -16,11 +16,14 @@ import { installLeanAsyncBind } from './async-bind.js';
 /** Sub-commands of `ambit` whose processes relay bytes and get these settings. */
 export const RELAY_COMMANDS: readonly string[] = ['node-proxy', 'egress-gateway'];
 
-/** Node command-line flags for a relaying daemon (the lab passes them; deployments should too). */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=32'];
+/**
+ * Node command-line flags for a relaying daemon (the lab passes them; deployments should too):
+ * the old generation's floor (above), and Node's internals for the C++ relay (native-pipe.ts).
+ */
+export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=32', '--expose-internals'];
 
 /** What a relaying daemon started without RELAY_NODE_FLAGS loses, and where the why is. */
-export const RELAY_FLAGS_ADVICE = `start node with ${RELAY_NODE_FLAGS.join(' ')}: without it bulk relaying spends about a quarter of its CPU in full garbage collections (docs/hbone.md, "Relays and the Node runtime")`;
+export const RELAY_FLAGS_ADVICE = `start node with ${RELAY_NODE_FLAGS.join(' ')}: without the first, bulk relaying spends about a quarter of its CPU in full garbage collections; without the second, relays copy every byte in JavaScript instead of Node's C++ (docs/hbone.md, "Relays and the Node runtime")`;
 
 /**
  * The RELAY_NODE_FLAGS that the current process was not started with, by flag name: any value

@@ -159,7 +159,7 @@ describe('egress gateway: the pod the lab deploys', () => {
 
   test('the system pod runs like every pod: its own non-root user, every capability dropped', () => {
     assert.deepEqual(wrapCommand({ argv: ['ambit', 'egress-gateway'], netns: 'ns1', user: { uid: 200007, gid: 200007, home: '/h' } }), [
-      'ip', 'netns', 'exec', 'ns1', 'setpriv', '--reuid=200007', '--regid=200007', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', process.execPath, '--initial-old-space-size=32', AMBIT_MAIN, 'egress-gateway',
+      'ip', 'netns', 'exec', 'ns1', 'setpriv', '--reuid=200007', '--regid=200007', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', process.execPath, '--initial-old-space-size=32', '--expose-internals', AMBIT_MAIN, 'egress-gateway',
     ]);
     assert.ok(!wrapCommand({ argv: ['sleep', '1'], netns: 'ns1', user: { uid: 200008, gid: 200008, home: '/h' } }).some((a) => /^--re[ug]id=0$/.test(a)));
   });

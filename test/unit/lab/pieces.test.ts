@@ -76,16 +76,16 @@ describe('small pieces', () => {
     const before = process.env.AMBIT_PROFILE_NODE_PROXY;
     process.env.AMBIT_PROFILE_NODE_PROXY = '/tmp/prof-x';
     try {
-      assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy', '--node', 'n1'] }), [process.execPath, '--initial-old-space-size=32', '--cpu-prof', '--cpu-prof-dir=/tmp/prof-x', AMBIT_MAIN, 'node-proxy', '--node', 'n1']);
+      assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy', '--node', 'n1'] }), [process.execPath, '--initial-old-space-size=32', '--expose-internals', '--cpu-prof', '--cpu-prof-dir=/tmp/prof-x', AMBIT_MAIN, 'node-proxy', '--node', 'n1']);
       assert.deepEqual(wrapCommand({ argv: ['ambit', 'app', 'echo'] }), [process.execPath, AMBIT_MAIN, 'app', 'echo']);
     } finally {
       if (before === undefined) delete process.env.AMBIT_PROFILE_NODE_PROXY;
       else process.env.AMBIT_PROFILE_NODE_PROXY = before;
     }
-    assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy'] }), [process.execPath, '--initial-old-space-size=32', AMBIT_MAIN, 'node-proxy']);
+    assert.deepEqual(wrapCommand({ argv: ['ambit', 'node-proxy'] }), [process.execPath, '--initial-old-space-size=32', '--expose-internals', AMBIT_MAIN, 'node-proxy']);
   });
   test('the relaying daemons (node proxy, egress gateway) start with their heap floor; nothing else does', () => {
-    assert.deepEqual(wrapCommand({ argv: ['ambit', 'egress-gateway', '--x'] }), [process.execPath, '--initial-old-space-size=32', AMBIT_MAIN, 'egress-gateway', '--x']);
+    assert.deepEqual(wrapCommand({ argv: ['ambit', 'egress-gateway', '--x'] }), [process.execPath, '--initial-old-space-size=32', '--expose-internals', AMBIT_MAIN, 'egress-gateway', '--x']);
     assert.deepEqual(wrapCommand({ argv: ['ambit', 'control-plane'] }), [process.execPath, AMBIT_MAIN, 'control-plane']);
   });
   test('resolv.conf carries the Kubernetes search path', () => {

@@ -1,0 +1,359 @@
+// The node proxy's relay (src/nodeproxy/pipe.ts) on real sockets and a real HBONE tunnel (mesh
+// SVIDs, TLS 1.3, the real pool and server), run twice: copying in Node's C++ (the relaying
+// daemons' way, runtime/native-pipe.ts; the test runner starts node with --expose-internals) and
+// in JS (the fallback). Each case checks the bytes end to end (order included), the counts the
+// relay reports, half-close and resets, and which copy actually carried the bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls';
+import { join, relay } from '../../../src/nodeproxy/pipe.js';
+import { canPipeNatively, nativePipeAvailable, pipeNatively, relayMode, setNativePipeEnabled } from '../../../src/runtime/index.js';
+import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
+import { Harness, startEcho } from '../hbone/harness.js';
+
+const MB = 1024 * 1024;
+
+/** A listener whose next accepted socket is handed out; the dialled end is returned with it. */
+async function socketPair(): Promise<{ app: Socket; proxySide: Socket; server: Server }> {
+  const server = createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const app = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
+  const [[proxySide]] = await Promise.all([accepted, once(app, 'connect')]);
+  return { app, proxySide, server };
+}
+
+async function dial(port: number): Promise<Socket> {
+  const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  await once(s, 'connect');
+  return s;
+}
+
+/** Pseudo-random bytes (so a reordering or a lost chunk changes the digest). */
+function payload(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b.writeUInt32LE(x >>> 0, i);
+  }
+  return b;
+}
+
+const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** Collects what the app reads until its peer ends. */
+function collect(s: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve, reject) => {
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+}
+
+/** Counts the bytes JS sees as 'data' on a stream from now on (a C++ copy leaves JS none). */
+function spyData(s: Socket): { bytes: number; since: (fn: () => void) => void } {
+  const spy = { bytes: 0, since: (fn: () => void) => { spy.bytes = 0; fn(); } };
+  s.on('data', (c: Buffer) => { spy.bytes += c.length; });
+  return spy;
+}
+
+for (const native of [true, false]) {
+  const mode = native ? 'in C++' : 'in JS';
+  const setMode = (): void => setNativePipeEnabled(native);
+
+  test(`relay ${mode}: 8 MB through TCP to an echo, early bytes first, the app half-closes and still gets every byte back in order`, async () => {
+    setMode();
+    const echo = await startEcho();
+    const { app, proxySide, server } = await socketPair();
+    try {
+      const up = await dial(echo.port);
+      const r = relay(proxySide, up);
+      const early = payload(64 * 1024, 1);
+      const rest = payload(8 * MB - early.length, 2);
+      const back = collect(app);
+      app.write(early);
+      // The early bytes reach the echo before the way back is joined.
+      while (echo.received() < early.length) await new Promise((res) => setTimeout(res, 5));
+      const spy = spyData(proxySide);
+      let result!: Awaited<ReturnType<typeof r.join>>;
+      spy.since(() => void r.join().then((x) => (result = x)));
+      await new Promise((res) => setTimeout(res, 20));
+      app.end(rest);
+      const got = await back;
+      assert.equal(got.length, 8 * MB);
+      assert.equal(digest(got), digest(Buffer.concat([early, rest])));
+      while (result === undefined) await new Promise((res) => setTimeout(res, 5));
+      assert.equal(result.error, undefined);
+      assert.equal(result.aToB, 8 * MB);
+      assert.equal(result.bToA, 8 * MB);
+      // TCP to TCP stays in JS in both modes (a write error into a socket sink crashes Node 20's StreamPipe).
+      assert.ok(spy.bytes >= rest.length, `JS saw only ${spy.bytes} bytes`);
+    } finally {
+      app.destroy();
+      server.close();
+      echo.server.close();
+    }
+  });
+
+  test(`relay ${mode}: the app's bytes over a real HBONE tunnel (mTLS, HTTP/2) and back, with the app not reading for a while`, async () => {
+    setMode();
+    const h = await Harness.start();
+    const { app, proxySide, server } = await socketPair();
+    try {
+      const stream = await h.openTunnel();
+      const r = relay(proxySide, stream);
+      const sent = payload(16 * MB, 3);
+      const spy = spyData(proxySide);
+      app.pause();
+      app.end(sent);
+      const resultP = r.join();
+      // 16 MB is more than the tunnel's window and the sockets' buffers: everything must wait.
+      await new Promise((res) => setTimeout(res, 300));
+      const back = collect(app);
+      app.resume();
+      const got = await back;
+      assert.equal(digest(got), digest(sent));
+      const result = await resultP;
+      assert.equal(result.error, undefined);
+      assert.equal(result.aToB, sent.length);
+      assert.equal(result.bToA, sent.length);
+      await new Promise((res) => setTimeout(res, 50));
+      assert.equal(h.records.at(-1)?.bytesIn, sent.length);
+      assert.equal(h.records.at(-1)?.bytesOut, sent.length);
+      // Which copy carried the app's bytes into the tunnel: C++ leaves JS only what came before join().
+      if (native) assert.ok(spy.bytes < 256 * 1024, `JS saw ${spy.bytes} bytes in C++ mode`);
+      else assert.ok(spy.bytes === sent.length, `JS saw ${spy.bytes} bytes in JS mode`);
+    } finally {
+      app.destroy();
+      server.close();
+      await h.stop();
+    }
+  });
+
+  test(`relay ${mode}: request, then the answer after the app's FIN (a server that replies only at end of input)`, async () => {
+    setMode();
+    const srv = createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => { n += c.length; });
+      s.on('end', () => s.end(`got ${n}`));
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const { app, proxySide, server } = await socketPair();
+    try {
+      const resultP = join(proxySide, await dial((srv.address() as AddressInfo).port));
+      const back = collect(app);
+      app.end(payload(3 * MB, 4));
+      assert.equal((await back).toString(), `got ${3 * MB}`);
+      const result = await resultP;
+      assert.equal(result.error, undefined);
+      assert.equal(result.aToB, 3 * MB);
+      assert.equal(result.bToA, `got ${3 * MB}`.length);
+    } finally {
+      app.destroy();
+      server.close();
+      srv.close();
+    }
+  });
+
+  test(`relay ${mode}: an upstream reset mid-transfer tears the app's connection down and is reported`, async () => {
+    setMode();
+    const srv = createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > MB) s.resetAndDestroy();
+      });
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const { app, proxySide, server } = await socketPair();
+    try {
+      app.on('error', () => undefined);
+      const resultP = join(proxySide, await dial((srv.address() as AddressInfo).port));
+      const closed = new Promise((res) => app.once('close', res));
+      app.write(payload(8 * MB, 5));
+      const result = await resultP;
+      assert.ok(result.error, 'the relay reports the reset');
+      await closed;
+      assert.ok(proxySide.destroyed);
+    } finally {
+      app.destroy();
+      server.close();
+      srv.close();
+    }
+  });
+}
+
+test('the test process relays in C++, says so, and can be switched to JS', () => {
+  setNativePipeEnabled(true);
+  assert.equal(nativePipeAvailable(), true, 'the test runner starts node with --expose-internals');
+  assert.deepEqual(relayMode(), { mode: 'native' });
+  setNativePipeEnabled(false);
+  assert.equal(nativePipeAvailable(), false);
+  assert.deepEqual(relayMode(), { mode: 'js', why: 'switched off (AMBIT_NATIVE_RELAY=off)' });
+  setNativePipeEnabled(true);
+});
+
+test('only TCP into an HBONE stream is copied in C++: a TLS source, a TCP sink, an HBONE source are declined', async () => {
+  setNativePipeEnabled(true);
+  const mesh = MeshFixture.create();
+  const svid = mesh.mint(mesh.workload('shop', 'tls'));
+  const srv = tlsCreateServer({ cert: svid.chainPem, key: svid.keyPem }, (s) => s.on('error', () => undefined));
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const h = await Harness.start();
+  // Only the kind of handle matters here, not whom the certificate names.
+  const tls = tlsConnect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, rejectUnauthorized: false });
+  await once(tls, 'secureConnect');
+  const stream = await h.openTunnel();
+  const { app, proxySide, server } = await socketPair();
+  try {
+    assert.equal(canPipeNatively(tls, stream), false, 'a TLS socket into an HBONE stream');
+    assert.equal(pipeNatively(tls, stream), undefined);
+    assert.equal(canPipeNatively(proxySide, app), false, 'TCP into TCP');
+    assert.equal(canPipeNatively(stream, proxySide), false, 'an HBONE stream into TCP');
+    assert.equal(canPipeNatively(proxySide, stream), true, 'TCP into an HBONE stream');
+  } finally {
+    tls.destroy();
+    stream.destroy();
+    app.destroy();
+    server.close();
+    srv.close();
+    await h.stop();
+  }
+});
+
+/** An app that keeps writing until its connection fails or `bytes` are out; never reads. */
+function flood(app: Socket, bytes: number): void {
+  const chunk = payload(64 * 1024, 9);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < bytes && !app.destroyed) {
+      sent += chunk.length;
+      if (!app.write(chunk)) return void app.once('drain', pump);
+    }
+  };
+  app.on('error', () => undefined);
+  pump();
+}
+
+/** A server that takes in bytes, sends some back, and resets its connection after `after(i)` bytes. */
+async function resettingServer(after: (i: number) => number): Promise<{ server: Server; port: number }> {
+  let i = 0;
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    const limit = after(i++);
+    let n = 0;
+    s.on('error', () => undefined);
+    s.on('data', (c: Buffer) => {
+      n += c.length;
+      if (s.writable) s.write(c.subarray(0, 1024));
+      if (n >= limit) s.resetAndDestroy();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+// Playing the attacker (or a failing network): resets and lost connections at every stage. In C++
+// mode these are the paths where Node's StreamPipe has crash bugs (runtime/native-pipe.ts).
+for (const native of [true, false]) {
+  const mode = native ? 'in C++' : 'in JS';
+
+  test(`relay ${mode}: resets while bytes flow both ways, 150 tunnels: the server resets its app socket, the tunnel is reset under a client still writing, and every relay ends`, async () => {
+    setNativePipeEnabled(native);
+    const h = await Harness.start();
+    // Seeded sizes: resets at every stage, from the first bytes to megabytes in.
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const up = await resettingServer(() => Math.floor(rnd() * 2 * MB));
+    h.decide = async () => ({ status: 200, upstream: await dial(up.port) });
+    try {
+      for (let round = 0; round < 15; round++) {
+        await Promise.all(Array.from({ length: 10 }, async () => {
+          const { app, proxySide, server } = await socketPair();
+          try {
+            const stream = await h.openTunnel();
+            stream.on('error', () => undefined);
+            const r = relay(proxySide, stream);
+            flood(app, 4 * MB);
+            const result = await r.join();
+            // Every server resets before 2 MB of the 4 MB sent: the reset reaches the relay.
+            assert.ok(result.error, `relay ended without error after ${result.aToB} bytes`);
+          } finally {
+            app.destroy();
+            server.close();
+          }
+        }));
+      }
+    } finally {
+      up.server.close();
+      await h.stop();
+    }
+  });
+
+  test(`relay ${mode}: an app that resets mid-flood, and an HBONE connection torn down under 20 flooding tunnels: every relay ends and reports it`, async () => {
+    setNativePipeEnabled(native);
+    const h = await Harness.start();
+    const sink = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      flood(s, 8 * MB); // the way back is busy too
+    });
+    sink.listen(0, '127.0.0.1');
+    await once(sink, 'listening');
+    h.decide = async () => ({ status: 200, upstream: await dial((sink.address() as AddressInfo).port) });
+    try {
+      /** A flooding app's relay into a new tunnel, `fault` after `delay` ms: the relay must end with an error. */
+      const faulted = async (delay: number, fault: (t: { app: Socket; proxySide: Socket; stream: Duplex }) => void, what: string): Promise<void> => {
+        const { app, proxySide, server } = await socketPair();
+        const stream = await h.openTunnel();
+        stream.on('error', () => undefined);
+        const r = relay(proxySide, stream);
+        flood(app, 16 * MB);
+        const resultP = r.join();
+        setTimeout(() => fault({ app, proxySide, stream }), delay);
+        assert.ok((await resultP).error, `${what} is reported`);
+        await new Promise((res) => setTimeout(res, 20)); // the handles are freed meanwhile
+        app.destroy();
+        server.close();
+      };
+      // The app resets its own connection at once, a little later, or much later.
+      for (const delay of [0, 1, 5, 20, 50, 0, 2, 10]) await faulted(delay, (t) => t.app.resetAndDestroy(), 'the app reset');
+      // The proxy itself drops the app's connection (its pod is being removed) while bytes flow.
+      for (const delay of [0, 3, 15]) await faulted(delay, (t) => t.proxySide.destroy(), 'dropping the app side');
+      // The proxy resets the tunnel itself (from a timer: the app socket is read before the next check phase).
+      for (let i = 0; i < 20; i++) await faulted(i % 5, (t) => t.stream.destroy(), 'a reset tunnel');
+      // A whole session goes while its tunnels are busy both ways.
+      const pairs = await Promise.all(Array.from({ length: 20 }, async () => {
+        const p = await socketPair();
+        const stream = await h.openTunnel();
+        stream.on('error', () => undefined);
+        const r = relay(p.proxySide, stream);
+        flood(p.app, 16 * MB);
+        return { ...p, stream, done: r.join() };
+      }));
+      await new Promise((res) => setTimeout(res, 30));
+      pairs[0]!.stream.session?.destroy();
+      const results = await Promise.all(pairs.map((p) => p.done));
+      for (const res of results) assert.ok(res.error, 'a relay on the torn-down session reports it');
+      for (const p of pairs) {
+        p.app.destroy();
+        p.server.close();
+      }
+    } finally {
+      sink.close();
+      await h.stop();
+    }
+  });
+}
