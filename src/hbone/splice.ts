@@ -4,7 +4,7 @@
 // one connection with GOAWAY, which would kill every other tunnel on it (FIELD-NOTES).
 import { constants, type Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { canPipeNatively, pipeNativelyWhenQuiet, relayGc, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
 
 export interface SpliceResult {
   /** Bytes from the HBONE peer to the upstream. */
@@ -31,22 +31,33 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
     stream.on('data', (chunk: Buffer) => {
       result.bytesIn += chunk.length;
       relayGc.note(chunk.length);
+      noteRelayRead();
     });
     stream.pipe(upstream);
-    const backInJs = (): void => {
-      upstream.on('data', (chunk: Buffer) => {
-        result.bytesOut += chunk.length;
-        relayGc.note(chunk.length);
-      });
-      upstream.pipe(stream);
-    };
-    // The way back in C++ where the process allows it (a plain TCP upstream; runtime/native-pipe.ts).
+    // The way back starts in JS and, for a connection that keeps going, moves to C++ where the
+    // process allows it (a plain TCP upstream; runtime/native-pipe.ts).
     let back: NativeHalf | undefined;
     const countBack = (): void => {
       if (back) result.bytesOut = back.written();
     };
-    if (!canPipeNatively(upstream, stream)) backInJs();
-    else {
+    let reads = 0;
+    let moving = false;
+    const onBack = (chunk: Buffer): void => {
+      result.bytesOut += chunk.length;
+      relayGc.note(chunk.length);
+      noteRelayRead();
+      if (++reads % NATIVE_AFTER_READS !== 0 || moving || !relaysBusy() || !canPipeNatively(upstream, stream)) return;
+      moving = true;
+      setImmediate(toCpp);
+    };
+    const backInJs = (): void => {
+      upstream.on('data', onBack);
+      upstream.pipe(stream);
+    };
+    const toCpp = (): void => {
+      if (!canPipeNatively(upstream, stream)) return;
+      upstream.unpipe(stream);
+      upstream.off('data', onBack);
       const endBack = (): void => {
         countBack();
         stream.end();
@@ -61,7 +72,8 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
         upstream.off('end', endBack);
         if (!upstream.readableEnded) backInJs();
       });
-    }
+    };
+    backInJs();
     stream.on('error', (err) => fail('stream', err));
     stream.on('aborted', () => {
       result.error ??= 'stream: aborted by peer';

@@ -6,11 +6,12 @@
 // stream as soon as the CONNECT is sent, before the destination answers (docs/hbone.md, early
 // data), and joins the way back once the answer is 200; on a refusal it aborts the copy.
 //
-// Once joined, a socket's bytes into an HBONE stream are copied in Node's C++ where the process
-// allows it (runtime/native-pipe.ts): JS then sees only that side's end, errors and reset.
+// Once joined, a socket's bytes into an HBONE stream move to Node's C++ after a few reads, where
+// the process allows it (runtime/native-pipe.ts): JS then sees only that side's end, errors and
+// reset.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { canPipeNatively, pipeNativelyWhenQuiet, relayGc, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -31,6 +32,7 @@ export function join(a: Duplex, b: Duplex): Promise<PipeResult> {
 }
 
 type Direction = 'aToB' | 'bToA';
+
 
 /** Starts copying a to b now; the way back starts with join(). */
 export function relay(a: Duplex, b: Duplex): Relay {
@@ -69,17 +71,32 @@ export function relay(a: Duplex, b: Duplex): Relay {
     to.end();
     if (++ended === 2) finish();
   };
+  const ends: Record<Direction, [from: Duplex, to: Duplex]> = { aToB: [a, b], bToA: [b, a] };
+  const reads: Record<Direction, number> = { aToB: 0, bToA: 0 };
+  const inJs: Partial<Record<Direction, () => void>> = {};
+  const moving: Record<Direction, boolean> = { aToB: false, bToA: false };
+  /** A connection that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
+  const maybeToCpp = (dir: Direction): void => {
+    if (moving[dir] || resolve === undefined || !relaysBusy() || !canPipeNatively(...ends[dir])) return;
+    moving[dir] = true;
+    setImmediate(() => toCpp(dir));
+  };
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
+    noteRelayRead();
+    if (++reads[dir] % NATIVE_AFTER_READS === 0) maybeToCpp(dir);
   };
-
-  /** One direction, in C++ where possible; `inJs` detaches its JS copy if one already runs. */
-  const copy = (from: Duplex, to: Duplex, dir: Direction, inJs?: () => void): void => {
-    if (!canPipeNatively(from, to)) {
-      if (!inJs) half(from, to, count(dir), endOf(to), finish);
-      return;
-    }
-    inJs?.();
+  /** One direction in JS; its detach function is kept for a move to C++. */
+  const copyInJs = (dir: Direction): void => {
+    const [from, to] = ends[dir];
+    inJs[dir] = half(from, to, count(dir), endOf(to), finish);
+  };
+  /** Moves a direction's running JS copy to C++, where it can go (runtime/native-pipe.ts). */
+  const toCpp = (dir: Direction): void => {
+    const [from, to] = ends[dir];
+    if (done || !canPipeNatively(from, to)) return;
+    inJs[dir]?.();
+    inJs[dir] = undefined;
     const unwatch = watch(from, endOf(to), finish);
     const moved = (n: number): void => {
       relayGc.note(n);
@@ -94,24 +111,24 @@ export function relay(a: Duplex, b: Duplex): Relay {
       if (done) return;
       // Not possible after all (a side ended meanwhile, say): JS from where things stand.
       unwatch();
-      half(from, to, count(dir), endOf(to), finish);
+      copyInJs(dir);
       from.resume();
     });
   };
 
-  const forward = half(a, b, count('aToB'), endOf(b), finish);
+  copyInJs('aToB');
   return {
     join: () => new Promise<PipeResult>((res) => {
       resolve = res;
       if (early) return finish(early);
       // A side that closed while we were getting ready (waiting for an SVID, a tunnel) emits nothing more.
       for (const s of [a, b]) if (s.destroyed || (s.closed && !s.readableEnded)) return finish(new Error('connection closed before it was joined'));
-      copy(b, a, 'bToA');
-      copy(a, b, 'aToB', forward);
+      copyInJs('bToA');
+      if (reads.aToB >= NATIVE_AFTER_READS) maybeToCpp('aToB');
     }),
     abort: () => {
       done = true;
-      forward();
+      inJs.aToB?.();
     },
   };
 }

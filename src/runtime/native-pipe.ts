@@ -36,7 +36,9 @@ type StreamPipeCtor = new (source: object, sink: object) => StreamPipeHandle;
 interface NativeHandle {
   bytesRead: number;
   bytesWritten: number;
+  /** net.Socket's own note of whether it has the handle reading (it starts reading when false). */
   reading?: boolean;
+  readStop(): number;
 }
 
 let ctor: StreamPipeCtor | null | undefined;
@@ -120,6 +122,49 @@ function bytesWrittenTo(s: Duplex): number {
   const key = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kBytesWritten');
   const v = key === undefined ? undefined : (s as unknown as Record<symbol, unknown>)[key];
   return typeof v === 'number' ? v : 0;
+}
+
+/**
+ * A relay direction that can be copied in C++ moves there after this many reads, and only while
+ * the process is busy (relaysBusy). Moving costs ~30-50 us of CPU per connection (the connect
+ * phase of bench/nodeproxy-phases.ts), more than a connection with one request saves.
+ */
+export const NATIVE_AFTER_READS = 4;
+
+/**
+ * Relay reads per second (over all connections) above which relays move to C++. StreamPipe stops
+ * its source socket while each write into the stream is pending and starts it again when the
+ * stream asks for more: two epoll_ctl calls and an extra event-loop turn per read. Under load
+ * that is shared by many connections and the copy saves more (1 KB echoes at 50 connections:
+ * 16-17 -> 13-14 us of CPU per round trip per proxy); at 1,000 round trips/s it cost ~20 us each
+ * (0.084-0.094 -> 0.102-0.114 cores per proxy). 1,000 round trips/s is ~2,000 relay reads/s.
+ */
+export const NATIVE_MIN_READS_PER_SEC = 5000;
+
+let readsInWindow = 0;
+let windowStart = performance.now();
+let busy = false;
+let forced: boolean | undefined;
+
+/** Counts one relay read (JS or C++ copies alike are counted by their relays) for relaysBusy(). */
+export function noteRelayRead(): void {
+  if ((++readsInWindow & 63) !== 0) return;
+  const now = performance.now();
+  const ms = now - windowStart;
+  if (ms < 250) return;
+  busy = (readsInWindow * 1000) / ms >= NATIVE_MIN_READS_PER_SEC;
+  readsInWindow = 0;
+  windowStart = now;
+}
+
+/** Whether relays read at NATIVE_MIN_READS_PER_SEC or more over the last measured window (>= 250 ms). */
+export function relaysBusy(): boolean {
+  return forced ?? busy;
+}
+
+/** For tests: busy (true) or idle (false) whatever the rate, or measured again (undefined). */
+export function setRelaysBusy(on: boolean | undefined): void {
+  forced = on;
 }
 
 export interface NativeHalf {
@@ -206,21 +251,45 @@ function moveBuffered(from: Duplex, to: Duplex, note: (n: number) => void): void
 }
 
 /**
- * Pauses `from`, moves the bytes JS already holds for from -> to (its read buffer, `to`'s write
- * queue) and then pipes them in C++ (pipeNatively). Resolves with undefined, every byte still in
+ * Stops `from` reading, moves the bytes JS already holds for from -> to (its read buffer, `to`'s
+ * write queue) and then pipes them in C++ (pipeNatively). Resolves with undefined, every byte still in
  * order and `from` paused, when that cannot be done (canPipeNatively says no, either side ended
  * or closed, or JS kept holding bytes too long). The caller must have its 'end',
  * 'error' and 'close' listeners on `from` before calling: they may come meanwhile.
  */
 export async function pipeNativelyWhenQuiet(from: Duplex, to: Duplex, note: (n: number) => void = () => {}): Promise<NativeHalf | undefined> {
-  for (let round = 0; round < 16; round++) {
-    if (!readableOpen(from) || !writableOpen(to) || !canPipeNatively(from, to)) return undefined;
-    from.pause();
+  const source = canPipeNatively(from, to) ? handleOf(from)?.h : undefined;
+  if (!source) return undefined;
+  // No more reads into JS meanwhile: the socket's handle stops, and net.Socket is told it still
+  // reads (or the next read() would start it again). StreamPipe starts it when it takes over.
+  from.pause();
+  source.readStop();
+  source.reading = true;
+  for (let round = 0; round < QUIET_ROUNDS; round++) {
+    if (!readableOpen(from) || !writableOpen(to) || !canPipeNatively(from, to)) break;
     moveBuffered(from, to, note);
     if (to.writableLength === 0) return pipeNatively(from, to);
-    // A JS write is still in flight (an Http2Stream completes writes asynchronously): C++ writes
-    // issued now could overtake it. Look again shortly (more may have been read meanwhile).
-    await new Promise((resolve) => setTimeout(resolve, round < 4 ? 0 : 5));
+    // A JS write is still in flight (an Http2Stream completes writes asynchronously, and a full
+    // flow-control window holds them back): C++ writes issued now could overtake it. Wait for the
+    // queue to drain (or a few ms, for writes that complete without a 'drain'), then look again.
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        to.off('drain', wake);
+        to.off('close', wake);
+        from.off('close', wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, round === 0 ? 0 : 5);
+      to.on('drain', wake);
+      to.on('close', wake);
+      from.on('close', wake);
+    });
   }
+  // Staying in JS: net.Socket starts reading again when it next flows.
+  if (nativeHandleOf(from) === source) source.reading = false;
   return undefined;
 }
+
+/** Looks (with a wait of <= 5 ms between) for at most ~1 s for JS to hold no bytes; then stays in JS. */
+const QUIET_ROUNDS = 200;
