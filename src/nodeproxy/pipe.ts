@@ -11,7 +11,7 @@
 // reset.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, smallRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -75,7 +75,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const reads: Record<Direction, number> = { aToB: 0, bToA: 0 };
   const inJs: Partial<Record<Direction, () => void>> = {};
   const moving: Record<Direction, boolean> = { aToB: false, bToA: false };
-  /** A connection that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
+  /** A connection of small reads that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
   const maybeToCpp = (dir: Direction): void => {
     if (moving[dir] || resolve === undefined || !relaysBusy() || !canPipeNatively(...ends[dir])) return;
     moving[dir] = true;
@@ -84,7 +84,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
     noteRelayRead();
-    if (++reads[dir] % NATIVE_AFTER_READS === 0) maybeToCpp(dir);
+    if (++reads[dir] % NATIVE_AFTER_READS === 0 && smallRelayRead(n)) maybeToCpp(dir);
   };
   /** One direction in JS; its detach function is kept for a move to C++. */
   const copyInJs = (dir: Direction): void => {

@@ -125,8 +125,8 @@ function bytesWrittenTo(s: Duplex): number {
 }
 
 /**
- * A relay direction that can be copied in C++ moves there after this many reads, and only while
- * the process is busy (relaysBusy). Moving costs ~30-50 us of CPU per connection (the connect
+ * A relay direction that can be copied in C++ moves there after this many reads, only while the
+ * process is busy (relaysBusy) and only if its reads are small (NATIVE_MAX_READ). Moving costs ~30-50 us of CPU per connection (the connect
  * phase of bench/nodeproxy-phases.ts), more than a connection with one request saves.
  */
 export const NATIVE_AFTER_READS = 4;
@@ -140,6 +140,26 @@ export const NATIVE_AFTER_READS = 4;
  * (0.084-0.094 -> 0.102-0.114 cores per proxy). 1,000 round trips/s is ~2,000 relay reads/s.
  */
 export const NATIVE_MIN_READS_PER_SEC = 5000;
+
+/**
+ * Only a connection of small reads moves (the one that reads this much or more stays in JS). A
+ * bulk stream reads 64 KB at a time in JS; StreamPipe reads what the stream asks for, one DATA
+ * frame (16 KB), and stops and restarts the socket for each: more system calls for the same
+ * bytes (single stream in bench/nodeproxy.ts: 3.2 Gbit/s moved, 3.4-4.0 in JS).
+ */
+export const NATIVE_MAX_READ = 16 * 1024;
+
+let maxRead = NATIVE_MAX_READ;
+
+/** Whether a read of n bytes is small enough for its connection to move to C++ (NATIVE_MAX_READ). */
+export function smallRelayRead(n: number): boolean {
+  return n < maxRead;
+}
+
+/** For tests: moves connections whatever their reads (Infinity), or by NATIVE_MAX_READ again (undefined). */
+export function setNativeMaxRead(bytes: number | undefined): void {
+  maxRead = bytes ?? NATIVE_MAX_READ;
+}
 
 let readsInWindow = 0;
 let windowStart = performance.now();

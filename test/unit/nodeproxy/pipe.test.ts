@@ -11,7 +11,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls';
 import { join, relay } from '../../../src/nodeproxy/pipe.js';
-import { canPipeNatively, NATIVE_AFTER_READS, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setRelaysBusy, nativePipeAvailable, pipeNatively, relayMode, setNativePipeEnabled } from '../../../src/runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, NATIVE_MAX_READ, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setNativeMaxRead, setRelaysBusy, nativePipeAvailable, pipeNatively, relayMode, setNativePipeEnabled } from '../../../src/runtime/index.js';
 import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { Harness, startEcho } from '../hbone/harness.js';
 
@@ -66,13 +66,19 @@ function spyData(s: Socket): { bytes: number; since: (fn: () => void) => void } 
   return spy;
 }
 
+/**
+ * C++ mode: every connection moves, as those of small reads do on a busy proxy (the bulk ones
+ * here are the harsher case for the C++ copy); JS mode: C++ switched off.
+ */
+function useMode(native: boolean): void {
+  setNativePipeEnabled(native);
+  setRelaysBusy(native ? true : undefined);
+  setNativeMaxRead(native ? Infinity : undefined);
+}
+
 for (const native of [true, false]) {
   const mode = native ? 'in C++' : 'in JS';
-  // C++ mode as on a busy proxy (relaysBusy); JS mode with C++ switched off.
-  const setMode = (): void => {
-    setNativePipeEnabled(native);
-    setRelaysBusy(native ? true : undefined);
-  };
+  const setMode = (): void => useMode(native);
 
   test(`relay ${mode}: 8 MB through TCP to an echo, early bytes first, the app half-closes and still gets every byte back in order`, async () => {
     setMode();
@@ -220,6 +226,57 @@ test('relays count as busy from NATIVE_MIN_READS_PER_SEC reads a second, measure
   setRelaysBusy(undefined);
 });
 
+test('by default only a busy proxy moves, and only connections of small reads: 1 KB echoes move to C++, a bulk stream and an idle proxy stay in JS', async () => {
+  setNativePipeEnabled(true);
+  setNativeMaxRead(undefined);
+  const h = await Harness.start();
+  /** JS's share of the app's bytes into the tunnel after its first reads, for `rounds` echoes of `size` bytes. */
+  const jsShare = async (size: number, rounds: number): Promise<number> => {
+    const { app, proxySide, server } = await socketPair();
+    try {
+      app.setNoDelay(true);
+      const r = relay(proxySide, await h.openTunnel());
+      const resultP = r.join();
+      const spy = spyData(proxySide);
+      const msg = payload(size, 11);
+      for (let i = 0; i < rounds; i++) {
+        // One request at a time: each read on the proxy side is this one message.
+        let got = 0;
+        const back = new Promise<void>((res) => {
+          const on = (c: Buffer): void => {
+            got += c.length;
+            if (got >= size) {
+              app.off('data', on);
+              res();
+            }
+          };
+          app.on('data', on);
+        });
+        app.write(msg);
+        await back;
+        if (i === NATIVE_AFTER_READS) spy.since(() => undefined);
+      }
+      app.end();
+      await resultP;
+      return spy.bytes / ((rounds - NATIVE_AFTER_READS - 1) * size);
+    } finally {
+      app.destroy();
+      server.close();
+    }
+  };
+  try {
+    setRelaysBusy(true);
+    assert.ok((await jsShare(1024, 60)) < 0.1, '1 KB echoes on a busy proxy go through C++');
+    // 64 KB messages: reads of NATIVE_MAX_READ or more (loopback seldom splits a write finer).
+    assert.ok((await jsShare(4 * NATIVE_MAX_READ, 20)) > 0.9, 'bulk reads stay in JS');
+    setRelaysBusy(false);
+    assert.equal(await jsShare(1024, 60), 1, 'on an idle proxy 1 KB echoes stay in JS');
+  } finally {
+    setRelaysBusy(undefined);
+    await h.stop();
+  }
+});
+
 test('the test process relays in C++, says so, and can be switched to JS', () => {
   setNativePipeEnabled(true);
   assert.equal(nativePipeAvailable(), true, 'the test runner starts node with --expose-internals');
@@ -295,10 +352,10 @@ async function resettingServer(after: (i: number) => number): Promise<{ server: 
 // mode these are the paths where Node's StreamPipe has crash bugs (runtime/native-pipe.ts).
 for (const native of [true, false]) {
   const mode = native ? 'in C++' : 'in JS';
+  const setMode = (): void => useMode(native);
 
   test(`relay ${mode}: resets while bytes flow both ways, 150 tunnels: the server resets its app socket, the tunnel is reset under a client still writing, and every relay ends`, async () => {
-    setNativePipeEnabled(native);
-    setRelaysBusy(native ? true : undefined);
+    setMode();
     const h = await Harness.start();
     // Seeded sizes: resets at every stage, from the first bytes to megabytes in.
     let seed = 7;
@@ -330,8 +387,7 @@ for (const native of [true, false]) {
   });
 
   test(`relay ${mode}: an app that resets mid-flood, and an HBONE connection torn down under 20 flooding tunnels: every relay ends and reports it`, async () => {
-    setNativePipeEnabled(native);
-    setRelaysBusy(native ? true : undefined);
+    setMode();
     const h = await Harness.start();
     const sink = createServer({ allowHalfOpen: true }, (s) => {
       s.on('error', () => undefined);
