@@ -33,7 +33,6 @@ export function join(a: Duplex, b: Duplex): Promise<PipeResult> {
 
 type Direction = 'aToB' | 'bToA';
 
-
 /** Starts copying a to b now; the way back starts with join(). */
 export function relay(a: Duplex, b: Duplex): Relay {
   // Relayed bytes go out at once: Nagle's algorithm on a relay adds its delay to every small reply.
@@ -142,7 +141,9 @@ function watch(from: Duplex, onEnd: () => void, onError: (err: Error) => void): 
   const onClose = (): void => {
     if (!from.readableEnded || !from.writableFinished) onError(new Error('connection reset'));
   };
-  const onAborted = (): void => onError(new Error('tunnel aborted (reset by the peer, or its connection closed)'));
+  // Reported a turn later: destroying the stream inside its own 'aborted' (as onError does) while
+  // writes are queued can send Node 20's HTTP/2 into an endless loop when the abort was local.
+  const onAborted = (): void => void setImmediate(onError, new Error('tunnel aborted (reset by the peer, or its connection closed)'));
   from.on('end', onEnd);
   from.on('error', onError);
   from.on('close', onClose);

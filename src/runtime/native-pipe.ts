@@ -38,7 +38,13 @@ interface NativeHandle {
   bytesWritten: number;
   /** net.Socket's own note of whether it has the handle reading (it starts reading when false). */
   reading?: boolean;
+  readStart(): number;
   readStop(): number;
+}
+
+/** Whether node was started with --expose-internals (either spelling, as missingRelayFlags counts it). */
+function exposesInternals(): boolean {
+  return process.execArgv.some((a) => a.replace(/_/g, '-') === '--expose-internals');
 }
 
 let ctor: StreamPipeCtor | null | undefined;
@@ -49,7 +55,7 @@ let enabled = process.env.AMBIT_NATIVE_RELAY !== 'off';
 function streamPipe(): StreamPipeCtor | null {
   if (ctor !== undefined) return ctor;
   ctor = null;
-  if (!process.execArgv.includes('--expose-internals')) return ctor;
+  if (!exposesInternals()) return ctor;
   const emitWarning = process.emitWarning;
   try {
     // The module warns once that it is for Node's own tests; this is a deliberate use.
@@ -85,7 +91,7 @@ export function setNativePipeEnabled(on: boolean): void {
 export function relayMode(): { mode: 'native' | 'js'; why?: string } {
   if (nativePipeAvailable()) return { mode: 'native' };
   if (!enabled) return { mode: 'js', why: 'switched off (AMBIT_NATIVE_RELAY=off)' };
-  if (!process.execArgv.includes('--expose-internals')) return { mode: 'js', why: 'node was started without --expose-internals' };
+  if (!exposesInternals()) return { mode: 'js', why: 'node was started without --expose-internals' };
   return { mode: 'js', why: `this Node (${process.version}) has no StreamPipe of the expected shape` };
 }
 
@@ -166,7 +172,11 @@ let windowStart = performance.now();
 let busy = false;
 let forced: boolean | undefined;
 
-/** Counts one relay read (JS or C++ copies alike are counted by their relays) for relaysBusy(). */
+/**
+ * Counts one relay read in JS for relaysBusy(). C++ copies are not seen; a relay moved there still
+ * reads the way back (out of the tunnel) in JS, one read per round trip, which keeps a busy
+ * proxy counted as busy.
+ */
 export function noteRelayRead(): void {
   if ((++readsInWindow & 63) !== 0) return;
   const now = performance.now();
@@ -306,8 +316,9 @@ export async function pipeNativelyWhenQuiet(from: Duplex, to: Duplex, note: (n: 
       from.on('close', wake);
     });
   }
-  // Staying in JS: net.Socket starts reading again when it next flows.
-  if (nativeHandleOf(from) === source) source.reading = false;
+  // Staying in JS: the handle reads again for net.Socket. Its own state may say a read is already
+  // under way (the last read() asked for one), so it would not start the handle itself.
+  if (nativeHandleOf(from) === source) source.readStart();
   return undefined;
 }
 

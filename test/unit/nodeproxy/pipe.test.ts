@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { connect as h2connect, createServer as createHttp2Server } from 'node:http2';
 import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls';
 import { join, relay } from '../../../src/nodeproxy/pipe.js';
 import { canPipeNatively, NATIVE_AFTER_READS, NATIVE_MAX_READ, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setNativeMaxRead, setRelaysBusy, nativePipeAvailable, pipeNatively, relayMode, setNativePipeEnabled } from '../../../src/runtime/index.js';
@@ -16,6 +17,8 @@ import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { Harness, startEcho } from '../hbone/harness.js';
 
 const MB = 1024 * 1024;
+/** A relay that never ends fails its test instead of holding up the run. */
+const LIMIT = { timeout: 60_000 };
 
 /** A listener whose next accepted socket is handed out; the dialled end is returned with it. */
 async function socketPair(): Promise<{ app: Socket; proxySide: Socket; server: Server }> {
@@ -80,7 +83,7 @@ for (const native of [true, false]) {
   const mode = native ? 'in C++' : 'in JS';
   const setMode = (): void => useMode(native);
 
-  test(`relay ${mode}: 8 MB through TCP to an echo, early bytes first, the app half-closes and still gets every byte back in order`, async () => {
+  test(`relay ${mode}: 8 MB through TCP to an echo, early bytes first, the app half-closes and still gets every byte back in order`, LIMIT, async () => {
     setMode();
     const echo = await startEcho();
     const { app, proxySide, server } = await socketPair();
@@ -114,7 +117,7 @@ for (const native of [true, false]) {
     }
   });
 
-  test(`relay ${mode}: the app's bytes over a real HBONE tunnel (mTLS, HTTP/2) and back, with the app not reading for a while`, async () => {
+  test(`relay ${mode}: the app's bytes over a real HBONE tunnel (mTLS, HTTP/2) and back, with the app not reading for a while`, LIMIT, async () => {
     setMode();
     const h = await Harness.start();
     const { app, proxySide, server } = await socketPair();
@@ -150,7 +153,7 @@ for (const native of [true, false]) {
     }
   });
 
-  test(`relay ${mode}: request, then the answer after the app's FIN (a server that replies only at end of input)`, async () => {
+  test(`relay ${mode}: request, then the answer after the app's FIN (a server that replies only at end of input)`, LIMIT, async () => {
     setMode();
     const srv = createServer({ allowHalfOpen: true }, (s) => {
       let n = 0;
@@ -176,7 +179,7 @@ for (const native of [true, false]) {
     }
   });
 
-  test(`relay ${mode}: an upstream reset mid-transfer tears the app's connection down and is reported`, async () => {
+  test(`relay ${mode}: an upstream reset mid-transfer tears the app's connection down and is reported`, LIMIT, async () => {
     setMode();
     const srv = createServer({ allowHalfOpen: true }, (s) => {
       let n = 0;
@@ -226,7 +229,7 @@ test('relays count as busy from NATIVE_MIN_READS_PER_SEC reads a second, measure
   setRelaysBusy(undefined);
 });
 
-test('by default only a busy proxy moves, and only connections of small reads: 1 KB echoes move to C++, a bulk stream and an idle proxy stay in JS', async () => {
+test('by default only a busy proxy moves, and only connections of small reads: 1 KB echoes move to C++, a bulk stream and an idle proxy stay in JS', LIMIT, async () => {
   setNativePipeEnabled(true);
   setNativeMaxRead(undefined);
   const h = await Harness.start();
@@ -277,6 +280,58 @@ test('by default only a busy proxy moves, and only connections of small reads: 1
   }
 });
 
+test('a move to C++ that gives up (the tunnel stays backed up for over a second) leaves the JS copy reading: every byte arrives and the relay ends', { timeout: 20_000 }, async () => {
+  useMode(true);
+  // A plain HTTP/2 server (no TLS needed for this) with a small window that reads nothing for 1.5 s.
+  let received = 0;
+  let sawEnd = false;
+  const srv = createHttp2Server({ settings: { initialWindowSize: 8192 } });
+  srv.on('stream', (s) => {
+    s.respond({ ':status': 200 });
+    s.pause();
+    setTimeout(() => {
+      s.on('data', (c: Buffer) => { received += c.length; });
+      s.on('end', () => { sawEnd = true; s.end('bye'); });
+      s.resume();
+    }, 1500);
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const session = h2connect(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`);
+  const { app, proxySide, server } = await socketPair();
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': '/' });
+    await once(stream, 'response');
+    app.setNoDelay(true);
+    const resultP = relay(proxySide, stream).join();
+    // Small writes; the proxy counts as busy only once the stream's queue backs up, so the move
+    // starts then, and the queue does not empty within the second it waits.
+    setRelaysBusy(false);
+    const msg = payload(1024, 12);
+    let sent = 0;
+    const writer = setInterval(() => {
+      app.write(msg);
+      sent += msg.length;
+      if (stream.writableLength > 0) setRelaysBusy(true);
+    }, 2);
+    await new Promise((res) => setTimeout(res, 1300));
+    clearInterval(writer);
+    app.on('data', () => undefined);
+    app.end();
+    const result = await resultP;
+    assert.equal(result.error, undefined);
+    assert.equal(result.aToB, sent);
+    assert.equal(received, sent);
+    assert.ok(sawEnd, 'the app\'s FIN reached the server');
+  } finally {
+    app.destroy();
+    server.close();
+    session.destroy();
+    srv.close();
+    useMode(false);
+  }
+});
+
 test('the test process relays in C++, says so, and can be switched to JS', () => {
   setNativePipeEnabled(true);
   assert.equal(nativePipeAvailable(), true, 'the test runner starts node with --expose-internals');
@@ -287,7 +342,7 @@ test('the test process relays in C++, says so, and can be switched to JS', () =>
   setNativePipeEnabled(true);
 });
 
-test('only TCP into an HBONE stream is copied in C++: a TLS source, a TCP sink, an HBONE source are declined', async () => {
+test('only TCP into an HBONE stream is copied in C++: a TLS source, a TCP sink, an HBONE source are declined', LIMIT, async () => {
   setNativePipeEnabled(true);
   const mesh = MeshFixture.create();
   const svid = mesh.mint(mesh.workload('shop', 'tls'));
@@ -354,7 +409,7 @@ for (const native of [true, false]) {
   const mode = native ? 'in C++' : 'in JS';
   const setMode = (): void => useMode(native);
 
-  test(`relay ${mode}: resets while bytes flow both ways, 150 tunnels: the server resets its app socket, the tunnel is reset under a client still writing, and every relay ends`, async () => {
+  test(`relay ${mode}: resets while bytes flow both ways, 150 tunnels: the server resets its app socket, the tunnel is reset under a client still writing, and every relay ends`, LIMIT, async () => {
     setMode();
     const h = await Harness.start();
     // Seeded sizes: resets at every stage, from the first bytes to megabytes in.
@@ -386,7 +441,7 @@ for (const native of [true, false]) {
     }
   });
 
-  test(`relay ${mode}: an app that resets mid-flood, and an HBONE connection torn down under 20 flooding tunnels: every relay ends and reports it`, async () => {
+  test(`relay ${mode}: an app that resets mid-flood, and an HBONE connection torn down under 20 flooding tunnels: every relay ends and reports it`, LIMIT, async () => {
     setMode();
     const h = await Harness.start();
     const sink = createServer({ allowHalfOpen: true }, (s) => {
