@@ -23,7 +23,7 @@ export const RELAY_COMMANDS: readonly string[] = ['node-proxy', 'egress-gateway'
 export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=32', '--expose-internals'];
 
 /** What a relaying daemon started without RELAY_NODE_FLAGS loses, and where the why is. */
-export const RELAY_FLAGS_ADVICE = `start node with ${RELAY_NODE_FLAGS.join(' ')}: without the first, bulk relaying spends about a quarter of its CPU in full garbage collections; without the second, relays copy every byte in JavaScript instead of Node's C++ (docs/hbone.md, "Relays and the Node runtime")`;
+export const RELAY_FLAGS_ADVICE = `start node with ${RELAY_NODE_FLAGS.join(' ')}: without the first, bulk relaying spends about a quarter of its CPU in full garbage collections; without the second, busy connections of small requests cannot be copied in Node's C++ (docs/hbone.md, "Relays and the Node runtime")`;
 
 /**
  * The RELAY_NODE_FLAGS that the current process was not started with, by flag name: any value
