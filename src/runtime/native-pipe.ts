@@ -32,9 +32,8 @@ interface StreamPipeHandle {
 }
 type StreamPipeCtor = new (source: object, sink: object) => StreamPipeHandle;
 
-/** A C++ stream handle (TCPWrap, Http2Stream): what StreamPipe joins, and where the counts are. */
+/** A C++ stream handle (TCPWrap, Http2Stream): what StreamPipe joins, and where the count is. */
 interface NativeHandle {
-  bytesRead: number;
   bytesWritten: number;
   /** net.Socket's own note of whether it has the handle reading (it starts reading when false). */
   reading?: boolean;
@@ -116,7 +115,7 @@ function handleOf(s: Duplex): { h: NativeHandle; kind: HandleKind } | undefined 
 }
 
 /** The C++ handle of a stream a relay can use (a plain TCP socket, an Http2Stream); undefined otherwise. */
-export function nativeHandleOf(s: Duplex): NativeHandle | undefined {
+function nativeHandleOf(s: Duplex): NativeHandle | undefined {
   return handleOf(s)?.h;
 }
 
@@ -132,8 +131,9 @@ function bytesWrittenTo(s: Duplex): number {
 
 /**
  * A relay direction that can be copied in C++ moves there after this many reads, only while the
- * process is busy (relaysBusy) and only if its reads are small (NATIVE_MAX_READ). Moving costs ~30-50 us of CPU per connection (the connect
- * phase of bench/nodeproxy-phases.ts), more than a connection with one request saves.
+ * process is busy (relaysBusy) and only if its reads are small (NATIVE_MAX_READ). Moving costs
+ * ~30-50 us of CPU per connection (the connect phase of bench/nodeproxy-phases.ts), more than a
+ * connection with one request saves.
  */
 export const NATIVE_AFTER_READS = 4;
 
