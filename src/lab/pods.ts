@@ -17,6 +17,8 @@ import { createPodHome, podUser, removePodHome, type PodUidAllocator } from './p
 import { containerLogFile, type ContainerRecord, type PodRecord } from './state.js';
 import { podKey, podNetns } from './names.js';
 import { enrollPod, enrolledPod, releasePod } from './mesh.js';
+import { POD_SYSCTLS } from '../nodeproxy/redirect/install.js';
+import { sysctlIn } from './shell.js';
 
 /** What, in a Pod, the lab builds from: a change here means rebuild the pod. */
 export function podFingerprint(pod: PodResource): string {
@@ -54,6 +56,10 @@ export async function createPod(plan: LabPlan, ipams: Map<string, PodIpam>, uids
     record.veth = net.veth;
     // Captured before anything runs in it: the app's first packet already goes through the mesh.
     if (!system) await enrollPod(plan, node.name, enrolledPod(namespace, name, ip, net.netns));
+    // The egress gateway is not captured, so no node proxy tunes its namespace; it closes first
+    // on every upstream socket it dials, like a node proxy inside a pod (POD_SYSCTLS), and runs
+    // unprivileged: the lab sets it, as a kubelet applies a pod's securityContext.sysctls.
+    else await sysctlIn(net.netns, POD_SYSCTLS);
     for (const c of pod.spec.containers) {
       const argv = [...c.command, ...c.args];
       if (argv.length === 0) {

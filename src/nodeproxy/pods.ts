@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { listenInNetns, udpSocketInNetns, originalDst } from '../sys/index.js';
 import { createHboneServer, HbonePool, type HboneServer } from '../hbone/index.js';
 import { DnsServer, type DnsEndpoint } from '../dns/index.js';
-import { installCapture, removeCapture } from './redirect/install.js';
+import { installCapture, removeCapture, tunePodNetwork } from './redirect/install.js';
 import { PORTS } from './redirect/rules.js';
 import { podKey, type EnrolledPod, type EnrollHandler } from './enroll.js';
 import { handleOutbound, type OutboundContext } from './outbound.js';
@@ -111,6 +111,8 @@ export class PodManager implements EnrollHandler {
       c.udp.push(udp);
       c.dns.serveUdp(udp);
       await installCapture(pod.netns);
+      // A tuning step, not a security one: without it the pod works, until its ports run out.
+      await tunePodNetwork(pod.netns).catch((err: Error) => this.log.warn({ pod: key, err: err.message }, 'cannot tune the pod network (TIME_WAIT reuse); busy apps may run out of ports'));
     } catch (err) {
       await this.closeAll(c);
       throw err;

@@ -5,7 +5,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { run } from '../../../src/lab/shell.js';
 import { randomUUID } from 'node:crypto';
 import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab, isAlive } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
@@ -43,6 +44,11 @@ function accessLines(node: string): Record<string, unknown>[] {
 }
 
 const captureUnderlay = (fn: () => Promise<void>) => captureLab(LAB, fn);
+
+/** A command inside a lab namespace, as root (what an operator or the kubelet can do): stdout. */
+async function runIn(netns: string, argv: string[]): Promise<string> {
+  return (await run('ip', ['netns', 'exec', basename(netns), ...argv])).stdout;
+}
 
 /**
  * Pod traffic on the underlay is TLS to 15008 only. The one pod with other traffic is the egress
@@ -324,6 +330,34 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     }
     // The node proxies (root, CAP_NET_ADMIN) got their send buffers: no warning about it.
     for (const node of ['node-1', 'node-2']) assert.doesNotMatch(nodeProxyLog(node), /Cannot reserve a \d+-byte HBONE send buffer/);
+  });
+
+  test('an app port takes far more new tunnels per minute than the pod has ephemeral ports (TIME_WAIT reuse)', async () => {
+    // The node proxy closes first on the socket it dials to the app for every tunnel, so each
+    // tunnel leaves a TIME_WAIT entry in the pod, all from the pod's IP to the same port. Here the
+    // pod's range is cut to 8 ports (a scale model of its ~14k even ones, gone after ~14k tunnels
+    // in a minute): without reuse, the 9th tunnel within 60 s has no port and gets a 503.
+    const web = podOf(LAB, 'web')!;
+    const gateway = podOf(LAB, 'egress-gateway', 'ambit-system')!;
+    const sysctl = async (netns: string, ...args: string[]): Promise<string> => {
+      const r = await runIn(netns, ['sysctl', '-n', ...args]);
+      return r.trim().replace(/\s+/g, ' ');
+    };
+    assert.equal(await sysctl(web.netns!, 'net.ipv4.tcp_tw_reuse'), '1', 'the node proxy set TIME_WAIT reuse in the captured pod');
+    assert.equal(await sysctl(gateway.netns!, 'net.ipv4.tcp_tw_reuse'), '1', 'the lab set it in the (uncaptured) egress gateway pod');
+    const range = await sysctl(web.netns!, 'net.ipv4.ip_local_port_range');
+    await runIn(web.netns!, ['sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=40000 40007']);
+    try {
+      // 24 tunnels at 3/s: each port comes round every ~2.7 s, past the 1-2 s reuse needs.
+      const r = await execInPod(LAB, 'default', 'client', ['ambit', 'app', 'load', '--tcp', `${ipOf('web')}:9000`, '--mode', 'connect', '--size', '64', '--rate', '3', '--requests', '24', '--timeout', '3000'], { timeoutMs: 30_000 });
+      assert.equal(r.code, 0, r.stderr.slice(-500));
+      const stats = JSON.parse(r.stdout.trim().split('\n').pop()!) as { requests: number; errors: number; firstError: string | null };
+      assert.deepEqual({ requests: stats.requests, errors: stats.errors, firstError: stats.firstError }, { requests: 24, errors: 0, firstError: null });
+      assert.ok(Number((await runIn(web.netns!, ['sh', '-c', 'ss -Htan state time-wait | wc -l'])).trim()) >= 1, 'the proxy did leave TIME_WAIT entries (the case this is about)');
+    } finally {
+      await runIn(web.netns!, ['sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${range}`]);
+    }
+    assert.equal(accessLines('node-2').filter((l) => l.flag === 'UNREACHABLE' && /EADDRNOTAVAIL/.test(String(l.reason))).length, 0, 'no tunnel found the pod out of ports');
   });
 
   test('what capture cannot carry is dropped: UDP between pods gets nowhere (loopback inside a pod still works)', async () => {
