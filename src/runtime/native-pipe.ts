@@ -130,12 +130,14 @@ function bytesWrittenTo(s: Duplex): number {
 }
 
 /**
- * A relay direction that can be copied in C++ moves there after this many reads, only while the
- * process is busy (relaysBusy) and only if its reads are small (NATIVE_MAX_READ). Moving costs
- * ~30-50 us of CPU per connection (the connect phase of bench/nodeproxy-phases.ts), more than a
- * connection with one request saves.
+ * A relay direction that can be copied in C++ moves there after this many small reads in a row
+ * (NATIVE_MAX_READ), only while the process is busy (relaysBusy). Moving costs ~30-50 us of CPU
+ * per connection (the connect phase of bench/nodeproxy-phases.ts), more than a connection with one
+ * request saves. In a row, not every 4th: a bulk stream's first reads can be small, and one small
+ * 4th read moved the bench's single stream, which then ran at 2.7-3.5 Gbit/s in 16 KB reads with
+ * four epoll_ctl calls each (35% of the machine idle) instead of 64 KB reads in JS.
  */
-export const NATIVE_AFTER_READS = 4;
+export const NATIVE_AFTER_READS = 16;
 
 /**
  * Relay reads per second (over all connections) above which relays move to C++. StreamPipe stops
@@ -160,6 +162,12 @@ let maxRead = NATIVE_MAX_READ;
 /** Whether a read of n bytes is small enough for its connection to move to C++ (NATIVE_MAX_READ). */
 export function smallRelayRead(n: number): boolean {
   return n < maxRead;
+}
+
+/** Counts one direction's small reads in a row: true once there were NATIVE_AFTER_READS of them. */
+export function smallReadRun(): (n: number) => boolean {
+  let run = 0;
+  return (n) => (run = n < maxRead ? run + 1 : 0) >= NATIVE_AFTER_READS;
 }
 
 /** For tests: moves connections whatever their reads (Infinity), or by NATIVE_MAX_READ again (undefined). */

@@ -233,35 +233,41 @@ test('by default only a busy proxy moves, and only connections of small reads: 1
   setNativePipeEnabled(true);
   setNativeMaxRead(undefined);
   const h = await Harness.start();
-  /** JS's share of the app's bytes into the tunnel after its first reads, for `rounds` echoes of `size` bytes. */
-  const jsShare = async (size: number, rounds: number): Promise<number> => {
+  /**
+   * JS's share of the app's bytes into the tunnel for `rounds` echoes of `size` bytes: after the
+   * first NATIVE_AFTER_READS + 1 of them, or after an `opening` of other echoes (counted from the
+   * first of the `rounds`).
+   */
+  const jsShare = async (size: number, rounds: number, opening?: { size: number; rounds: number }): Promise<number> => {
     const { app, proxySide, server } = await socketPair();
     try {
       app.setNoDelay(true);
       const r = relay(proxySide, await h.openTunnel());
       const resultP = r.join();
       const spy = spyData(proxySide);
-      const msg = payload(size, 11);
-      for (let i = 0; i < rounds; i++) {
+      const sizes = [...(Array(opening?.rounds ?? 0).fill(opening?.size ?? 0) as number[]), ...(Array(rounds).fill(size) as number[])];
+      const from = opening ? opening.rounds : NATIVE_AFTER_READS + 1;
+      for (let i = 0; i < sizes.length; i++) {
+        if (i === from) spy.since(() => undefined);
+        const n = sizes[i]!;
         // One request at a time: each read on the proxy side is this one message.
         let got = 0;
         const back = new Promise<void>((res) => {
           const on = (c: Buffer): void => {
             got += c.length;
-            if (got >= size) {
+            if (got >= n) {
               app.off('data', on);
               res();
             }
           };
           app.on('data', on);
         });
-        app.write(msg);
+        app.write(payload(n, 11));
         await back;
-        if (i === NATIVE_AFTER_READS) spy.since(() => undefined);
       }
       app.end();
       await resultP;
-      return spy.bytes / ((rounds - NATIVE_AFTER_READS - 1) * size);
+      return spy.bytes / sizes.slice(from).reduce((a, b) => a + b, 0);
     } finally {
       app.destroy();
       server.close();
@@ -272,6 +278,10 @@ test('by default only a busy proxy moves, and only connections of small reads: 1
     assert.ok((await jsShare(1024, 60)) < 0.1, '1 KB echoes on a busy proxy go through C++');
     // 64 KB messages: reads of NATIVE_MAX_READ or more (loopback seldom splits a write finer).
     assert.ok((await jsShare(4 * NATIVE_MAX_READ, 20)) > 0.9, 'bulk reads stay in JS');
+    // Small reads first, then bulk: a stream's first reads can be small (a moved bulk stream
+    // reads 16 KB at a time with four epoll_ctl calls each). Only a run of small reads moves.
+    assert.ok((await jsShare(4 * NATIVE_MAX_READ, 20, { size: 1024, rounds: NATIVE_AFTER_READS - 1 })) > 0.9, 'a bulk stream that began with small reads stays in JS');
+    assert.ok((await jsShare(1024, 40, { size: 4 * NATIVE_MAX_READ, rounds: 3 })) < 0.6, 'small reads after a bulk start still move, once there is a run of them');
     setRelaysBusy(false);
     assert.equal(await jsShare(1024, 60), 1, 'on an idle proxy 1 KB echoes stay in JS');
   } finally {
