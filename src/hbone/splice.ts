@@ -4,7 +4,7 @@
 // one connection with GOAWAY, which would kill every other tunnel on it (FIELD-NOTES).
 import { constants, type Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { canPipeNatively, noteRelayRead, smallReadRun, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
 
 export interface SpliceResult {
   /** Bytes from the HBONE peer to the upstream. */
@@ -40,13 +40,13 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
     const countBack = (): void => {
       if (back) result.bytesOut = back.written();
     };
-    const smallRun = smallReadRun();
+    let reads = 0;
     let moving = false;
     const onBack = (chunk: Buffer): void => {
       result.bytesOut += chunk.length;
       relayGc.note(chunk.length);
       noteRelayRead();
-      if (!smallRun(chunk.length) || moving || !relaysBusy() || !canPipeNatively(upstream, stream)) return;
+      if (++reads < NATIVE_AFTER_READS || moving || !relaysBusy() || !canPipeNatively(upstream, stream)) return;
       moving = true;
       setImmediate(toCpp);
     };

@@ -11,7 +11,7 @@
 // reset.
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { canPipeNatively, noteRelayRead, smallReadRun, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -71,11 +71,10 @@ export function relay(a: Duplex, b: Duplex): Relay {
     if (++ended === 2) finish();
   };
   const ends: Record<Direction, [from: Duplex, to: Duplex]> = { aToB: [a, b], bToA: [b, a] };
-  const smallRun: Record<Direction, (n: number) => boolean> = { aToB: smallReadRun(), bToA: smallReadRun() };
-  let aToBReady = false;
+  const reads: Record<Direction, number> = { aToB: 0, bToA: 0 };
   const inJs: Partial<Record<Direction, () => void>> = {};
   const moving: Record<Direction, boolean> = { aToB: false, bToA: false };
-  /** A connection of small reads that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
+  /** A connection that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
   const maybeToCpp = (dir: Direction): void => {
     if (moving[dir] || resolve === undefined || !relaysBusy() || !canPipeNatively(...ends[dir])) return;
     moving[dir] = true;
@@ -84,9 +83,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
     noteRelayRead();
-    if (!smallRun[dir](n)) return;
-    if (dir === 'aToB') aToBReady = true;
-    maybeToCpp(dir);
+    if (++reads[dir] >= NATIVE_AFTER_READS) maybeToCpp(dir);
   };
   /** One direction in JS; its detach function is kept for a move to C++. */
   const copyInJs = (dir: Direction): void => {
@@ -126,7 +123,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
       // A side that closed while we were getting ready (waiting for an SVID, a tunnel) emits nothing more.
       for (const s of [a, b]) if (s.destroyed || (s.closed && !s.readableEnded)) return finish(new Error('connection closed before it was joined'));
       copyInJs('bToA');
-      if (aToBReady) maybeToCpp('aToB');
+      if (reads.aToB >= NATIVE_AFTER_READS) maybeToCpp('aToB');
     }),
     abort: () => {
       done = true;

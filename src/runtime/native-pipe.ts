@@ -130,14 +130,19 @@ function bytesWrittenTo(s: Duplex): number {
 }
 
 /**
- * A relay direction that can be copied in C++ moves there after this many small reads in a row
- * (NATIVE_MAX_READ), only while the process is busy (relaysBusy). Moving costs ~30-50 us of CPU
- * per connection (the connect phase of bench/nodeproxy-phases.ts), more than a connection with one
- * request saves. In a row, not every 4th: a bulk stream's first reads can be small, and one small
- * 4th read moved the bench's single stream, which then ran at 2.7-3.5 Gbit/s in 16 KB reads with
- * four epoll_ctl calls each (35% of the machine idle) instead of 64 KB reads in JS.
+ * A relay direction that can be copied in C++ moves there after this many reads, only while the
+ * process is busy (relaysBusy). Moving costs ~30-50 us of CPU per connection (the connect phase
+ * of bench/nodeproxy-phases.ts), more than a connection with one request saves.
+ *
+ * Reads of any size: a bulk stream gains too, though StreamPipe reads one DATA frame (16 KB) at a
+ * time with two epoll_ctl calls each where JS reads 64 KB. The gain is at the far end: one frame
+ * per read is one TLS record per frame, where JS's 64 KB writes come out as records that DATA
+ * frames straddle, and the receiving proxy then hands its upstream each record's 9-36-byte
+ * fragments as writes of their own. Single stream, 3-4 runs each: moved 3.4-4.0 Gbit/s (receiving
+ * proxy 1.2-1.6 s of CPU per GB), kept in JS 3.2-3.3 (1.7-1.8 s/GB). Batching those writes per
+ * event-loop turn instead cost more than it saved (3.0-3.3 Gbit/s, and 50-connection echoes fell).
  */
-export const NATIVE_AFTER_READS = 16;
+export const NATIVE_AFTER_READS = 4;
 
 /**
  * Relay reads per second (over all connections) above which relays move to C++. StreamPipe stops
@@ -148,32 +153,6 @@ export const NATIVE_AFTER_READS = 16;
  * (0.084-0.094 -> 0.102-0.114 cores per proxy). 1,000 round trips/s is ~2,000 relay reads/s.
  */
 export const NATIVE_MIN_READS_PER_SEC = 5000;
-
-/**
- * Only a connection of small reads moves (the one that reads this much or more stays in JS). A
- * bulk stream reads 64 KB at a time in JS; StreamPipe reads what the stream asks for, one DATA
- * frame (16 KB), and stops and restarts the socket for each: more system calls for the same
- * bytes (single stream in bench/nodeproxy.ts: 3.2 Gbit/s moved, 3.4-4.0 in JS).
- */
-export const NATIVE_MAX_READ = 16 * 1024;
-
-let maxRead = NATIVE_MAX_READ;
-
-/** Whether a read of n bytes is small enough for its connection to move to C++ (NATIVE_MAX_READ). */
-export function smallRelayRead(n: number): boolean {
-  return n < maxRead;
-}
-
-/** Counts one direction's small reads in a row: true once there were NATIVE_AFTER_READS of them. */
-export function smallReadRun(): (n: number) => boolean {
-  let run = 0;
-  return (n) => (run = n < maxRead ? run + 1 : 0) >= NATIVE_AFTER_READS;
-}
-
-/** For tests: moves connections whatever their reads (Infinity), or by NATIVE_MAX_READ again (undefined). */
-export function setNativeMaxRead(bytes: number | undefined): void {
-  maxRead = bytes ?? NATIVE_MAX_READ;
-}
 
 let readsInWindow = 0;
 let windowStart = performance.now();
