@@ -138,7 +138,7 @@ function bytesWrittenTo(s: Duplex): number {
  * time with two epoll_ctl calls each where JS reads 64 KB. The gain is at the far end: one frame
  * per read is one TLS record per frame, where JS's 64 KB writes come out as records that DATA
  * frames straddle, and the receiving proxy then hands its upstream each record's 9-36-byte
- * fragments as writes of their own. Single stream, 3-4 runs each: moved 3.4-4.0 Gbit/s (receiving
+ * fragments as writes of their own. Single stream, 3-6 runs each: moved 3.4-4.3 Gbit/s (receiving
  * proxy 1.2-1.6 s of CPU per GB), kept in JS 3.2-3.3 (1.7-1.8 s/GB). Batching those writes per
  * event-loop turn instead cost more than it saved (3.0-3.3 Gbit/s, and 50-connection echoes fell).
  */
