@@ -4,7 +4,7 @@
 // one connection with GOAWAY, which would kill every other tunnel on it (FIELD-NOTES).
 import { constants, type Http2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, copyInJs, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, smallReadRun, type JsCopy, type NativeHalf } from '../runtime/index.js';
 
 export interface SpliceResult {
   /** Bytes from the HBONE peer to the upstream. */
@@ -28,36 +28,46 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
       result.error ??= `${side}: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
     };
 
-    stream.on('data', (chunk: Buffer) => {
-      result.bytesIn += chunk.length;
-      relayGc.note(chunk.length);
+    // In JS (runtime/copy.ts): C++ cannot copy out of an Http2Stream (runtime/native-pipe.ts).
+    const inward = copyInJs(stream, upstream, (n) => {
+      result.bytesIn += n;
+      relayGc.note(n);
       noteRelayRead();
     });
-    stream.pipe(upstream);
-    // The way back starts in JS and, for a connection that keeps going, moves to C++ where the
-    // process allows it (a plain TCP upstream; runtime/native-pipe.ts).
+    stream.on('end', () => {
+      inward.flush();
+      upstream.end();
+    });
+    // The way back starts in JS and, for a connection of small reads that keeps going, moves to
+    // C++ where the process allows it (a plain TCP upstream; runtime/native-pipe.ts).
     let back: NativeHalf | undefined;
     const countBack = (): void => {
       if (back) result.bytesOut = back.written();
     };
-    let reads = 0;
+    const smallRun = smallReadRun();
     let moving = false;
-    const onBack = (chunk: Buffer): void => {
-      result.bytesOut += chunk.length;
-      relayGc.note(chunk.length);
+    const onBack = (n: number): void => {
+      result.bytesOut += n;
+      relayGc.note(n);
       noteRelayRead();
-      if (++reads < NATIVE_AFTER_READS || moving || !relaysBusy() || !canPipeNatively(upstream, stream)) return;
+      if (!smallRun(n) || moving || !relaysBusy() || !canPipeNatively(upstream, stream)) return;
       moving = true;
       setImmediate(toCpp);
     };
+    let outward: JsCopy | undefined;
+    const endOutward = (): void => {
+      outward?.flush();
+      stream.end();
+    };
     const backInJs = (): void => {
-      upstream.on('data', onBack);
-      upstream.pipe(stream);
+      outward = copyInJs(upstream, stream, onBack);
+      upstream.on('end', endOutward);
     };
     const toCpp = (): void => {
       if (!canPipeNatively(upstream, stream)) return;
-      upstream.unpipe(stream);
-      upstream.off('data', onBack);
+      outward?.stop();
+      outward = undefined;
+      upstream.off('end', endOutward);
       const endBack = (): void => {
         countBack();
         stream.end();

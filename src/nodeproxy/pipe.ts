@@ -6,12 +6,12 @@
 // stream as soon as the CONNECT is sent, before the destination answers (docs/hbone.md, early
 // data), and joins the way back once the answer is 200; on a refusal it aborts the copy.
 //
-// Once joined, a socket's bytes into an HBONE stream move to Node's C++ after a few reads, where
-// the process allows it (runtime/native-pipe.ts): JS then sees only that side's end, errors and
-// reset.
+// Once joined, a socket's bytes into an HBONE stream move to Node's C++ after a run of small
+// reads, where the process allows it (runtime/native-pipe.ts): JS then sees only that side's end,
+// errors and reset. Bulk stays in JS (runtime/copy.ts).
 import type { Duplex } from 'node:stream';
 import { Socket } from 'node:net';
-import { canPipeNatively, NATIVE_AFTER_READS, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, type NativeHalf } from '../runtime/index.js';
+import { canPipeNatively, copyInJs, noteRelayRead, pipeNativelyWhenQuiet, relayGc, relaysBusy, smallReadRun, type NativeHalf } from '../runtime/index.js';
 
 export interface PipeResult {
   /** Bytes from a to b, and from b to a. */
@@ -71,10 +71,11 @@ export function relay(a: Duplex, b: Duplex): Relay {
     if (++ended === 2) finish();
   };
   const ends: Record<Direction, [from: Duplex, to: Duplex]> = { aToB: [a, b], bToA: [b, a] };
-  const reads: Record<Direction, number> = { aToB: 0, bToA: 0 };
+  const smallRun: Record<Direction, (n: number) => boolean> = { aToB: smallReadRun(), bToA: smallReadRun() };
+  let aToBReady = false;
   const inJs: Partial<Record<Direction, () => void>> = {};
   const moving: Record<Direction, boolean> = { aToB: false, bToA: false };
-  /** A connection that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
+  /** A connection of small reads that keeps going, on a busy proxy, moves to C++ (never before join(): abort() stops a JS copy). */
   const maybeToCpp = (dir: Direction): void => {
     if (moving[dir] || resolve === undefined || !relaysBusy() || !canPipeNatively(...ends[dir])) return;
     moving[dir] = true;
@@ -83,7 +84,9 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
     noteRelayRead();
-    if (++reads[dir] >= NATIVE_AFTER_READS) maybeToCpp(dir);
+    if (!smallRun[dir](n)) return;
+    if (dir === 'aToB') aToBReady = true;
+    maybeToCpp(dir);
   };
   /** One direction in JS; its detach function is kept for a move to C++. */
   const copyInJs = (dir: Direction): void => {
@@ -123,7 +126,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
       // A side that closed while we were getting ready (waiting for an SVID, a tunnel) emits nothing more.
       for (const s of [a, b]) if (s.destroyed || (s.closed && !s.readableEnded)) return finish(new Error('connection closed before it was joined'));
       copyInJs('bToA');
-      if (reads.aToB >= NATIVE_AFTER_READS) maybeToCpp('aToB');
+      if (aToBReady) maybeToCpp('aToB');
     }),
     abort: () => {
       done = true;
@@ -156,23 +159,18 @@ function watch(from: Duplex, onEnd: () => void, onError: (err: Error) => void): 
   };
 }
 
-/** Copies from -> to in JS with back-pressure; `onEnd` when `from` ends. Returns a detach function. */
+/** Copies from -> to in JS (runtime/copy.ts); `onEnd` when `from` ends. Returns a detach function. */
 function half(from: Duplex, to: Duplex, count: (n: number) => void, onEnd: () => void, onError: (err: Error) => void): () => void {
-  const resume = (): void => void from.resume();
-  const onData = (chunk: Buffer): void => {
-    count(chunk.length);
-    relayGc.note(chunk.length);
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', resume);
-    }
-  };
-  from.on('data', onData);
-  const unwatch = watch(from, onEnd, onError);
+  const copy = copyInJs(from, to, (n) => {
+    count(n);
+    relayGc.note(n);
+  });
+  const unwatch = watch(from, () => {
+    copy.flush();
+    onEnd();
+  }, onError);
   return () => {
-    from.off('data', onData);
+    copy.stop();
     unwatch();
-    to.off('drain', resume);
-    from.pause();
   };
 }

@@ -130,19 +130,35 @@ function bytesWrittenTo(s: Duplex): number {
 }
 
 /**
- * A relay direction that can be copied in C++ moves there after this many reads, only while the
- * process is busy (relaysBusy). Moving costs ~30-50 us of CPU per connection (the connect phase
- * of bench/nodeproxy-phases.ts), more than a connection with one request saves.
- *
- * Reads of any size: a bulk stream gains too, though StreamPipe reads one DATA frame (16 KB) at a
- * time with two epoll_ctl calls each where JS reads 64 KB. The gain is at the far end: one frame
- * per read is one TLS record per frame, where JS's 64 KB writes come out as records that DATA
- * frames straddle, and the receiving proxy then hands its upstream each record's 9-36-byte
- * fragments as writes of their own. Single stream, 3-6 runs each: moved 3.4-4.3 Gbit/s (receiving
- * proxy 1.2-1.6 s of CPU per GB), kept in JS 3.2-3.3 (1.7-1.8 s/GB). Batching those writes per
- * event-loop turn instead cost more than it saved (3.0-3.3 Gbit/s, and 50-connection echoes fell).
+ * A relay direction that can be copied in C++ moves there after this many small reads in a row
+ * (under NATIVE_MAX_READ each), only while the process is busy (relaysBusy). Moving costs ~30-50 us
+ * of CPU per connection (the connect phase of bench/nodeproxy-phases.ts), more than a connection
+ * with one request saves. In a row: a bulk stream's first reads can be small.
  */
-export const NATIVE_AFTER_READS = 4;
+export const NATIVE_AFTER_READS = 16;
+
+/**
+ * Reads this long or longer are bulk, which stays in JS. StreamPipe reads one DATA frame (16 KB)
+ * at a time, with an event-loop turn, four epoll_ctl calls and a TLS write of its own each (~190k
+ * system calls a second at 4 Gbit/s); JS reads 64 KB at a time and, with the HBONE stream's send
+ * buffer raised (runtime/copy.ts), hands the session ~1 MB per TLS write (~14k system calls a
+ * second). Single stream, 4-8 runs each in bench/nodeproxy-phases.ts: JS 4.2-4.8 Gbit/s (sending
+ * proxy 1.3-1.5 s of CPU per GB, receiving 1.0-1.1), C++ 3.8-4.2 (1.4-1.5 and 1.3-1.4).
+ */
+export const NATIVE_MAX_READ = 16 * 1024;
+
+let maxRead = NATIVE_MAX_READ;
+
+/** Counts one direction's small reads in a row: true once there were NATIVE_AFTER_READS of them. */
+export function smallReadRun(): (n: number) => boolean {
+  let run = 0;
+  return (n) => (run = n < maxRead ? run + 1 : 0) >= NATIVE_AFTER_READS;
+}
+
+/** For tests: every read counts as small (Infinity), so bulk moves too; or NATIVE_MAX_READ again (undefined). */
+export function setNativeMaxRead(bytes: number | undefined): void {
+  maxRead = bytes ?? NATIVE_MAX_READ;
+}
 
 /**
  * Relay reads per second (over all connections) above which relays move to C++. StreamPipe stops
