@@ -20,21 +20,22 @@ function runNft(netnsPath: string, args: string[], input?: string): Promise<stri
  * judged by its exit code alone. An unhandled EPIPE there is an 'error' event on the pipe, which
  * would take the whole node proxy down (it did: a metrics scrape killed the proxy).
  */
-export function runCommand(cmd: string, args: string[], input: string | undefined, what: string, value: string, hint = 'is nftables installed?'): Promise<string> {
+export function runCommand(cmd: string, args: string[], input: string | undefined, what: string, value: string, opts: { code?: string; hint?: string } = {}): Promise<string> {
+  const { code: errorCode = 'CAPTURE_RULES_FAILED', hint = 'is nftables installed?' } = opts;
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
     p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.on('error', (e) => reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: ${e.message} (${hint})`, { cause: e })));
+    p.on('error', (e) => reject(new AmbitError(errorCode, `Cannot run ${what}: ${e.message} (${hint})`, { cause: e })));
     // A hung nft must not hold a scrape or a pod's release forever.
     const timer = setTimeout(() => p.kill('SIGKILL'), NFT_TIMEOUT_MS);
     p.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (signal === 'SIGKILL') return reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: no answer within ${NFT_TIMEOUT_MS} ms`, { value }));
+      if (signal === 'SIGKILL') return reject(new AmbitError(errorCode, `Cannot run ${what}: no answer within ${NFT_TIMEOUT_MS} ms`, { value }));
       if (code === 0) resolve(out);
-      else reject(new AmbitError('CAPTURE_RULES_FAILED', `Cannot run ${what}: exited ${code}: ${err.trim()}`, { value }));
+      else reject(new AmbitError(errorCode, `Cannot run ${what}: exited ${code}: ${err.trim()}`, { value }));
     });
     if (p.stdin) {
       p.stdin.on('error', () => {});
@@ -60,7 +61,7 @@ export const POD_SYSCTLS: Readonly<Record<string, string>> = Object.freeze({ 'ne
 
 export async function tunePodNetwork(netnsPath: string): Promise<void> {
   const args = Object.entries(POD_SYSCTLS).map(([k, v]) => `${k}=${v}`);
-  await runCommand('nsenter', [`--net=${netnsPath}`, 'sysctl', '-q', '-w', ...args], undefined, `sysctl -w ${args.join(' ')} in ${netnsPath}`, netnsPath, 'is procps installed?');
+  await runCommand('nsenter', [`--net=${netnsPath}`, 'sysctl', '-q', '-w', ...args], undefined, `sysctl -w ${args.join(' ')} in ${netnsPath}`, netnsPath, { code: 'POD_SYSCTL_FAILED', hint: 'is procps installed?' });
 }
 
 export function removeCapture(netnsPath: string): Promise<void> {
