@@ -72,6 +72,8 @@ export function relay(a: Duplex, b: Duplex): Relay {
   };
   const ends: Record<Direction, [from: Duplex, to: Duplex]> = { aToB: [a, b], bToA: [b, a] };
   const smallRun: Record<Direction, (n: number) => boolean> = { aToB: smallReadRun(), bToA: smallReadRun() };
+  // Only a socket's bytes can move (into an HBONE stream): the way out of a tunnel never asks.
+  const movable: Record<Direction, boolean> = { aToB: a instanceof Socket, bToA: b instanceof Socket };
   let aToBReady = false;
   const inJs: Partial<Record<Direction, () => void>> = {};
   const moving: Record<Direction, boolean> = { aToB: false, bToA: false };
@@ -84,7 +86,7 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
     noteRelayRead();
-    if (!smallRun[dir](n)) return;
+    if (!movable[dir] || !smallRun[dir](n)) return;
     if (dir === 'aToB') aToBReady = true;
     maybeToCpp(dir);
   };
