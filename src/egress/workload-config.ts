@@ -6,8 +6,8 @@
 import { AmbitError, showValue } from '../errors.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '../config/index.js';
 import { compilePolicies, type PolicyEvaluator, type PolicyTarget } from '../policy/index.js';
-import type { ConfigState } from '../stream/index.js';
-import type { WireDestinationRule, WireNode, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
+import { resourcesByType, type ConfigState } from '../stream/index.js';
+import type { WireDestinationRule, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
 import { forbiddenRanges, type ForbiddenRange } from './address-policy.js';
 import { EgressRegistry } from './decision.js';
 import type { OriginationSetting } from './gateway.js';
@@ -94,44 +94,16 @@ function readBundle(dr: WireDestinationRule, read: BundleReader): string {
 
 /** Builds (and so checks) one version; throws an AmbitError to NACK it. */
 export function buildEgressConfig(state: ConfigState, pod: { namespace: string; name: string }, read: BundleReader, flags: UpstreamGuardFlags = {}): EgressConfig {
-  let mesh = DEFAULT_MESH_SETTINGS;
-  let trustRoots: string[] = [];
-  const serviceEntries: WireServiceEntry[] = [];
-  const destinationRules: WireDestinationRule[] = [];
-  const policies: WirePolicy[] = [];
-  let self: WireWorkload | undefined;
+  const r = resourcesByType(state.resources);
+  const mesh = r.mesh.at(-1) ?? DEFAULT_MESH_SETTINGS;
+  const trustRoots = r['trust-bundle'].at(-1)?.roots ?? [];
+  const serviceEntries = [...r['service-entry']];
+  const destinationRules = [...r['destination-rule']];
+  const policies = [...r['authorization-policy']];
+  const self = r.workload.filter((w) => w.namespace === pod.namespace && w.name === pod.name).at(-1);
   const workloadsByIp = new Map<string, WireWorkload>();
-  const podCIDRs: string[] = [];
-  for (const [key, value] of state.resources) {
-    switch (key.slice(0, key.indexOf('/'))) {
-      case 'service-entry':
-        serviceEntries.push(value as WireServiceEntry);
-        break;
-      case 'destination-rule':
-        destinationRules.push(value as WireDestinationRule);
-        break;
-      case 'authorization-policy':
-        policies.push(value as WirePolicy);
-        break;
-      case 'mesh':
-        mesh = value as MeshSettings;
-        break;
-      case 'node': {
-        const cidr = (value as WireNode).podCIDR;
-        if (cidr !== null) podCIDRs.push(cidr);
-        break;
-      }
-      case 'trust-bundle':
-        trustRoots = (value as { roots: string[] }).roots;
-        break;
-      case 'workload': {
-        const w = value as WireWorkload;
-        if (w.namespace === pod.namespace && w.name === pod.name) self = w;
-        for (const ip of w.ips) workloadsByIp.set(ip, w);
-        break;
-      }
-    }
-  }
+  for (const w of r.workload) for (const ip of w.ips) workloadsByIp.set(ip, w);
+  const podCIDRs = r.node.flatMap((n) => (n.podCIDR !== null ? [n.podCIDR] : []));
   const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
     `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
   serviceEntries.sort(byName);

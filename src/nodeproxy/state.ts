@@ -3,7 +3,7 @@
 // stream's wire resources here and nowhere else. The egress gateway is learned here too: the
 // endpoints of Service ambit-system/egress-gateway that run as exactly the gateway's identity.
 
-import type { ConfigState } from '../stream/index.js';
+import { resourcesByType, type ConfigState } from '../stream/index.js';
 import type { WirePolicy, WireService, WireServiceEntry, WireWorkload } from '../stream/resources.js';
 import type { MeshSettings } from '../config/types.js';
 import { DEFAULT_MESH_SETTINGS } from '../config/types.js';
@@ -57,54 +57,27 @@ export class MeshState {
 
   constructor(state: ConfigState) {
     this.version = state.version;
-    let mesh: MeshSettings = DEFAULT_MESH_SETTINGS;
-    let roots: string[] = [];
-    const policies: WirePolicy[] = [];
-    const podCIDRs: string[] = [];
-    const entries: ServiceEntry[] = [];
-    for (const [key, value] of state.resources) {
-      const type = key.slice(0, key.indexOf('/'));
-      switch (type) {
-        case 'workload': {
-          const w = value as Workload;
-          this.byUid.set(w.uid, w);
-          this.byName.set(`${w.namespace}/${w.name}`, w);
-          for (const ip of w.ips) this.byIp.set(ip, w);
-          if (!this.byIdentity.has(w.identity)) this.byIdentity.set(w.identity, w);
-          break;
-        }
-        case 'service': {
-          const s = value as Service;
-          if (s.vip) this.byVip.set(s.vip, s);
-          this.byServiceName.set(`${s.namespace}/${s.name}`, s);
-          break;
-        }
-        case 'authorization-policy':
-          policies.push(value as WirePolicy);
-          break;
-        case 'peer-authentication': {
-          const p = value as { namespace: string; spec: { selector?: { matchLabels: Record<string, string> }; mtls: { mode: 'STRICT' | 'PERMISSIVE' } } };
-          const list = this.peerAuth.get(p.namespace) ?? [];
-          list.push({ namespace: p.namespace, mode: p.spec.mtls.mode, ...(p.spec.selector ? { selector: p.spec.selector.matchLabels } : {}) });
-          this.peerAuth.set(p.namespace, list);
-          break;
-        }
-        case 'service-entry':
-          entries.push(value as ServiceEntry);
-          break;
-        case 'mesh':
-          mesh = value as MeshSettings;
-          break;
-        case 'trust-bundle':
-          roots = (value as { roots: string[] }).roots;
-          break;
-        case 'node': {
-          const cidr = (value as { podCIDR: string | null }).podCIDR;
-          if (cidr) podCIDRs.push(cidr);
-          break;
-        }
-      }
+    const r = resourcesByType(state.resources);
+    for (const w of r.workload) {
+      this.byUid.set(w.uid, w);
+      this.byName.set(`${w.namespace}/${w.name}`, w);
+      for (const ip of w.ips) this.byIp.set(ip, w);
+      if (!this.byIdentity.has(w.identity)) this.byIdentity.set(w.identity, w);
     }
+    for (const s of r.service) {
+      if (s.vip) this.byVip.set(s.vip, s);
+      this.byServiceName.set(`${s.namespace}/${s.name}`, s);
+    }
+    for (const p of r['peer-authentication']) {
+      const list = this.peerAuth.get(p.namespace) ?? [];
+      list.push({ namespace: p.namespace, mode: p.spec.mtls.mode, ...(p.spec.selector ? { selector: p.spec.selector.matchLabels } : {}) });
+      this.peerAuth.set(p.namespace, list);
+    }
+    const mesh: MeshSettings = r.mesh.at(-1) ?? DEFAULT_MESH_SETTINGS;
+    const roots = r['trust-bundle'].at(-1)?.roots ?? [];
+    const policies = [...r['authorization-policy']];
+    const entries = r['service-entry'];
+    const podCIDRs = r.node.flatMap((n) => (n.podCIDR ? [n.podCIDR] : []));
     this.mesh = mesh;
     this.trustRoots = roots;
     this.policies = policies;

@@ -104,6 +104,22 @@ export function wireTypeOf(key: string): WireType | undefined {
   return (WIRE_TYPES as readonly string[]).includes(t) ? (t as WireType) : undefined;
 }
 
+/** A version's resources by type, typed: every value has passed decodeResource when it was applied. */
+export type ResourcesByType = { readonly [T in WireType]: readonly WireTypes[T][] };
+
+/**
+ * Groups a version's resources by type (in the version's order): the one place a proxy turns the
+ * stream's keys into typed values. Singletons (mesh, trust-bundle) are lists of at most one.
+ */
+export function resourcesByType(resources: ReadonlyMap<string, unknown>): ResourcesByType {
+  const out = Object.fromEntries(WIRE_TYPES.map((t) => [t, [] as unknown[]])) as Record<WireType, unknown[]>;
+  for (const [key, value] of resources) {
+    const type = wireTypeOf(key);
+    if (type !== undefined) out[type].push(value);
+  }
+  return out as unknown as ResourcesByType;
+}
+
 type Check = (v: Record<string, unknown>, errs: string[]) => void;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { readFrames, writeFrame } from '../../../src/stream/protocol.js';
-import { decodeResource } from '../../../src/stream/resources.js';
+import { decodeResource, resourcesByType, WIRE_TYPES } from '../../../src/stream/resources.js';
 import type { AmbitError } from '../../../src/errors.js';
 
 function collect(limit?: number) {
@@ -56,4 +56,21 @@ test('destination-rule resources must carry exactly the origination shape', () =
   assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'DISABLE', caCertificates: '/ca.pem' } } } }), [tlsError('{"mode":"DISABLE","caCertificates":"/ca.pem"}')]);
   assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: 'ca.pem' } } } }), [tlsError('{"mode":"SIMPLE","caCertificates":"ca.pem"}')]);
   assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { trafficPolicy: good.spec.trafficPolicy } }), ['destination-rule/shop/r: spec.host: must be a non-empty string']);
+});
+
+test('a version\'s resources grouped by type: every wire type present (empty when absent), values in the version\'s order, unknown keys left out', () => {
+  const resources = new Map<string, unknown>([
+    ['workload/shop/a', { name: 'a' }],
+    ['node/n1', { name: 'n1', podCIDR: '10.244.1.0/24' }],
+    ['workload/shop/b', { name: 'b' }],
+    ['mesh/mesh', { trustDomain: 'cluster.local' }],
+    ['gadget/x', { name: 'x' }],
+  ]);
+  const r = resourcesByType(resources);
+  assert.deepEqual(Object.keys(r).sort(), [...WIRE_TYPES].sort());
+  assert.deepEqual(r.workload.map((w) => w.name), ['a', 'b']);
+  assert.deepEqual(r.node.map((n) => n.podCIDR), ['10.244.1.0/24']);
+  assert.equal(r.mesh.length, 1);
+  assert.deepEqual(r['trust-bundle'], []);
+  assert.equal(Object.values(r).flat().length, 4, 'the unknown type is not grouped anywhere');
 });
