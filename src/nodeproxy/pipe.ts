@@ -86,9 +86,10 @@ export function relay(a: Duplex, b: Duplex): Relay {
   const count = (dir: Direction) => (n: number): void => {
     r[dir] += n;
     noteRelayRead();
-    if (!movable[dir] || !smallRun[dir](n)) return;
-    if (dir === 'aToB') aToBReady = true;
-    maybeToCpp(dir);
+    const small = movable[dir] && smallRun[dir](n);
+    // Whether the way in may move at join(): only while its run of small reads holds.
+    if (dir === 'aToB') aToBReady = small;
+    if (small) maybeToCpp(dir);
   };
   /** One direction in JS; its detach function is kept for a move to C++. */
   const copyInJs = (dir: Direction): void => {

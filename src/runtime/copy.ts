@@ -7,9 +7,9 @@
 // (its writable high-water mark), so a relay reading 64 KB from a socket stopped and restarted
 // the socket on every read, and the session wrote one read's frames per TLS write. A copy whose
 // write fills that buffer takes TUNNEL_BUFFER_BYTES from a budget for the process
-// (TUNNEL_BUFFER_BUDGET) while it lasts: several reads then queue per event-loop turn and go out
-// in one TLS write of up to ~1 MB. Queued bytes count toward the session's memory
-// (maxSessionMemory), which the budget stays well under.
+// (TUNNEL_BUFFER_BUDGET) until the stream's queue has drained: several reads then queue per
+// event-loop turn and go out in one TLS write of up to ~1 MB. Queued bytes count toward the
+// session's memory (maxSessionMemory), which the budget stays well under.
 //
 // Out of an HBONE stream the copy merges chunks. A DATA frame (9 + 16,384 bytes) never fits one
 // TLS record (16,384 bytes of plaintext at most), so a bulk frame often reaches JS as two chunks
@@ -42,6 +42,11 @@ interface WritableState {
   highWaterMark: number;
 }
 
+/** An HBONE stream (Node's Http2Stream): the only kind of source that is merged, and of sink that grows. */
+function isHttp2Stream(s: Readable | Writable): boolean {
+  return 'rstCode' in s && 'session' in s;
+}
+
 /** The Writable's state, where its high-water mark can be changed; undefined if not of that shape. */
 function writableState(s: Writable): WritableState | undefined {
   const w = (s as unknown as { _writableState?: Partial<WritableState> })._writableState;
@@ -61,14 +66,20 @@ export interface JsCopy {
  * `to`), its errors and its close.
  */
 export function copyInJs(from: Readable, to: Writable, onChunk: (n: number) => void): JsCopy {
-  const resume = (): void => void from.resume();
-  // A larger send buffer for bulk into an HBONE stream (above); given back when the copy stops or
-  // the stream closes.
-  const state = to instanceof Socket ? undefined : writableState(to);
+  let waiting = false;
+  const resume = (): void => {
+    waiting = false;
+    from.resume();
+  };
+  // A larger send buffer for bulk into an HBONE stream (above), held while a backlog lasts: given
+  // back when the stream's queue has drained, when the copy stops, or when the stream closes.
+  const state = isHttp2Stream(to) ? writableState(to) : undefined;
   const defaultMark = state?.highWaterMark ?? 0;
   let grant = 0;
   const giveBack = (): void => {
     if (grant === 0) return;
+    to.off('drain', giveBack);
+    to.off('close', giveBack);
     granted -= grant;
     grant = 0;
     if (state) state.highWaterMark = defaultMark;
@@ -78,16 +89,20 @@ export function copyInJs(from: Readable, to: Writable, onChunk: (n: number) => v
     grant = TUNNEL_BUFFER_BYTES;
     granted += grant;
     state.highWaterMark = Math.max(defaultMark, grant);
+    // The write that filled the 16 KB buffer set the stream's need for 'drain': it comes once the
+    // queue is empty.
+    to.once('drain', giveBack);
     to.once('close', giveBack);
     return to.writableLength < state.highWaterMark;
   };
   const write = (chunk: Buffer): void => {
-    if (!to.write(chunk) && !grow()) {
+    if (!to.write(chunk) && !grow() && !waiting) {
+      waiting = true;
       from.pause();
       to.once('drain', resume);
     }
   };
-  const coalesce = !(from instanceof Socket);
+  const coalesce = isHttp2Stream(from);
   let held: Buffer[] | undefined;
   let heldBytes = 0;
   const flush = (): void => {
@@ -97,7 +112,9 @@ export function copyInJs(from: Readable, to: Writable, onChunk: (n: number) => v
     // A side that went meanwhile (a reset, an error) takes its bytes with it, as a write would.
     if (to.destroyed || to.writableEnded) return;
     if (chunks.length === 1) return write(chunks[0]!);
-    if (!(to instanceof Socket)) return write(Buffer.concat(chunks, heldBytes));
+    // A sink that may keep what it is given, or a socket already backed up (the write will be
+    // queued): a buffer of its own, of the exact size.
+    if (!(to instanceof Socket) || to.writableLength > 0) return write(Buffer.concat(chunks, heldBytes));
     write(merged(chunks, heldBytes));
     // A socket's write done at once is in the kernel; otherwise the buffer is still referenced
     // (by a pending write, or JS's queue) and the next merge takes a new one.
@@ -124,13 +141,16 @@ export function copyInJs(from: Readable, to: Writable, onChunk: (n: number) => v
     afterBulk = bulk;
   };
   from.on('data', onData);
+  // Flowing from now on, also when the source was paused before (a copy started again after a
+  // move to C++ that could not be made leaves it paused).
+  from.resume();
   return {
     flush,
     stop: () => {
       flush();
       from.off('data', onData);
       to.off('drain', resume);
-      to.off('close', giveBack);
+      waiting = false;
       giveBack();
       from.pause();
     },

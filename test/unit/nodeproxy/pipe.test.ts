@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { connect as h2connect, createServer as createHttp2Server } from 'node:http2';
 import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls';
 import { join, relay } from '../../../src/nodeproxy/pipe.js';
+import { spliceTunnel } from '../../../src/hbone/splice.js';
 import { canPipeNatively, COALESCE_MIN, NATIVE_AFTER_READS, NATIVE_MAX_READ, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setRelaysBusy, nativePipeAvailable, pipeNatively, relayMode, setNativeMaxRead, setNativePipeEnabled, TUNNEL_BUFFER_BYTES } from '../../../src/runtime/index.js';
 import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { Harness, startEcho } from '../hbone/harness.js';
@@ -376,6 +377,59 @@ test('a move to C++ that gives up (the tunnel stays backed up for over a second)
     server.close();
     session.destroy();
     srv.close();
+    useMode(false);
+  }
+});
+
+test('the HBONE server side: a move of the way back to C++ that gives up (the client reads nothing for 2 s) leaves the JS copy flowing: every byte arrives and the stream ends', { timeout: 20_000 }, async () => {
+  useMode(true);
+  setNativeMaxRead(undefined);
+  const total = 300_000 + 300 * 1000;
+  // The upstream: a burst, then small writes (a run of small reads, so the way back tries to move).
+  const target = createServer({ allowHalfOpen: true }, (s) => {
+    s.write(payload(300_000, 31));
+    let i = 0;
+    const t = setInterval(() => {
+      s.write(payload(1000, 32 + i));
+      if (++i === 300) {
+        clearInterval(t);
+        s.end();
+      }
+    }, 2);
+  });
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  const srv = createHttp2Server();
+  let spliced: Promise<{ bytesOut: number; error?: string }> | undefined;
+  srv.on('stream', (stream) => {
+    const up = connect({ host: '127.0.0.1', port: (target.address() as AddressInfo).port, allowHalfOpen: true });
+    up.once('connect', () => {
+      stream.respond({ ':status': 200 });
+      spliced = spliceTunnel(stream, up);
+    });
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const session = h2connect(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`);
+  try {
+    const req = session.request({ ':method': 'POST', ':path': '/' });
+    let got = 0;
+    req.on('data', (c: Buffer) => { got += c.length; });
+    // A slow reader: the stream's window and queue stay full for longer than the move waits (~1 s).
+    req.pause();
+    await new Promise((res) => setTimeout(res, 2000));
+    req.resume();
+    const ended = await Promise.race([once(req, 'end').then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 5000))]);
+    assert.ok(ended, `the stream ended (got ${got} of ${total} bytes)`);
+    assert.equal(got, total);
+    req.end();
+    const result = await spliced!;
+    assert.equal(result.error, undefined);
+    assert.equal(result.bytesOut, total);
+  } finally {
+    session.destroy();
+    srv.close();
+    target.close();
     useMode(false);
   }
 });

@@ -1,10 +1,11 @@
 // The JS copy of a relay direction (src/runtime/copy.ts): merging the pieces of DATA frames out
 // of an HBONE stream, and the larger send buffer for bulk into one.
 //
-// Test doubles: a plain Readable stands for an HBONE stream as the source (copyInJs treats every
-// source that is not a socket as one), and a recording Writable stands for the sink where the
-// test must see each write (as the HBONE stream, for the send buffer). A bulk chunk out of such a
-// source is held to the end of the turn, so those tests wait a turn after each push. The merging over a real tunnel and real sockets is in
+// Test doubles: a Readable with an Http2Stream's `rstCode` and `session` stands for an HBONE
+// stream as the source (copyInJs tells one by those two), and a recording Writable stands for the
+// sink where the test must see each write (given the same two, it stands for an HBONE stream as
+// the sink, for the send buffer). A bulk chunk out of such a source is held to the end of the
+// turn, so those tests wait a turn after each push. The merging over a real tunnel and real sockets is in
 // test/unit/nodeproxy/pipe.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,16 +14,21 @@ import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { copyInJs, COALESCE_MAX, COALESCE_MIN, TUNNEL_BUFFER_BUDGET, TUNNEL_BUFFER_BYTES, tunnelBuffersGranted } from '../../../src/runtime/index.js';
 
-/** A source whose pushes in flowing mode reach 'data' listeners at once. */
+/** Gives a stream double the two properties by which copyInJs knows an HBONE stream. */
+function asHboneStream<T extends object>(s: T): T {
+  return Object.assign(s, { rstCode: undefined, session: null });
+}
+
+/** An HBONE-stream source whose pushes in flowing mode reach 'data' listeners at once. */
 async function source(): Promise<Readable> {
-  const r = new Readable({ read() {} });
+  const r = asHboneStream(new Readable({ read() {} }));
   r.resume();
   await new Promise((res) => setImmediate(res));
   return r;
 }
 
-/** A sink that records a copy of every write; `keep` holds the given buffers as well (as a queue would). */
-function recorder(opts: { highWaterMark?: number; delayMs?: number } = {}): { sink: Writable; writes: Buffer[]; kept: Buffer[] } {
+/** A sink that records a copy of every write and keeps the given buffers (as a queue would); an HBONE stream unless `plain`. */
+function recorder(opts: { highWaterMark?: number; delayMs?: number; plain?: boolean } = {}): { sink: Writable; writes: Buffer[]; kept: Buffer[] } {
   const writes: Buffer[] = [];
   const kept: Buffer[] = [];
   const sink = new Writable({
@@ -34,7 +40,7 @@ function recorder(opts: { highWaterMark?: number; delayMs?: number } = {}): { si
       else setTimeout(cb, opts.delayMs);
     },
   });
-  return { sink, writes, kept };
+  return { sink: opts.plain ? sink : asHboneStream(sink), writes, kept };
 }
 
 const filled = (n: number, byte: number): Buffer => Buffer.alloc(n, byte);
@@ -221,4 +227,49 @@ test('the send-buffer budget is shared: past TUNNEL_BUFFER_BUDGET a bulk copy ke
     await turn();
   }
   assert.equal(tunnelBuffersGranted(), before, 'every share is back once the streams closed');
+});
+
+test('the larger send buffer is held only while a backlog lasts: once the stream\'s queue drains, the share goes back to the budget', async () => {
+  const before = tunnelBuffersGranted();
+  const from = await source();
+  const { sink } = recorder({ delayMs: 5 });
+  copyInJs(from, sink, () => undefined);
+  from.push(filled(64 * 1024, 1));
+  await turn();
+  assert.equal(tunnelBuffersGranted(), before + TUNNEL_BUFFER_BYTES, 'granted while 64 KB wait in the queue');
+  await once(sink, 'drain');
+  await turn();
+  assert.equal(tunnelBuffersGranted(), before, 'an idle copy holds no share');
+  assert.equal(sink.writableHighWaterMark, 16 * 1024);
+  // The next burst takes it again.
+  from.push(filled(64 * 1024, 2));
+  await turn();
+  assert.equal(tunnelBuffersGranted(), before + TUNNEL_BUFFER_BYTES);
+  sink.destroy();
+  await once(sink, 'close');
+  assert.equal(tunnelBuffersGranted(), before);
+});
+
+test('a sink that is neither a socket nor an HBONE stream keeps its own buffer (no share of the budget), and a plain source is not held', async () => {
+  const before = tunnelBuffersGranted();
+  const from = new Readable({ read() {} });
+  const { sink, writes } = recorder({ delayMs: 50, plain: true });
+  copyInJs(from, sink, () => undefined);
+  await turn();
+  from.push(filled(64 * 1024, 1));
+  assert.equal(writes.length, 1, 'written at once: only an HBONE stream\'s chunks are merged');
+  assert.equal(sink.writableHighWaterMark, 16 * 1024);
+  assert.equal(tunnelBuffersGranted(), before);
+  assert.equal(from.isPaused(), true, 'the source waits for the sink instead');
+  sink.destroy();
+});
+
+test('a copy started on a source that was paused (as after a move to C++ that could not be made) makes it flow', async () => {
+  const from = await source();
+  from.pause();
+  const { sink, writes } = recorder();
+  copyInJs(from, sink, () => undefined);
+  from.push(filled(100, 1));
+  await turn();
+  assert.deepEqual(writes.map((w) => w.length), [100]);
 });
