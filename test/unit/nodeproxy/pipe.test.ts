@@ -329,6 +329,47 @@ test('by default only a busy proxy moves, and only connections of small reads: 1
   }
 });
 
+test('early data that began with a run of small reads and went on in bulk stays in JS at join() (only a run that still holds moves)', LIMIT, async () => {
+  setNativePipeEnabled(true);
+  setNativeMaxRead(undefined);
+  setRelaysBusy(true);
+  const h = await Harness.start();
+  const { app, proxySide, server } = await socketPair();
+  try {
+    app.setNoDelay(true);
+    // The way in starts before join(), as outbound's early data does.
+    const r = relay(proxySide, await h.openTunnel());
+    const spy = spyData(proxySide);
+    /** Writes `n` bytes and waits until the relay has read them. */
+    const send = async (n: number, seed: number): Promise<void> => {
+      const target = spy.bytes + n;
+      app.write(payload(n, seed));
+      while (spy.bytes < target) await new Promise((res) => setTimeout(res, 1));
+    };
+    for (let i = 0; i < NATIVE_AFTER_READS + 4; i++) await send(1024, 40 + i);
+    for (let i = 0; i < 3; i++) await send(4 * NATIVE_MAX_READ, 60 + i);
+    const back = collect(app);
+    const resultP = r.join();
+    spy.since(() => undefined);
+    const bulk = 20 * 4 * NATIVE_MAX_READ;
+    // After join(), no waiting on JS's reads: a copy that moved to C++ leaves JS none.
+    for (let i = 0; i < 20; i++) {
+      app.write(payload(4 * NATIVE_MAX_READ, 70 + i));
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    app.end();
+    const total = (NATIVE_AFTER_READS + 4) * 1024 + 23 * 4 * NATIVE_MAX_READ;
+    assert.equal((await back).length, total);
+    assert.equal((await resultP).aToB, total);
+    assert.ok(spy.bytes / bulk > 0.9, `JS saw ${spy.bytes} of the ${bulk} bulk bytes after join()`);
+  } finally {
+    setRelaysBusy(undefined);
+    app.destroy();
+    server.close();
+    await h.stop();
+  }
+});
+
 test('a move to C++ that gives up (the tunnel stays backed up for over a second) leaves the JS copy reading: every byte arrives and the relay ends', { timeout: 20_000 }, async () => {
   useMode(true);
   // A plain HTTP/2 server (no TLS needed for this) with a small window that reads nothing for 1.5 s.
