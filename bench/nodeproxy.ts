@@ -9,7 +9,7 @@ import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabS
 import { sysctlIn } from '../src/lab/shell.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
 import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
-import { formatTable, type PathResult } from './nodeproxy-report.js';
+import { CONNECT_CONCURRENCY, formatTable, type PathResult } from './nodeproxy-report.js';
 
 export const ECHO_PORT = 8080;
 export const SINK_PORT = 9000;
@@ -59,8 +59,8 @@ export async function waitForServer(lab: string, host: string, port: number): Pr
   throw new Error(`Cannot reach the server ${host}:${port} from the client pod in lab ${lab} within 20 s: ${last}`);
 }
 
-export type Phase = 'stream' | 'seq' | 'c50' | 'connect' | 'steady';
-export const PHASES: readonly Phase[] = ['stream', 'seq', 'c50', 'connect', 'steady'];
+export type Phase = 'stream' | 'seq' | 'c50' | 'connect' | 'connect4' | 'steady';
+export const PHASES: readonly Phase[] = ['stream', 'seq', 'c50', 'connect', 'connect4', 'steady'];
 
 /** Each phase's load against host (echo on echoPort, sink on sinkPort) and how long it runs. */
 export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort: number): { args: string[]; seconds: number } {
@@ -72,7 +72,8 @@ export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort
     // too); over 2 s the 1 KB p99 of one path varied 1.6x from run to run.
     case 'seq': return { args: [...echo, '--requests', '400000'], seconds: 6 };
     case 'c50': return { args: [...echo, '--concurrency', '50', '--requests', '4000000'], seconds: 5 };
-    case 'connect': return { args: [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], seconds: 3 };
+    case 'connect': return { args: [...echo, '--mode', 'connect', '--concurrency', String(CONNECT_CONCURRENCY), '--requests', '200000'], seconds: 3 };
+    case 'connect4': return { args: [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], seconds: 3 };
     case 'steady': return { args: [...echo, '--concurrency', '4', '--rate', '1000', '--requests', '12000'], seconds: 12 };
   }
 }
@@ -97,13 +98,14 @@ async function measurePath(lab: string, host: string, echoPort: number, sinkPort
   const seq = await run('seq');
   const c50 = await run('c50');
   const churn = await run('connect');
+  const churn4 = await run('connect4');
   return {
     throughputGbps: stream.sendGbps,
     seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
     c50Rps: c50.rps, c50P50Us: us(c50.latencyMs.p50), c50P99Us: us(c50.latencyMs.p99),
-    connectPerSec: churn.rps,
-    errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors },
-    firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError,
+    connectPerSec: churn.rps, connect4PerSec: churn4.rps,
+    errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors, connect4: churn4.errors },
+    firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError ?? churn4.firstError,
   };
 }
 
@@ -125,9 +127,10 @@ async function steadyUsage(lab: string, host: string, port: number, pids: Record
  * before each phase) leaves tens of thousands of TIME_WAIT sockets to one server address; the
  * kernel's default ephemeral range (28k ports, even ones first) then runs dry and connect() stalls.
  * The client pod's own namespace (made by the lab) gets the whole range and TIME_WAIT reuse, for
- * every path alike.
+ * every path alike; so do the node namespaces HAProxy dials from (each HAProxy closes first
+ * towards its next hop), as ambit's node proxy sets reuse in every pod it captures.
  */
-async function widenClientPorts(netns: string): Promise<void> {
+export async function widenPorts(netns: string): Promise<void> {
   // sysctlIn throws on failure, with the command line and the kernel's answer.
   await sysctlIn(netns, { 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': 1 });
 }
@@ -142,7 +145,7 @@ export async function withLab<T>(lab: string, meshEnabled: boolean, fn: (podIP: 
       const running = labStatus(lab).pods.filter((p) => p.namespace === 'default' && p.phase === 'Running').length === 2;
       const cli = labStatus(lab).pods.find((p) => p.namespace === 'default' && p.name === 'cli');
       if (running && srv?.ip && cli?.netns) {
-        await widenClientPorts(cli.netns);
+        await widenPorts(cli.netns);
         return await fn(srv.ip);
       }
       if (Date.now() > deadline) throw new Error(`Cannot start the bench pods in lab ${lab}: not Running within 20 s`);
@@ -175,6 +178,7 @@ export async function benchNodeProxy(): Promise<Record<string, unknown>> {
     const direct = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
     const plan = planLab(lab, readLabState(lab)!.spec);
     const [n1, n2] = [plan.nodes[0]!, plan.nodes[1]!];
+    for (const n of [n1, n2]) await widenPorts(n.netns);
     const pair = await startHaproxyPair({
       threads: haproxyThreads(),
       clientNetns: n1.netns, clientIP: n1.ip, serverNetns: n2.netns, serverIP: n2.ip, podIP,
