@@ -7,7 +7,7 @@ import type { UsageSample } from './proc-usage.js';
  * a path sustains when it is kept busy. With 4 at a time neither path is: both leave 22-31% of
  * the machine idle, waiting on their own round trips (HAProxy ~950/s at a 4.0 ms p50, ambit
  * ~1,700/s at 2.1 ms). A sweep (4/8/16/32/64 at once, both paths, TIME_WAIT reuse on every
- * namespace that dials) gave HAProxy 950/1,100/1,190/1,190-1,220/1,200-1,220 and ambit
+ * namespace that dials) gave HAProxy 950/1,100/1,190/1,160-1,220/1,200-1,220 and ambit
  * 1,540-1,760/2,300/2,870-2,910/2,960-3,290/3,480: 16 is where HAProxy stops gaining, and the
  * smallest such count. The 4-at-a-time figure is printed too (`connect4`), without a target.
  */

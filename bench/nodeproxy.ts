@@ -130,7 +130,7 @@ async function steadyUsage(lab: string, host: string, port: number, pids: Record
  * every path alike; so do the node namespaces HAProxy dials from (each HAProxy closes first
  * towards its next hop), as ambit's node proxy sets reuse in every pod it captures.
  */
-export async function widenPorts(netns: string): Promise<void> {
+async function widenPorts(netns: string): Promise<void> {
   // sysctlIn throws on failure, with the command line and the kernel's answer.
   await sysctlIn(netns, { 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': 1 });
 }
