@@ -12,6 +12,8 @@ import type { UsageSample } from './proc-usage.js';
  * smallest such count. The 4-at-a-time figure is printed too (`connect4`), without a target.
  */
 export const CONNECT_CONCURRENCY = 16;
+/** The same load a few at a time (round-trip bound), printed beside it without a target. */
+export const CONNECT_FEW = 4;
 
 export interface PathResult {
   throughputGbps: number;
@@ -20,8 +22,9 @@ export interface PathResult {
   c50Rps: number;
   c50P50Us: number;
   c50P99Us: number;
-  /** At CONNECT_CONCURRENCY connections at a time (the target's row), and at 4. */
+  /** Connect-request-close rate at CONNECT_CONCURRENCY connections at once (the target's row). */
   connectPerSec: number;
+  /** The same at CONNECT_FEW at once. */
   connect4PerSec: number;
   errors: Record<string, number>;
   firstError: string | null;
@@ -45,7 +48,7 @@ export const ROWS: Row[] = [
   { metric: '1 KB echo, 50 conns, p50 us', pick: (p) => p.c50P50Us, digits: 0 },
   { metric: '1 KB echo, 50 conns, p99 us', pick: (p) => p.c50P99Us, digits: 0, target: ratioAtMost(1.2, '<= 1.2x haproxy') },
   { metric: `connect + 1 KB + close, ${CONNECT_CONCURRENCY} at once, conns/s`, pick: (p) => p.connectPerSec, digits: 0, target: ratioAtLeast(2, '>= 2x haproxy') },
-  { metric: 'connect + 1 KB + close, 4 at once, conns/s', pick: (p) => p.connect4PerSec, digits: 0 },
+  { metric: `connect + 1 KB + close, ${CONNECT_FEW} at once, conns/s`, pick: (p) => p.connect4PerSec, digits: 0 },
   { metric: 'node-1 proxy CPU @1k req/s, cores', pick: (p) => p.usage?.['node-1']?.cores, digits: 3, target: below(0.1, '< 0.1 core') },
   { metric: 'node-2 proxy CPU @1k req/s, cores', pick: (p) => p.usage?.['node-2']?.cores, digits: 3, target: below(0.1, '< 0.1 core') },
   { metric: 'node-1 proxy RSS @1k req/s, MB', pick: (p) => p.usage?.['node-1']?.rssMB, digits: 1, target: below(80, '< 80 MB') },

@@ -9,7 +9,7 @@ import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabS
 import { sysctlIn } from '../src/lab/shell.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
 import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
-import { CONNECT_CONCURRENCY, formatTable, type PathResult } from './nodeproxy-report.js';
+import { CONNECT_CONCURRENCY, CONNECT_FEW, formatTable, type PathResult } from './nodeproxy-report.js';
 
 export const ECHO_PORT = 8080;
 export const SINK_PORT = 9000;
@@ -65,6 +65,7 @@ export const PHASES: readonly Phase[] = ['stream', 'seq', 'c50', 'connect', 'con
 /** Each phase's load against host (echo on echoPort, sink on sinkPort) and how long it runs. */
 export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort: number): { args: string[]; seconds: number } {
   const echo = ['--tcp', `${host}:${echoPort}`, '--size', String(SIZE)];
+  const churn = (concurrency: number): string[] => [...echo, '--mode', 'connect', '--concurrency', String(concurrency), '--requests', '200000'];
   switch (phase) {
     case 'stream': return { args: ['--tcp', `${host}:${sinkPort}`, '--mode', 'stream'], seconds: 3 };
     // Latency phases run long enough for a stable p99: this machine has ~40-100 ms stretches,
@@ -72,8 +73,8 @@ export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort
     // too); over 2 s the 1 KB p99 of one path varied 1.6x from run to run.
     case 'seq': return { args: [...echo, '--requests', '400000'], seconds: 6 };
     case 'c50': return { args: [...echo, '--concurrency', '50', '--requests', '4000000'], seconds: 5 };
-    case 'connect': return { args: [...echo, '--mode', 'connect', '--concurrency', String(CONNECT_CONCURRENCY), '--requests', '200000'], seconds: 3 };
-    case 'connect4': return { args: [...echo, '--mode', 'connect', '--concurrency', '4', '--requests', '200000'], seconds: 3 };
+    case 'connect': return { args: churn(CONNECT_CONCURRENCY), seconds: 3 };
+    case 'connect4': return { args: churn(CONNECT_FEW), seconds: 3 };
     case 'steady': return { args: [...echo, '--concurrency', '4', '--rate', '1000', '--requests', '12000'], seconds: 12 };
   }
 }
@@ -123,7 +124,7 @@ async function steadyUsage(lab: string, host: string, port: number, pids: Record
 }
 
 /**
- * The load client's connection churn (~5,000 new connections/s on the direct path, with a warm-up
+ * The load client's connection churn (~16,000 new connections/s on the direct path, with a warm-up
  * before each phase) leaves tens of thousands of TIME_WAIT sockets to one server address; the
  * kernel's default ephemeral range (28k ports, even ones first) then runs dry and connect() stalls.
  * The client pod's own namespace (made by the lab) gets the whole range and TIME_WAIT reuse, for
