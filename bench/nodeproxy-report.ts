@@ -22,6 +22,10 @@ export interface PathResult {
   c50Rps: number;
   c50P50Us: number;
   c50P99Us: number;
+  /** CPU per request at 50 connections, in microseconds: the whole machine (load client, servers, proxies, kernel). */
+  c50MachineUs: number;
+  /** The same, of both proxy processes alone (not for direct). */
+  c50ProxiesUs?: number;
   /** Connect-request-close rate at CONNECT_CONCURRENCY connections at once (the target's row). */
   connectPerSec: number;
   /** The same at CONNECT_FEW at once. */
@@ -47,6 +51,9 @@ export const ROWS: Row[] = [
   { metric: '1 KB echo, 50 conns, req/s', pick: (p) => p.c50Rps, digits: 0, target: ratioAtLeast(1, '>= haproxy') },
   { metric: '1 KB echo, 50 conns, p50 us', pick: (p) => p.c50P50Us, digits: 0 },
   { metric: '1 KB echo, 50 conns, p99 us', pick: (p) => p.c50P99Us, digits: 0, target: ratioAtMost(1.2, '<= 1.2x haproxy') },
+  // Where the 50-connection rate goes: on a machine kept busy, a path's rate is its CPU per request.
+  { metric: '1 KB echo, 50 conns, machine CPU us/req', pick: (p) => p.c50MachineUs, digits: 1 },
+  { metric: '1 KB echo, 50 conns, both proxies us/req', pick: (p) => p.c50ProxiesUs, digits: 1 },
   { metric: `connect + 1 KB + close, ${CONNECT_CONCURRENCY} at once, conns/s`, pick: (p) => p.connectPerSec, digits: 0, target: ratioAtLeast(2, '>= 2x haproxy') },
   { metric: `connect + 1 KB + close, ${CONNECT_FEW} at once, conns/s`, pick: (p) => p.connect4PerSec, digits: 0 },
   { metric: 'node-1 proxy CPU @1k req/s, cores', pick: (p) => p.usage?.['node-1']?.cores, digits: 3, target: below(0.1, '< 0.1 core') },

@@ -8,7 +8,7 @@ import type { LoadStats } from '../src/apps/index.js';
 import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabState } from '../src/lab/index.js';
 import { sysctlIn } from '../src/lab/shell.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
-import { rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
+import { cpuSeconds, machineBusySeconds, rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
 import { CONNECT_CONCURRENCY, CONNECT_FEW, formatTable, type PathResult } from './nodeproxy-report.js';
 
 export const ECHO_PORT = 8080;
@@ -88,7 +88,7 @@ export const WARM_UP_SECONDS = 1;
  * new load shape on a JIT-compiled proxy is compilation, not the proxy (on a single 1 KB echo
  * connection, ~20 of every 100 ms had a round trip over 400 us in the first 0.7 s, then 3-5).
  */
-async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number): Promise<PathResult> {
+async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number, proxyPids: number[] = []): Promise<PathResult> {
   await waitForServer(lab, host, echoPort);
   const run = async (phase: Phase): Promise<LoadStats> => {
     const { args, seconds } = phaseLoad(phase, host, echoPort, sinkPort);
@@ -97,13 +97,25 @@ async function measurePath(lab: string, host: string, echoPort: number, sinkPort
   };
   const stream = await run('stream');
   const seq = await run('seq');
-  const c50 = await run('c50');
+  // CPU over the measured c50 run (its warm-up excluded): the bench itself only waits meanwhile.
+  const proxiesCpu = (): number => proxyPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  let cpuAt = { machine: 0, proxies: 0 };
+  const c50 = await (async () => {
+    const { args, seconds } = phaseLoad('c50', host, echoPort, sinkPort);
+    await loadInPod(lab, args, WARM_UP_SECONDS);
+    const before = { machine: machineBusySeconds(), proxies: proxiesCpu() };
+    const stats = await loadInPod(lab, args, seconds);
+    cpuAt = { machine: machineBusySeconds() - before.machine, proxies: proxiesCpu() - before.proxies };
+    return stats;
+  })();
+  const perRequestUs = (cpu: number): number => (c50.requests > 0 ? (1e6 * cpu) / c50.requests : NaN);
   const churn = await run('connect');
   const churn4 = await run('connect4');
   return {
     throughputGbps: stream.sendGbps,
     seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
     c50Rps: c50.rps, c50P50Us: us(c50.latencyMs.p50), c50P99Us: us(c50.latencyMs.p99),
+    c50MachineUs: perRequestUs(cpuAt.machine), ...(proxyPids.length ? { c50ProxiesUs: perRequestUs(cpuAt.proxies) } : {}),
     connectPerSec: churn.rps, connect4PerSec: churn4.rps,
     errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors, connect4: churn4.errors },
     firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError ?? churn4.firstError,
@@ -189,7 +201,7 @@ export async function benchNodeProxy(): Promise<Record<string, unknown>> {
       // The steady 1,000 req/s sample comes first, from fresh processes: the stress phases after
       // it grow buffers that a long-running proxy at that rate would not have.
       const steady = await steadyUsage(lab, n1.ip, 18080, { 'node-1': pair.pids.client, 'node-2': pair.pids.server });
-      const haproxy = await measurePath(lab, n1.ip, 18080, 19000);
+      const haproxy = await measurePath(lab, n1.ip, 18080, 19000, [pair.pids.client, pair.pids.server]);
       return { direct, haproxy: { ...haproxy, usage: steady.usage, steadyRps: steady.load.rps } };
     } finally {
       await pair.stop();
@@ -200,7 +212,7 @@ export async function benchNodeProxy(): Promise<Record<string, unknown>> {
     const comps = readLabState(lab)!.components;
     const steady = await steadyUsage(lab, podIP, ECHO_PORT, { 'node-1': comps['node-proxy-node-1']!.pid, 'node-2': comps['node-proxy-node-2']!.pid });
     const peakRss = async (): Promise<Record<string, number>> => ({ 'node-1': rssMB(comps['node-proxy-node-1']!.pid), 'node-2': rssMB(comps['node-proxy-node-2']!.pid) });
-    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
+    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT, [comps['node-proxy-node-1']!.pid, comps['node-proxy-node-2']!.pid]);
     console.error(`# node-proxy RSS after the stress phases (MB): ${JSON.stringify(await peakRss())}`);
     return { ...result, usage: steady.usage, steadyRps: steady.load.rps };
   });

@@ -25,6 +25,19 @@ export function rssMB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * CPU seconds the whole machine has been busy since boot, from the `cpu` line of /proc/stat
+ * (`text`: that file's content): everything but idle and iowait, summed over every core.
+ */
+export function machineBusySeconds(text: string = readFileSync('/proc/stat', 'utf8')): number {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const f = line?.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is inside user already).
+  if (!f || f.length < 8 || f.some((n) => !Number.isFinite(n))) throw new Error(`Cannot read the machine's CPU time: /proc/stat has no cpu line of 8 numbers, got ${JSON.stringify(line ?? null)}`);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+}
+
 export interface UsageSample { cores: number; rssMB: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

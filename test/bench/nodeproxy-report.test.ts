@@ -8,7 +8,7 @@ import { phaseLoad } from '../../bench/nodeproxy.js';
 
 function path(over: Partial<PathResult> = {}): PathResult {
   return {
-    throughputGbps: 5, seqP50Us: 100, seqP99Us: 200, c50Rps: 40_000, c50P50Us: 1000, c50P99Us: 2000,
+    throughputGbps: 5, seqP50Us: 100, seqP99Us: 200, c50Rps: 40_000, c50P50Us: 1000, c50P99Us: 2000, c50MachineUs: 40,
     connectPerSec: 1000, connect4PerSec: 900, errors: {}, firstError: null,
     usage: { 'node-1': { cores: 0.05, rssMB: 60 }, 'node-2': { cores: 0.05, rssMB: 60 } },
     ...over,
@@ -42,4 +42,13 @@ test('the table prints both connect rows, the 4-at-a-time one without a target',
   const row = (prefix: string): string[] => table.split('\n').find((l) => l.startsWith(prefix))!.trim().split(/\s{2,}/);
   assert.deepEqual(row('connect + 1 KB + close, 16 at once'), ['connect + 1 KB + close, 16 at once, conns/s', '16000', '2500', '1100', '2.27', '>= 2x haproxy', 'yes']);
   assert.deepEqual(row('connect + 1 KB + close, 4 at once'), ['connect + 1 KB + close, 4 at once, conns/s', '15000', '1700', '950', '1.79']);
+});
+
+test('the table prints CPU per request at 50 connections, the proxies\' share only for paths with proxies', () => {
+  const table = formatTable({ direct: path({ c50MachineUs: 18.14 }), ambit: path({ c50MachineUs: 44.52, c50ProxiesUs: 25.6 }), haproxy: path({ c50MachineUs: 39.4, c50ProxiesUs: 22.84 }) });
+  const row = (prefix: string): string[] => table.split('\n').find((l) => l.startsWith(prefix))!.trim().split(/\s{2,}/);
+  assert.deepEqual(row('1 KB echo, 50 conns, machine CPU'), ['1 KB echo, 50 conns, machine CPU us/req', '18.1', '44.5', '39.4', '1.13']);
+  assert.deepEqual(row('1 KB echo, 50 conns, both proxies'), ['1 KB echo, 50 conns, both proxies us/req', '-', '25.6', '22.8', '1.12']);
+  // Figures to read, not targets: no verdict comes from them.
+  assert.ok(verdicts({ ambit: path(), haproxy: path() }).every((v) => !v.metric.includes('us/req')));
 });
