@@ -90,24 +90,21 @@ export const WARM_UP_SECONDS = 1;
  */
 async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number, proxyPids: number[] = []): Promise<PathResult> {
   await waitForServer(lab, host, echoPort);
-  const run = async (phase: Phase): Promise<LoadStats> => {
+  // CPU over each measured run (its warm-up excluded), of the whole machine and of the proxies;
+  // the bench itself only waits meanwhile.
+  type CpuUse = { machine: number; proxies: number };
+  const cpuNow = (): CpuUse => ({ machine: machineBusySeconds(), proxies: proxyPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
+  const run = async (phase: Phase): Promise<LoadStats & { cpu: CpuUse }> => {
     const { args, seconds } = phaseLoad(phase, host, echoPort, sinkPort);
     await loadInPod(lab, args, WARM_UP_SECONDS);
-    return loadInPod(lab, args, seconds);
+    const before = cpuNow();
+    const stats = await loadInPod(lab, args, seconds);
+    const after = cpuNow();
+    return { ...stats, cpu: { machine: after.machine - before.machine, proxies: after.proxies - before.proxies } };
   };
   const stream = await run('stream');
   const seq = await run('seq');
-  // CPU over the measured c50 run (its warm-up excluded): the bench itself only waits meanwhile.
-  const proxiesCpu = (): number => proxyPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-  let cpuAt = { machine: 0, proxies: 0 };
-  const c50 = await (async () => {
-    const { args, seconds } = phaseLoad('c50', host, echoPort, sinkPort);
-    await loadInPod(lab, args, WARM_UP_SECONDS);
-    const before = { machine: machineBusySeconds(), proxies: proxiesCpu() };
-    const stats = await loadInPod(lab, args, seconds);
-    cpuAt = { machine: machineBusySeconds() - before.machine, proxies: proxiesCpu() - before.proxies };
-    return stats;
-  })();
+  const c50 = await run('c50');
   const perRequestUs = (cpu: number): number => (c50.requests > 0 ? (1e6 * cpu) / c50.requests : NaN);
   const churn = await run('connect');
   const churn4 = await run('connect4');
@@ -115,7 +112,7 @@ async function measurePath(lab: string, host: string, echoPort: number, sinkPort
     throughputGbps: stream.sendGbps,
     seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
     c50Rps: c50.rps, c50P50Us: us(c50.latencyMs.p50), c50P99Us: us(c50.latencyMs.p99),
-    c50MachineUs: perRequestUs(cpuAt.machine), ...(proxyPids.length ? { c50ProxiesUs: perRequestUs(cpuAt.proxies) } : {}),
+    c50MachineUs: perRequestUs(c50.cpu.machine), ...(proxyPids.length ? { c50ProxiesUs: perRequestUs(c50.cpu.proxies) } : {}),
     connectPerSec: churn.rps, connect4PerSec: churn4.rps,
     errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors, connect4: churn4.errors },
     firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError ?? churn4.firstError,
