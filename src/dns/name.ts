@@ -6,6 +6,12 @@ import { AmbitError, showValue } from '../errors.js';
 const MAX_LABEL = 63;
 /** Wire length including every length octet and the root octet. */
 const MAX_NAME = 255;
+/**
+ * Compression pointers one name may follow: a name has at most 127 labels, and an encoder points
+ * once per suffix it reuses. Without a cap a chain of names each pointing at the one before costs
+ * quadratic time (a 64 KB message of ~10,000 such names took 77 ms to decode).
+ */
+export const MAX_POINTER_HOPS = 127;
 
 function malformed(why: string, offset: number): AmbitError {
   return new AmbitError('DNS_MALFORMED', `Cannot decode DNS message: ${why}`, { path: `offset ${offset}` });
@@ -30,6 +36,7 @@ export function readName(buf: Buffer, offset: number): { name: string; next: num
   // decrease and any loop is caught at its first repeat.
   let segmentStart = offset;
   let wireLength = 1;
+  let hops = 0;
   for (;;) {
     if (pos >= buf.length) throw malformed(`name at offset ${offset} runs past the end of the message (${buf.length} bytes)`, pos);
     const len = buf[pos]!;
@@ -40,6 +47,7 @@ export function readName(buf: Buffer, offset: number): { name: string; next: num
       if (target >= segmentStart) {
         throw malformed(`compression pointer at offset ${pos} points to offset ${target}, not before the name it continues (pointer loop)`, pos);
       }
+      if (++hops > MAX_POINTER_HOPS) throw malformed(`name at offset ${offset} follows more than ${MAX_POINTER_HOPS} compression pointers`, pos);
       if (next < 0) next = pos + 2;
       pos = target;
       segmentStart = target;

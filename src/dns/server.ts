@@ -28,6 +28,14 @@ type Transport = 'udp' | 'tcp';
 
 const CLASSIC_UDP_LIMIT = 512;
 const OUR_EDNS_PAYLOAD = 1232;
+/**
+ * What a query may hold, checked on its header before anything is decoded: one question (RFC
+ * 1035 practice; the server answers no other), a few records beside it (EDNS OPT, a cookie, a
+ * TSIG) and a size no real query comes near. Decoding is what a hostile pod would make expensive.
+ */
+export const QUERY_LIMITS = { bytes: 4096, otherRecords: 8 } as const;
+/** Per TCP connection: answers being worked on, and answer bytes waiting for the client to read. */
+export const TCP_LIMITS = { inFlight: 64, queuedBytes: 64 * 1024 } as const;
 
 export class DnsServer {
   private readonly zones: Zone[];
@@ -79,7 +87,16 @@ export class DnsServer {
   serveUdp(sock: UdpSocket): void {
     const onMessage = (msg: Buffer, rinfo: { address: string; port: number }) => {
       void this.answer(msg, 'udp').then((reply) => {
-        if (reply) sock.send(reply, rinfo.port, rinfo.address);
+        if (!reply) return;
+        // The socket may have closed meanwhile (its pod went), or the source port be unusable
+        // (0): either way only this answer is lost.
+        try {
+          sock.send(reply, rinfo.port, rinfo.address, (err) => {
+            if (err) this.log.debug({ to: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'dns udp answer not sent');
+          });
+        } catch (err) {
+          this.log.debug({ to: `${rinfo.address}:${rinfo.port}`, err: (err as Error).message }, 'dns udp answer not sent');
+        }
       });
     };
     const onError = (err: Error) => this.log.warn({ err: err.message }, 'dns udp socket error');
@@ -97,6 +114,11 @@ export class DnsServer {
 
   /** Wire query in, wire answer out; null means drop (no reply is safe to send). */
   async answer(wire: Buffer, transport: Transport): Promise<Buffer | null> {
+    const unfit = queryProblem(wire);
+    if (unfit) {
+      this.log.warn({ transport, bytes: wire.length, err: unfit }, 'dropping malformed dns query');
+      return formErrFor(wire);
+    }
     let query: DnsMessage;
     try {
       query = decodeMessage(wire);
@@ -161,11 +183,13 @@ export class DnsServer {
     // A client may half-close after its last query; finish the answers in flight, then close.
     let pending = 0;
     let ended = false;
-    const maybeEnd = () => { if (ended && pending === 0 && !conn.destroyed) conn.end(); };
-    conn.on('end', () => { ended = true; maybeEnd(); });
-    conn.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+    const complete = (): boolean => buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0);
+    const maybeEnd = () => { if (ended && pending === 0 && !complete() && !conn.destroyed) conn.end(); };
+    // A client that sends queries and never reads the answers must not make them pile up: reading
+    // stops while TCP_LIMITS are reached, and frames already received wait their turn.
+    const full = (): boolean => pending >= TCP_LIMITS.inFlight || conn.writableLength >= TCP_LIMITS.queuedBytes;
+    const pump = (): void => {
+      while (!full() && complete()) {
         const frame = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
         buffered = buffered.subarray(2 + frame.length);
         pending++;
@@ -176,9 +200,18 @@ export class DnsServer {
             prefix.writeUInt16BE(reply.length);
             conn.write(Buffer.concat([prefix, reply]));
           }
+          pump();
           maybeEnd();
         });
       }
+      if (full()) conn.pause();
+      else if (!ended) conn.resume();
+    };
+    conn.on('drain', pump);
+    conn.on('end', () => { ended = true; maybeEnd(); });
+    conn.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      pump();
     });
   }
 
@@ -193,6 +226,17 @@ export class DnsServer {
       })),
     );
   }
+}
+
+/** Why a query's header rules it out before decoding (QUERY_LIMITS), or undefined if it may be decoded. */
+export function queryProblem(wire: Buffer): string | undefined {
+  if (wire.length > QUERY_LIMITS.bytes) return `query is ${wire.length} bytes, limit ${QUERY_LIMITS.bytes}`;
+  if (wire.length < 12) return undefined; // the decoder names the truncated header
+  const questions = wire.readUInt16BE(4);
+  if (questions !== 1) return `query has ${questions} questions, exactly 1 is answered`;
+  const others = wire.readUInt16BE(6) + wire.readUInt16BE(8) + wire.readUInt16BE(10);
+  if (others > QUERY_LIMITS.otherRecords) return `query carries ${others} answer, authority and additional records, limit ${QUERY_LIMITS.otherRecords}`;
+  return undefined;
 }
 
 /** FORMERR for an undecodable query when its header is readable; otherwise nothing to answer. */
