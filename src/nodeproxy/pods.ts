@@ -87,7 +87,8 @@ export class PodManager implements EnrollHandler {
         let port: number;
         try {
           port = originalDst(s).port;
-        } catch {
+        } catch (err) {
+          this.log.warn({ pod: key, from: `${s.remoteAddress}:${s.remotePort}`, err: (err as Error).message }, 'inbound plaintext: no original destination; closing');
           return void s.destroy();
         }
         void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => {
@@ -104,7 +105,8 @@ export class PodManager implements EnrollHandler {
       c.servers.push(await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.inboundPlaintext }, plaintext));
       c.hbone = await listenInNetns(pod.netns, { host: '0.0.0.0', port: PORTS.hbone }, this.hboneServer(pod));
       c.hbone.on('connection', (s: net.Socket) => s.setNoDelay(true));
-      const tcpDns = net.createServer();
+      // Half-open kept: a client may send its query and FIN at once, and still wait for the answer.
+      const tcpDns = net.createServer({ allowHalfOpen: true });
       c.servers.push(await listenInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns }, tcpDns));
       c.dns.serveTcp(tcpDns);
       const udp = await udpSocketInNetns(pod.netns, { host: '127.0.0.1', port: PORTS.dns });

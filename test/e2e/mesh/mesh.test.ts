@@ -13,6 +13,7 @@ import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { allowOnly, podManifest } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
+import { decodeMessage, encodeMessage, newQuery, RR_TYPE } from '../../../src/dns/index.js';
 
 const LAB = `mesh${process.pid % 100000}`;
 
@@ -358,6 +359,23 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       await runIn(web.netns!, ['sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${range}`]);
     }
     assert.equal(accessLines('node-2').filter((l) => l.flag === 'UNREACHABLE' && /EADDRNOTAVAIL/.test(String(l.reason))).length, 0, 'no tunnel found the pod out of ports');
+  });
+
+  test('DNS over TCP from a pod: a query sent with its FIN still gets the answer the node proxy fetches upstream', async () => {
+    // A name in the cluster domain that no mesh zone holds goes to the cluster DNS (an answer that
+    // arrives after the client's FIN); the pod dials the cluster DNS and capture takes it to 15053.
+    const dnsIP = readLabState(LAB)!.plan.clusterDnsIP;
+    const query = encodeMessage(newQuery(0x5151, 'nosuch.cluster.local', RR_TYPE.A));
+    const script = `const s=require('net').connect(53,'${dnsIP}');const q=Buffer.from('${query.toString('hex')}','hex');` +
+      `const p=Buffer.alloc(2);p.writeUInt16BE(q.length);s.on('connect',()=>s.end(Buffer.concat([p,q])));` +
+      `let b=Buffer.alloc(0);s.on('data',(d)=>{b=Buffer.concat([b,d])});s.on('error',(e)=>{console.log('ERR '+e.message)});` +
+      `s.on('close',()=>{console.log('REPLY '+b.toString('hex'));process.exit(0)});setTimeout(()=>{console.log('TIMEOUT '+b.length);process.exit(0)},4000)`;
+    const r = await execInPod(LAB, 'default', 'client', ['node', '-e', script], { timeoutMs: 10_000 });
+    const hex = /^REPLY ([0-9a-f]*)$/m.exec(r.stdout)?.[1] ?? '';
+    assert.ok(hex.length > 4, `an answer after the FIN: ${r.stdout.trim()} ${r.stderr.trim()}`);
+    const wire = Buffer.from(hex, 'hex');
+    const reply = decodeMessage(wire.subarray(2, 2 + wire.readUInt16BE(0)));
+    assert.deepEqual([reply.id, reply.qr, reply.questions[0]?.name], [0x5151, true, 'nosuch.cluster.local']);
   });
 
   test('what capture cannot carry is dropped: UDP between pods gets nowhere (loopback inside a pod still works)', async () => {
