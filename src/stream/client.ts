@@ -217,7 +217,8 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
       writeFrame(sock, { type: 'nack', version: d.version, error });
       this.emit('nack', d.version, error);
     };
-    if (!Array.isArray(d.upserts) || !Array.isArray(d.removes) || typeof d.version !== 'number') return nack('malformed delta');
+    const malformed = deltaProblem(d);
+    if (malformed) return nack(`malformed delta: ${malformed}`);
     if (!d.reset && (d.baseVersion !== this.st.version || d.storeId !== this.st.storeId)) {
       return nack(`delta is based on version ${d.baseVersion}, but this proxy holds ${this.st.version}`);
     }
@@ -243,6 +244,26 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
     this.pendingCsr.clear();
   }
 }
+
+/** What is wrong with a delta's envelope (its resources are decoded after), or undefined. */
+export function deltaProblem(d: Delta): string | undefined {
+  const raw = d as unknown as Record<string, unknown>;
+  const extra = Object.keys(raw).filter((k) => !DELTA_FIELDS.includes(k));
+  if (extra.length) return `unknown field ${JSON.stringify(extra[0])} (known: ${DELTA_FIELDS.join(', ')})`;
+  const whole = (f: string): string | undefined => (Number.isSafeInteger(raw[f]) && (raw[f] as number) >= 0 ? undefined : `${f}: must be a whole number, got ${JSON.stringify(raw[f])}`);
+  const bad = whole('version') ?? whole('baseVersion');
+  if (bad) return bad;
+  if (typeof raw.reset !== 'boolean') return `reset: must be true or false, got ${JSON.stringify(raw.reset)}`;
+  if (typeof raw.storeId !== 'string') return `storeId: must be a string, got ${JSON.stringify(raw.storeId)}`;
+  if (!Array.isArray(raw.upserts)) return 'upserts: must be a list';
+  for (const [i, u] of (raw.upserts as unknown[]).entries()) {
+    const ok = typeof u === 'object' && u !== null && !Array.isArray(u) && typeof (u as { key?: unknown }).key === 'string' && Object.keys(u).every((k) => k === 'key' || k === 'value');
+    if (!ok) return `upserts[${i}]: must be {key: string, value}, got ${JSON.stringify(u)?.slice(0, 200)}`;
+  }
+  if (!Array.isArray(raw.removes) || !(raw.removes as unknown[]).every((k) => typeof k === 'string')) return 'removes: must be a list of keys (strings)';
+  return undefined;
+}
+const DELTA_FIELDS = ['type', 'version', 'baseVersion', 'reset', 'storeId', 'upserts', 'removes'];
 
 function splitHostPort(address: string): [string, string] {
   const i = address.lastIndexOf(':');

@@ -3,6 +3,7 @@
 // valid value or the list of what is wrong with it; a proxy applies a delta only when every
 // resource in it decodes, so a version is never half-applied.
 
+import { parseResource } from '../config/resource.js';
 import type {
   AuthorizationPolicyResource,
   MeshSettings,
@@ -139,25 +140,46 @@ const identity: Check = (v, e) => {
   if (typeof v.identity !== 'string' || !v.identity.startsWith('spiffe://')) e.push('identity: must be a spiffe:// URI');
 };
 const named = [str('name'), str('namespace')];
-const destinationRuleSpec: Check = (v, e) => {
-  const spec = v.spec as Record<string, unknown> | undefined;
-  const tls = isObj(spec) && isObj(spec.trafficPolicy) ? spec.trafficPolicy.tls : undefined;
-  if (!isObj(spec) || typeof spec.host !== 'string' || spec.host === '') e.push('spec.host: must be a non-empty string');
-  if (!isObj(tls) || tls.mode !== 'SIMPLE' || typeof tls.caCertificates !== 'string' || !tls.caCertificates.startsWith('/')) {
-    e.push(`spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}, got ${JSON.stringify(tls ?? null)}`);
+/** A field the decoder does not know is an error: a half-understood resource is a hole. */
+const only = (...fields: string[]): Check => (v, e) => {
+  for (const k of Object.keys(v)) if (!fields.includes(k)) e.push(`${k}: unknown field (known: ${fields.join(', ')})`);
+};
+
+/**
+ * The kinds whose stream value is what a config parser returned on the control plane: the proxy
+ * runs that parser again, so it accepts exactly what the control plane could have accepted (an
+ * unknown action, mode or field is refused here as there, never read as some default).
+ */
+const APPLIED: Partial<Record<WireType, { apiVersion: string; kind: string }>> = {
+  'authorization-policy': { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy' },
+  'peer-authentication': { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' },
+  'service-entry': { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry' },
+  'destination-rule': { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule' },
+  mesh: { apiVersion: 'ambit.dev/v1alpha1', kind: 'MeshConfig' },
+};
+const asApplied = (type: WireType): Check => (v, e) => {
+  const k = APPLIED[type]!;
+  // The mesh singleton travels as its settings; the others as {name, namespace, spec}.
+  const doc = type === 'mesh'
+    ? { ...k, metadata: { name: 'mesh' }, spec: v }
+    : { ...k, metadata: { name: v.name, namespace: v.namespace }, spec: v.spec };
+  try {
+    parseResource(doc, 'from the config stream');
+  } catch (err) {
+    e.push((err as Error).message);
   }
 };
 
 const CHECKS: Record<WireType, Check[]> = {
-  workload: [str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
-  service: [...named, str('hostname'), arr('ports'), arr('endpoints')],
-  'authorization-policy': [...named, obj('spec')],
-  'peer-authentication': [...named, obj('spec')],
-  'service-entry': [...named, obj('spec')],
-  'destination-rule': [...named, obj('spec'), destinationRuleSpec],
-  mesh: [str('trustDomain'), obj('outboundTrafficPolicy')],
-  'trust-bundle': [strArr('roots')],
-  node: [str('name')],
+  workload: [only('uid', 'name', 'namespace', 'node', 'ips', 'serviceAccount', 'identity', 'labels', 'waypoint'), str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
+  service: [only('name', 'namespace', 'hostname', 'vip', 'ports', 'endpoints'), ...named, str('hostname'), arr('ports'), arr('endpoints')],
+  'authorization-policy': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('authorization-policy')],
+  'peer-authentication': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('peer-authentication')],
+  'service-entry': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('service-entry')],
+  'destination-rule': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('destination-rule')],
+  mesh: [str('trustDomain'), obj('outboundTrafficPolicy'), asApplied('mesh')],
+  'trust-bundle': [only('roots'), strArr('roots')],
+  node: [only('name', 'podCIDR'), str('name')],
 };
 
 /** Validates one stream resource; returns the list of problems (empty when it is usable). */

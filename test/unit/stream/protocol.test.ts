@@ -49,13 +49,23 @@ test('stream resources are decoded strictly', () => {
   assert.deepEqual(decodeResource('mesh/mesh', 'x'), ['mesh/mesh: must be an object']);
 });
 
-test('destination-rule resources must carry exactly the origination shape', () => {
+test('destination-rule resources must carry exactly the origination shape (the config parser, run again)', () => {
   const good = { name: 'r', namespace: 'shop', spec: { host: 'api.example.com', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/ca.pem' } } } };
   assert.deepEqual(decodeResource('destination-rule/shop/r', good), []);
-  const tlsError = (got: string): string => `destination-rule/shop/r: spec.trafficPolicy.tls: must be {mode: SIMPLE, caCertificates: <absolute path>}, got ${got}`;
-  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'DISABLE', caCertificates: '/ca.pem' } } } }), [tlsError('{"mode":"DISABLE","caCertificates":"/ca.pem"}')]);
-  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: 'ca.pem' } } } }), [tlsError('{"mode":"SIMPLE","caCertificates":"ca.pem"}')]);
-  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { trafficPolicy: good.spec.trafficPolicy } }), ['destination-rule/shop/r: spec.host: must be a non-empty string']);
+  const error = (why: string): string => `destination-rule/shop/r: Cannot apply DestinationRule "shop/r" (from the config stream): ${why}`;
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'DISABLE', caCertificates: '/ca.pem' } } } }), [error('spec.trafficPolicy.tls.mode: "DISABLE" is not supported by ambit: a DestinationRule in ambit exists only to originate TLS')]);
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { ...good.spec, trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: 'ca.pem' } } } }), [error('spec.trafficPolicy.tls.caCertificates: must be an absolute path to a PEM bundle on the egress gateway\'s machine, got "ca.pem"')]);
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, spec: { trafficPolicy: good.spec.trafficPolicy } }), [error('spec.host: required')]);
+  assert.deepEqual(decodeResource('destination-rule/shop/r', { ...good, owner: 'x' }), ['destination-rule/shop/r: owner: unknown field (known: name, namespace, spec)']);
+});
+
+test('policies, service entries and mesh settings are checked as the control plane parsed them: no unknown action, mode or field', () => {
+  const mesh = { trustDomain: 'cluster.local', outboundTrafficPolicy: { mode: 'ALLOW_ANY' }, certificateTTLSeconds: 86400, rootNamespace: 'ambit-system', serviceCIDR: '10.96.0.0/16' };
+  assert.deepEqual(decodeResource('mesh/mesh', mesh), []);
+  assert.deepEqual(decodeResource('mesh/mesh', { ...mesh, bogusField: 1 }), ['mesh/mesh: Cannot apply MeshConfig "mesh" (from the config stream): spec.bogusField: unknown field']);
+  assert.deepEqual(decodeResource('authorization-policy/d/p', { name: 'p', namespace: 'd', spec: { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/d/sa/a'] } }] }] } }), []);
+  assert.deepEqual(decodeResource('authorization-policy/d/p', { name: 'p', namespace: 'd', spec: { action: 'DENNY', rules: [] } }), ['authorization-policy/d/p: Cannot apply AuthorizationPolicy "d/p" (from the config stream): spec.action: must be one of ALLOW, DENY, got "DENNY"']);
+  assert.deepEqual(decodeResource('service-entry/d/e', { name: 'e', namespace: 'd', spec: { hosts: ['api.example.com'], ports: [{ number: 443, name: 'https', protocol: 'TLS' }], resolution: 'DNS', location: 'MESH_EXTERNAL', bogus: true } }).length, 1);
 });
 
 test('a version\'s resources grouped by type: every wire type present (empty when absent), values in the version\'s order, unknown keys left out', () => {
