@@ -28,6 +28,8 @@ export interface RefusalContext {
   authority?: string;
   /** The client's address, when the server has its socket. */
   remote?: string;
+  /** Set when the refusal is onTunnel's own answer (whoever decided has recorded it already). */
+  decided?: true;
 }
 
 export interface TunnelRequest {
@@ -230,7 +232,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     if (decision.status !== 200) {
       const reason = decision.reason ?? `onTunnel answered ${decision.status}`;
       const remote = t.socket.remoteAddress;
-      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}) });
+      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}), decided: true });
       if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': decision.status }, { endStream: true });
       stream.resume();
       record(decision.status, reason, 0, 0);

@@ -26,16 +26,22 @@ export interface InboundContext {
 export type InboundVerdict = { status: 200; upstream: Duplex; close: (bytesIn: number, bytesOut: number) => void } | { status: 400 | 401 | 503; reason: string };
 
 /** Decides one tunnel: authority, identity-based policy, then the app's socket. */
+/** How telemetry names the source of an inbound connection: its verified identity (if any yet) and that identity's workload. */
+export function inboundSource(state: MeshState, peer: string | undefined): { sourceWorkload: string; sourceNamespace: string; sourcePrincipal: string } {
+  if (peer === undefined) return { sourceWorkload: 'unknown', sourceNamespace: 'unknown', sourcePrincipal: 'unknown' };
+  return {
+    sourceWorkload: state.workloadWithIdentity(peer)?.name ?? 'unknown',
+    sourceNamespace: /\/ns\/([^/]+)\//.exec(peer)?.[1] ?? 'unknown',
+    sourcePrincipal: principalOf(peer),
+  };
+}
+
 export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: string, authority: { host: string; port: number }): Promise<InboundVerdict> {
   const principal = principalOf(peer);
-  const peerNs = /\/ns\/([^/]+)\//.exec(peer)?.[1] ?? 'unknown';
   const state = ctx.state();
-  const peerWl = state.workloadWithIdentity(peer);
   const base = {
     direction: 'inbound' as const,
-    sourceWorkload: peerWl?.name ?? 'unknown',
-    sourceNamespace: peerNs,
-    sourcePrincipal: principal,
+    ...inboundSource(state, peer),
     destinationAddress: `${authority.host}:${authority.port}`,
   };
   let me: Workload;
@@ -56,7 +62,7 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
     return { status: 400, reason };
   }
-  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { principal, namespace: peerNs, port: authority.port }, { layer: 'L4' });
+  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { principal, namespace: base.sourceNamespace, port: authority.port }, { layer: 'L4' });
   if (!d.allowed) {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason, ...(d.policy ? { policy: d.policy } : {}) });
     return { status: 401, reason: d.reason };

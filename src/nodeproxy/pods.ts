@@ -13,7 +13,10 @@ import { installCapture, removeCapture, tunePodNetwork } from './redirect/instal
 import { PORTS } from './redirect/rules.js';
 import { podKey, type EnrolledPod, type EnrollHandler } from './enroll.js';
 import { handleOutbound, type OutboundContext } from './outbound.js';
-import { acceptTunnel, handlePlaintext } from './inbound.js';
+import { acceptTunnel, handlePlaintext, inboundSource } from './inbound.js';
+import { principalOfUri as principalOf } from '../identity/index.js';
+import type { RefusalCode } from '../hbone/index.js';
+import type { ResponseFlag } from './telemetry.js';
 import type { CertProvider } from './identity.js';
 import { MeshZone } from './dns.js';
 import { EgressZone } from './egress-zone.js';
@@ -152,6 +155,23 @@ export class PodManager implements EnrollHandler {
       trustedRoots: () => this.opts.certs.trustedRoots(),
       logger: this.log,
       ...(this.opts.hboneLimits ? { limits: this.opts.hboneLimits } : {}),
+      // What the server refuses before any tunnel decision (a failed handshake, a bad request) is
+      // counted and access-logged like the decisions acceptTunnel records itself.
+      onRefused: (code, detail, context) => {
+        if (context.decided) return;
+        const id = identity();
+        this.opts.telemetry.refuse({
+          direction: 'inbound',
+          ...inboundSource(this.opts.state(), context.peer),
+          destinationWorkload: pod.name,
+          destinationNamespace: pod.namespace,
+          destinationPrincipal: id ? principalOf(id) : 'unknown',
+          destinationAddress: context.authority ?? `${pod.ip}:${PORTS.hbone}`,
+          ...(context.remote !== undefined ? { sourceAddress: context.remote } : {}),
+          flag: HBONE_REFUSAL_FLAG[code],
+          reason: `${code}: ${detail}`,
+        });
+      },
       onTunnel: async (t) => {
         const v = await acceptTunnel(this.opts, pod, t.peer, t.authority);
         if (v.status !== 200) return { status: v.status, reason: v.reason };
@@ -181,5 +201,12 @@ export class PodManager implements EnrollHandler {
     await c.dns.close().catch(() => {});
   }
 }
+
+/** The response flag of a refusal the HBONE server made itself: the handshake's, or the request's. */
+const HBONE_REFUSAL_FLAG: Record<RefusalCode, ResponseFlag> = {
+  TLS_FAILURE: 'TLS_FAILURE', ALPN: 'TLS_FAILURE', HANDSHAKE_TIMEOUT: 'TLS_FAILURE',
+  BAD_REQUEST: 'BAD_REQUEST', BAD_AUTHORITY: 'BAD_REQUEST', HEADERS_TOO_LARGE: 'BAD_REQUEST', TOO_MANY_STREAMS: 'BAD_REQUEST',
+  DENY: 'DENY', UNREACHABLE: 'UNREACHABLE',
+};
 
 export type { MeshState };

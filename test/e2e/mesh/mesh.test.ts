@@ -279,6 +279,13 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     const noCert = await inNode(['openssl', 's_client', '-connect', `${web}:15008`, '-alpn', 'h2', '-tls1_3'], 'Q\n');
     assert.doesNotMatch(noCert.out, /Verify return code: 0[\s\S]*HTTP/, 'no HTTP/2 exchange without a certificate');
     await waitFor('both refusals logged as TLS_FAILURE', () => (refusals() >= before + 2 ? true : undefined), 5_000);
+    // Counted and access-logged as well, against the pod they were aimed at, with nobody verified as their source.
+    const tlsFailures = accessLines('node-2').filter((l) => l.flag === 'TLS_FAILURE' && l.destinationWorkload === 'web' && l.sourcePrincipal === 'unknown');
+    assert.ok(tlsFailures.length >= 2, `access lines for both: ${JSON.stringify(tlsFailures)}`);
+    assert.ok(tlsFailures.some((l) => /^TLS_FAILURE: client certificate rejected|^TLS_FAILURE: .*certificate/i.test(String(l.reason))), `one names the missing certificate: ${JSON.stringify(tlsFailures.map((l) => l.reason))}`);
+    const metrics = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
+    const counted = /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="unknown",source_namespace="unknown",source_principal="unknown",destination_workload="web",destination_namespace="default",destination_principal="cluster\.local\/ns\/default\/sa\/web",response_flag="TLS_FAILURE"\} (\d+)/.exec(metrics.body);
+    assert.ok(counted && Number(counted[1]) >= 2, `TLS_FAILURE counted on 15020: ${metrics.body.split('\n').filter((l) => l.includes('TLS_FAILURE')).join('\n')}`);
     // Meanwhile (and after), mesh traffic flows.
     const ok = await curl('client', `http://${web}:8080/still-fine`);
     assert.equal(ok.code, 0, ok.stderr);

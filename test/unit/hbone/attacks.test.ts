@@ -174,6 +174,8 @@ describe('HBONE server refuses bad input', () => {
         await assert.rejects(h.openTunnel({ authority: '10.44.0.99:8080' }), { code: status === 401 ? 'HBONE_DENIED' : 'HBONE_BAD_REQUEST' });
         const r = await h.refusal(code);
         assert.equal(r.detail, `pod 10.44.0.99 is not on this node (${h.clientId})`);
+        // onTunnel's own answer: marked, so whoever decided (and recorded it) is not told twice.
+        assert.equal(r.context.decided, true);
         expectLogged(h, code);
         await good.check();
       } finally {
