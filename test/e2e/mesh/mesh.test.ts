@@ -215,13 +215,28 @@ describe('node proxy: secure L4 overlay in the lab', () => {
 (async()=>{for(let i=0;i<1000;i++){await new Promise(r=>{const q=http.get({host:'${ipOf('web')}',port:8080,path:'/r'+i,agent:false},res=>{res.resume();res.on('end',()=>{res.statusCode===200?ok++:fail++;r();});});
 q.on('error',e=>{fail++;errs[e.code||e.message]=(errs[e.code||e.message]||0)+1;r();});q.setTimeout(5000,()=>q.destroy(new Error('timeout')));});
 await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}));})();`;
-    const r = await execInPod(LAB, 'default', 'client', ['node', '-e', script], { timeoutMs: 120_000 });
+    // Every serial each proxy held while the requests ran, from its config dump.
+    const seen = [new Set([before[0]]), new Set([before[1]])];
+    let running = true;
+    const sampling = (async () => {
+      while (running) {
+        const now = [await serialOf('node-1', CLIENT), await serialOf('node-2', WEB)];
+        now.forEach((serial, i) => { if (serial !== undefined) seen[i]!.add(serial); });
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    })();
+    const r = await execInPod(LAB, 'default', 'client', ['node', '-e', script], { timeoutMs: 120_000 }).finally(() => { running = false; });
+    await sampling;
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as { ok: number; fail: number; errs: Record<string, number> };
     assert.deepEqual(result, { ok: 1000, fail: 0, errs: {} });
     const after = [await serialOf('node-1', CLIENT), await serialOf('node-2', WEB)];
+    assert.ok(before.every((x) => x !== undefined) && after.every((x) => x !== undefined), `short-lived serials before and after: ${JSON.stringify({ before, after })}`);
     assert.notEqual(after[0], before[0], 'the client SVID rotated during the run');
     assert.notEqual(after[1], before[1], 'the server SVID rotated during the run');
+    // A 6 s certificate renews every ~3 s: a run of several seconds sees more than one rotation.
+    assert.ok(seen[0]!.size >= 3, `the client SVID rotated more than once: ${[...seen[0]!].join(', ')}`);
+    assert.ok(seen[1]!.size >= 3, `the server SVID rotated more than once: ${[...seen[1]!].join(', ')}`);
     await admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
   });
 
