@@ -22,18 +22,32 @@ export async function serveNodeProxyAdmin(ports: AdminPorts, src: AdminSources):
   const json = (res: http.ServerResponse, code: number, body: unknown): void => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n');
   };
+  // Each port serves its pages to GET and HEAD only; anything else is named in the answer.
+  const page = (req: http.IncomingMessage, res: http.ServerResponse, paths: readonly string[]): boolean => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (!paths.includes(path)) {
+      json(res, 404, { error: `no such page ${JSON.stringify(req.url)}; try ${paths.join(' or ')}` });
+      return false;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      json(res, 405, { error: `method ${req.method} is not allowed on ${path}; use GET` });
+      return false;
+    }
+    return true;
+  };
   const dump = http.createServer((req, res) => {
-    if (req.url === '/config_dump' || req.url === '/') return json(res, 200, src.dump());
-    json(res, 404, { error: `no such page ${req.url}; try /config_dump` });
+    if (page(req, res, ['/config_dump', '/'])) json(res, 200, src.dump());
   });
   const metrics = http.createServer((req, res) => {
-    if (req.url !== '/metrics' && req.url !== '/stats/prometheus') return json(res, 404, { error: 'try /metrics' });
+    if (!page(req, res, ['/metrics', '/stats/prometheus'])) return;
     src.metrics.metrics().then(
       (t) => res.writeHead(200, { 'content-type': src.metrics.contentType }).end(t),
       (e: Error) => json(res, 500, { error: e.message }),
     );
   });
-  const ready = http.createServer((_req, res) => {
+  const ready = http.createServer((req, res) => {
+    if (!page(req, res, ['/', '/healthz/ready'])) return;
     const r = src.ready();
     json(res, r.ready ? 200 : 503, r);
   });
