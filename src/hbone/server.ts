@@ -216,8 +216,12 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
   const runTunnel = async (t: TunnelRequest): Promise<void> => {
     const started = performance.now();
     let decision: TunnelDecision;
+    // Whether a refusal is onTunnel's own answer; one made here for it (it threw, or accepted
+    // without an upstream) is reported as the server's.
+    let decided = false;
     try {
       decision = await opts.onTunnel(t);
+      decided = decision.status !== 200;
       if (decision.status === 200 && !decision.upstream) decision = { status: 503, reason: 'onTunnel accepted without an upstream' };
     } catch (err) {
       decision = { status: 503, reason: `onTunnel failed: ${(err as Error).message}` };
@@ -232,7 +236,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     if (decision.status !== 200) {
       const reason = decision.reason ?? `onTunnel answered ${decision.status}`;
       const remote = t.socket.remoteAddress;
-      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}), decided: true });
+      refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}), ...(decided ? { decided: true as const } : {}) });
       if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': decision.status }, { endStream: true });
       stream.resume();
       record(decision.status, reason, 0, 0);

@@ -38,8 +38,19 @@ export function podKey(p: { namespace: string; name: string }): string {
   return `${p.namespace}/${p.name}`;
 }
 
+/** Refuses any field of `o` (at `path`) beyond `known`: a half-understood enrollment is a hole. */
+function onlyFields(o: unknown, path: string, known: readonly string[]): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return; // the field checks name what is missing
+  const extra = Object.keys(o).find((k) => !known.includes(k));
+  if (extra !== undefined) throw new AmbitError('ENROLL_INVALID', `Cannot enroll: ${path === '' ? '' : `${path}.`}${extra} is not a known field (known: ${known.join(', ')})`);
+}
+
+/** A line longer than this closes the connection (a snapshot of 10,000 pods is ~1.5 MB). */
+export const MAX_ENROLL_LINE = 8 * 1024 * 1024;
+
 function checkPod(v: unknown, path: string): EnrolledPod {
   const o = v as Record<string, unknown>;
+  onlyFields(o, path, ['namespace', 'name', 'ip', 'netns']);
   for (const f of ['namespace', 'name', 'ip', 'netns']) {
     if (typeof o?.[f] !== 'string' || o[f] === '') throw new AmbitError('ENROLL_INVALID', `Cannot enroll: ${path}.${f} must be a non-empty string, got ${JSON.stringify(o?.[f])}`);
   }
@@ -53,7 +64,9 @@ export function parseEnrollMessage(line: string): EnrollMessage {
   } catch {
     throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: the message is not JSON');
   }
-  switch (v?.op) {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: the message must be a JSON object with an op');
+  onlyFields(v, '', v.op === 'snapshot' ? ['op', 'pods'] : ['op', 'pod']);
+  switch (v.op) {
     case 'snapshot':
       if (!Array.isArray(v.pods)) throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: snapshot.pods must be a list');
       return { op: 'snapshot', pods: v.pods.map((p, i) => checkPod(p, `pods[${i}]`)) };
@@ -61,6 +74,7 @@ export function parseEnrollMessage(line: string): EnrollMessage {
       return { op: 'add', pod: checkPod(v.pod, 'pod') };
     case 'remove': {
       const p = v.pod as Record<string, unknown>;
+      onlyFields(p, 'pod', ['namespace', 'name']);
       if (typeof p?.namespace !== 'string' || typeof p?.name !== 'string') throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: remove needs pod.namespace and pod.name');
       return { op: 'remove', pod: { namespace: p.namespace, name: p.name } };
     }
@@ -79,6 +93,11 @@ export function serveEnrollment(socketPath: string, handler: EnrollHandler, log:
     sock.on('error', () => {});
     sock.on('data', (d: string) => {
       buf += d;
+      if (buf.length > MAX_ENROLL_LINE && !buf.includes('\n')) {
+        log.warn({ bytes: buf.length, limit: MAX_ENROLL_LINE }, 'enrollment message longer than the limit without a newline; closing the connection');
+        sock.destroy();
+        return;
+      }
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);

@@ -92,6 +92,12 @@ test('enrollment messages are parsed strictly', () => {
     [JSON.stringify({ op: 'snapshot', pods: [pod, { ...pod, ip: 7 }] }), 'Cannot enroll: pods[1].ip must be a non-empty string, got 7'],
     ['{"op":"snapshot"}', 'Cannot enroll: snapshot.pods must be a list'],
     ['{"op":"remove","pod":{}}', 'Cannot enroll: remove needs pod.namespace and pod.name'],
+    ['[1]', 'Cannot enroll: the message must be a JSON object with an op'],
+    ['null', 'Cannot enroll: the message must be a JSON object with an op'],
+    [JSON.stringify({ op: 'add', pod: { ...pod, hostNetwork: true } }), 'Cannot enroll: pod.hostNetwork is not a known field (known: namespace, name, ip, netns)'],
+    [JSON.stringify({ op: 'snapshot', pods: [{ ...pod, uid: 'x' }] }), 'Cannot enroll: pods[0].uid is not a known field (known: namespace, name, ip, netns)'],
+    [JSON.stringify({ op: 'add', pod, skipCapture: true }), 'Cannot enroll: skipCapture is not a known field (known: op, pod)'],
+    ['{"op":"remove","pod":{"namespace":"default","name":"a","ip":"10.0.0.1"}}', 'Cannot enroll: pod.ip is not a known field (known: namespace, name)'],
   ]) {
     assert.throws(() => parseEnrollMessage(line!), { code: 'ENROLL_INVALID', message }, line);
   }
