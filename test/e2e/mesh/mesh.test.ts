@@ -77,6 +77,7 @@ describe('node proxy: secure L4 overlay in the lab', () => {
         pod('client', 'node-1', 'client', sleeper),
         pod('other', 'node-1', 'other', sleeper),
         'apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: default }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80, targetPort: 8080 }]\n',
+        'apiVersion: v1\nkind: Service\nmetadata: { name: near, namespace: default }\nspec:\n  selector: { app: near }\n  ports: [{ port: 80, targetPort: 8080 }]\n',
       ].join('---\n'),
     );
     for (const p of ['web', 'near', 'client', 'other']) await waitPod(LAB, p);
@@ -101,6 +102,15 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     const sameNode = await curl('client', `http://${ipOf('near')}:8080/near`);
     assert.equal(sameNode.code, 0, sameNode.stderr);
     assert.equal(JSON.parse(sameNode.stdout).pod, 'near');
+    const sameNodeSvc = await curl('client', 'http://near.default.svc.cluster.local/near-svc');
+    assert.equal(sameNodeSvc.code, 0, sameNodeSvc.stderr);
+    assert.deepEqual([JSON.parse(sameNodeSvc.stdout).pod, JSON.parse(sameNodeSvc.stdout).path], ['near', '/near-svc']);
+    // On the same node too, the request went through the tunnel: node-1's HBONE server took it,
+    // with both identities verified.
+    await waitFor('the same-node tunnels logged inbound on node-1', () =>
+      accessLines('node-1').filter((l) => l.direction === 'inbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/near').length >= 2 ? true : undefined,
+    );
+    assert.ok(accessLines('node-1').some((l) => l.direction === 'outbound' && l.destinationWorkload === 'near' && l.reason === 'service default/near'));
     // Both ends logged the connection with both verified identities.
     await waitFor('access log lines', () =>
       accessLines('node-2').some((l) => l.direction === 'inbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/web') ? true : undefined,
@@ -110,15 +120,18 @@ describe('node proxy: secure L4 overlay in the lab', () => {
 
   test('on the underlay, pod traffic is only TLS to 15008 and the payload never shows', async () => {
     const marker = `ambit-secret-${randomUUID()}`;
-    const { summary, raw } = await captureUnderlay(async () => {
+    // Everything on the underlay, not only pod addresses: the payload must not show from any address.
+    const { summary, raw } = await captureLab(LAB, async () => {
       const r = await curl('client', `http://${ipOf('web')}:8080/${marker}`, ['-H', `X-Marker: ${marker}`, '--data', marker]);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(r.stdout.includes(marker), 'the request went through');
-    });
-    const lines = summary.split('\n').filter((l) => l.includes(' IP '));
-    assert.ok(lines.length > 0, 'the capture saw the connection');
-    assertOnlyHbone(lines);
-    assert.equal(raw.includes(Buffer.from(marker)), false, 'no plaintext payload on the wire');
+    }, []);
+    const all = summary.split('\n').filter((l) => l.includes(' IP '));
+    const pods = all.filter((l) => / IP 10\.244\.| > 10\.244\./.test(l));
+    const tunnel = new RegExp(` IP ${ipOf('client').replaceAll('.', '\\.')}\\.\\d+ > ${ipOf('web').replaceAll('.', '\\.')}\\.15008: `);
+    assert.ok(pods.some((l) => tunnel.test(l)), `the request crossed as client -> web:15008: ${pods.slice(0, 5).join('\n')}`);
+    assertOnlyHbone(pods);
+    assert.equal(raw.includes(Buffer.from(marker)), false, `no plaintext payload on the wire (${all.length} packets from any address)`);
   });
 
   test('an AuthorizationPolicy allowing one principal: that pod passes, another is refused; a change flips the verdict quickly', async () => {
