@@ -15,8 +15,10 @@ test('ambit demo runs every chapter and cleans up', async () => {
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const out = r.stdout;
   assert.match(out, /→ refused: Cannot issue spiffe:\/\/cluster\.local\/ns\/default\/sa\/web to node "node-1"/);
+  const cap = /underlay capture: (\d+) packets between pods, (\d+) of them to\/from port 15008/.exec(out);
+  assert.ok(cap && Number(cap[2]) > 0, `the capture saw HBONE packets: ${cap?.[0]}`);
   assert.match(out, /the marker "secret-[0-9a-f]+" appears in the capture: no: it was encrypted/);
-  assert.match(out, /client → web: allowed\n\s+other  → web: refused/);
+  assert.match(out, /client → web: allowed\n\s+other  → web: refused\n\s+node-2 logged: DENY cluster\.local\/ns\/default\/sa\/other: /);
   assert.match(out, /intruder → web: refused/);
   assert.match(out, /node-2 logged the true identity from the TLS handshake: cluster\.local\/ns\/default\/sa\/intruder/);
   // Chapter 5: egress allowed, originated, refused by registry and by policy, and every attack stopped.
