@@ -253,7 +253,10 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     await admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
   });
 
-  test('with the control plane killed, known pods keep talking over mTLS; nothing falls back to plaintext', async () => {
+  test('with the control plane killed, known pods keep talking over mTLS, policy still holds; nothing falls back to plaintext', async () => {
+    // A policy in force before the control plane goes must still be enforced without it.
+    await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
+    await waitFor('other refused before', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
     await killComponent(LAB, 'control-plane');
     try {
       const marker = `no-cp-${randomUUID()}`;
@@ -269,9 +272,14 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       assert.equal(raw.includes(Buffer.from(marker)), false);
       const dump = JSON.parse((await fetchNodeProxyDump(LAB, 'node-1')).body) as { controlPlane: { connected: boolean } };
       assert.equal(dump.controlPlane.connected, false, 'really without a control plane');
+      const marks = accessLines('node-2').length;
+      assert.notEqual((await curl('other', `http://${ipOf('web')}:8080/`)).code, 0, 'other is still refused');
+      await waitFor('the DENY logged without a control plane', () => (accessLines('node-2').slice(marks).some((l) => l.flag === 'DENY' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other') ? true : undefined), 5_000);
     } finally {
       await restartComponent(LAB, 'control-plane');
     }
+    // The restarted control plane takes a moment to answer on its admin socket.
+    await waitFor('the policy removed once the control plane is back', () => admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]).then(() => true, () => undefined), 20_000);
   });
 
   test('a pod cannot reach another pod\'s HBONE port directly: the tunnel into 15008 is refused', async () => {
