@@ -98,6 +98,11 @@ export function mapOf<T>(read: Reader<T>, checkKey: (key: string, path: string) 
  * Rejects the first key (in document order) that is not in `known`. Keys in `unsupported` are
  * real Kubernetes/Istio fields that ambit refuses; their message says so, and why.
  */
+/** The first key of `o` (in document order) that is not in `known`, if any: the one home of that rule. */
+export function unknownField(o: object, known: readonly string[]): string | undefined {
+  return Object.keys(o).find((key) => !known.includes(key));
+}
+
 export function checkFields(o: Obj, path: string, known: readonly string[], unsupported: Record<string, string> = {}): void {
   for (const key of Object.keys(o)) {
     if (known.includes(key)) continue;

@@ -3,6 +3,7 @@
 export * from './types.js';
 export { parseDocuments, loadFiles, parseResource, CONFIG_EXTENSIONS } from './parse.js';
 export { describeRaw, isKind } from './resource.js';
+export { unknownField } from './fields.js';
 export { IGNORED_METADATA, DEFAULT_NAMESPACE } from './metadata.js';
 export { DEFAULT_SERVICE_ACCOUNT } from './pod.js';
 export { DEFAULT_RESOLUTION, DEFAULT_LOCATION } from './service-entry.js';

@@ -177,9 +177,12 @@ export class DnsServer {
   private handleConnection(conn: Socket): void {
     this.connections.add(conn);
     conn.setTimeout(this.tcpIdleTimeoutMs, () => conn.destroy());
-    conn.on('close', () => this.connections.delete(conn));
-    conn.on('error', (err) => this.log.debug({ err: err.message }, 'dns tcp connection error'));
     let buffered = Buffer.alloc(0);
+    conn.on('close', () => {
+      this.connections.delete(conn);
+      buffered = Buffer.alloc(0);
+    });
+    conn.on('error', (err) => this.log.debug({ err: err.message }, 'dns tcp connection error'));
     // A client may half-close after its last query; finish the answers in flight, then close.
     let pending = 0;
     let ended = false;
@@ -188,7 +191,25 @@ export class DnsServer {
     // A client that sends queries and never reads the answers must not make them pile up: reading
     // stops while TCP_LIMITS are reached, and frames already received wait their turn.
     const full = (): boolean => pending >= TCP_LIMITS.inFlight || conn.writableLength >= TCP_LIMITS.queuedBytes;
+    // Answers that complete go on with the next queries in a later turn of the event loop, so one
+    // connection's pipeline runs at most TCP_LIMITS.inFlight queries per turn, and a reset or a
+    // timeout is seen before more are worked on.
+    let scheduled = false;
+    const next = (): void => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        pump();
+        maybeEnd();
+      });
+    };
     const pump = (): void => {
+      // A connection that went (reset, idle timeout) takes its unanswered queries with it.
+      if (conn.destroyed) {
+        buffered = Buffer.alloc(0);
+        return;
+      }
       while (!full() && complete()) {
         const frame = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
         buffered = buffered.subarray(2 + frame.length);
@@ -200,14 +221,14 @@ export class DnsServer {
             prefix.writeUInt16BE(reply.length);
             conn.write(Buffer.concat([prefix, reply]));
           }
-          pump();
+          next();
           maybeEnd();
         });
       }
       if (full()) conn.pause();
       else if (!ended) conn.resume();
     };
-    conn.on('drain', pump);
+    conn.on('drain', () => pump());
     conn.on('end', () => { ended = true; maybeEnd(); });
     conn.on('data', (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);

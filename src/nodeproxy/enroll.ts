@@ -6,6 +6,7 @@
 
 import net from 'node:net';
 import { existsSync, unlinkSync, chmodSync } from 'node:fs';
+import { unknownField } from '../config/index.js';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -41,7 +42,7 @@ export function podKey(p: { namespace: string; name: string }): string {
 /** Refuses any field of `o` (at `path`) beyond `known`: a half-understood enrollment is a hole. */
 function onlyFields(o: unknown, path: string, known: readonly string[]): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return; // the field checks name what is missing
-  const extra = Object.keys(o).find((k) => !known.includes(k));
+  const extra = unknownField(o, known);
   if (extra !== undefined) throw new AmbitError('ENROLL_INVALID', `Cannot enroll: ${path === '' ? '' : `${path}.`}${extra} is not a known field (known: ${known.join(', ')})`);
 }
 
@@ -65,6 +66,9 @@ export function parseEnrollMessage(line: string): EnrollMessage {
     throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: the message is not JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: the message must be a JSON object with an op');
+  if (v.op !== 'snapshot' && v.op !== 'add' && v.op !== 'remove') {
+    throw new AmbitError('ENROLL_INVALID', `Cannot enroll: unknown op ${JSON.stringify(v.op)} (expected snapshot, add or remove)`);
+  }
   onlyFields(v, '', v.op === 'snapshot' ? ['op', 'pods'] : ['op', 'pod']);
   switch (v.op) {
     case 'snapshot':
@@ -78,8 +82,6 @@ export function parseEnrollMessage(line: string): EnrollMessage {
       if (typeof p?.namespace !== 'string' || typeof p?.name !== 'string') throw new AmbitError('ENROLL_INVALID', 'Cannot enroll: remove needs pod.namespace and pod.name');
       return { op: 'remove', pod: { namespace: p.namespace, name: p.name } };
     }
-    default:
-      throw new AmbitError('ENROLL_INVALID', `Cannot enroll: unknown op ${JSON.stringify(v?.op)} (expected snapshot, add or remove)`);
   }
 }
 

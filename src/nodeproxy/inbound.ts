@@ -25,7 +25,6 @@ export interface InboundContext {
 
 export type InboundVerdict = { status: 200; upstream: Duplex; close: (bytesIn: number, bytesOut: number) => void } | { status: 400 | 401 | 503; reason: string };
 
-/** Decides one tunnel: authority, identity-based policy, then the app's socket. */
 /** How telemetry names the source of an inbound connection: its verified identity (if any yet) and that identity's workload. */
 export function inboundSource(state: MeshState, peer: string | undefined): { sourceWorkload: string; sourceNamespace: string; sourcePrincipal: string } {
   if (peer === undefined) return { sourceWorkload: 'unknown', sourceNamespace: 'unknown', sourcePrincipal: 'unknown' };
@@ -36,6 +35,7 @@ export function inboundSource(state: MeshState, peer: string | undefined): { sou
   };
 }
 
+/** Decides one tunnel: authority, identity-based policy, then the app's socket. */
 export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: string, authority: { host: string; port: number }): Promise<InboundVerdict> {
   const principal = principalOf(peer);
   const state = ctx.state();

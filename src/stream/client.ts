@@ -9,6 +9,7 @@ import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from './protocol.js';
 import { decodeResource } from './resources.js';
+import { unknownField } from '../config/fields.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -248,8 +249,8 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
 /** What is wrong with a delta's envelope (its resources are decoded after), or undefined. */
 export function deltaProblem(d: Delta): string | undefined {
   const raw = d as unknown as Record<string, unknown>;
-  const extra = Object.keys(raw).filter((k) => !DELTA_FIELDS.includes(k));
-  if (extra.length) return `unknown field ${JSON.stringify(extra[0])} (known: ${DELTA_FIELDS.join(', ')})`;
+  const extra = unknownField(raw, DELTA_FIELDS);
+  if (extra !== undefined) return `unknown field ${JSON.stringify(extra)} (known: ${DELTA_FIELDS.join(', ')})`;
   const whole = (f: string): string | undefined => (Number.isSafeInteger(raw[f]) && (raw[f] as number) >= 0 ? undefined : `${f}: must be a whole number, got ${JSON.stringify(raw[f])}`);
   const bad = whole('version') ?? whole('baseVersion');
   if (bad) return bad;
@@ -257,7 +258,7 @@ export function deltaProblem(d: Delta): string | undefined {
   if (typeof raw.storeId !== 'string') return `storeId: must be a string, got ${JSON.stringify(raw.storeId)}`;
   if (!Array.isArray(raw.upserts)) return 'upserts: must be a list';
   for (const [i, u] of (raw.upserts as unknown[]).entries()) {
-    const ok = typeof u === 'object' && u !== null && !Array.isArray(u) && typeof (u as { key?: unknown }).key === 'string' && Object.keys(u).every((k) => k === 'key' || k === 'value');
+    const ok = typeof u === 'object' && u !== null && !Array.isArray(u) && typeof (u as { key?: unknown }).key === 'string' && unknownField(u, ['key', 'value']) === undefined;
     if (!ok) return `upserts[${i}]: must be {key: string, value}, got ${JSON.stringify(u)?.slice(0, 200)}`;
   }
   if (!Array.isArray(raw.removes) || !(raw.removes as unknown[]).every((k) => typeof k === 'string')) return 'removes: must be a list of keys (strings)';

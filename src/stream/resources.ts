@@ -4,6 +4,7 @@
 // resource in it decodes, so a version is never half-applied.
 
 import { parseResource } from '../config/resource.js';
+import { unknownField } from '../config/fields.js';
 import type {
   AuthorizationPolicyResource,
   MeshSettings,
@@ -142,7 +143,8 @@ const identity: Check = (v, e) => {
 const named = [str('name'), str('namespace')];
 /** A field the decoder does not know is an error: a half-understood resource is a hole. */
 const only = (...fields: string[]): Check => (v, e) => {
-  for (const k of Object.keys(v)) if (!fields.includes(k)) e.push(`${k}: unknown field (known: ${fields.join(', ')})`);
+  const extra = unknownField(v, fields);
+  if (extra !== undefined) e.push(`${extra}: unknown field (known: ${fields.join(', ')})`);
 };
 
 /**
@@ -170,16 +172,25 @@ const asApplied = (type: WireType): Check => (v, e) => {
   }
 };
 
+// Every field of each type the control plane writes (view.ts), tied to the type: a field added
+// there must be added here, or a proxy would refuse it (the wire-roundtrip test builds them all).
+const fieldsOf = <T>(fields: Record<keyof T, true>): string[] => Object.keys(fields);
+const WORKLOAD_FIELDS = fieldsOf<WireWorkload>({ uid: true, name: true, namespace: true, node: true, ips: true, serviceAccount: true, identity: true, labels: true, waypoint: true });
+const SERVICE_FIELDS = fieldsOf<WireService>({ name: true, namespace: true, hostname: true, vip: true, ports: true, endpoints: true });
+const NAMED_SPEC_FIELDS = fieldsOf<WirePolicy>({ name: true, namespace: true, spec: true });
+const NODE_FIELDS = fieldsOf<WireNode>({ name: true, podCIDR: true });
+const TRUST_BUNDLE_FIELDS = fieldsOf<WireTrustBundle>({ roots: true });
+
 const CHECKS: Record<WireType, Check[]> = {
-  workload: [only('uid', 'name', 'namespace', 'node', 'ips', 'serviceAccount', 'identity', 'labels', 'waypoint'), str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
-  service: [only('name', 'namespace', 'hostname', 'vip', 'ports', 'endpoints'), ...named, str('hostname'), arr('ports'), arr('endpoints')],
-  'authorization-policy': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('authorization-policy')],
-  'peer-authentication': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('peer-authentication')],
-  'service-entry': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('service-entry')],
-  'destination-rule': [only('name', 'namespace', 'spec'), ...named, obj('spec'), asApplied('destination-rule')],
-  mesh: [str('trustDomain'), obj('outboundTrafficPolicy'), asApplied('mesh')],
-  'trust-bundle': [only('roots'), strArr('roots')],
-  node: [only('name', 'podCIDR'), str('name')],
+  workload: [only(...WORKLOAD_FIELDS), str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
+  service: [only(...SERVICE_FIELDS), ...named, str('hostname'), arr('ports'), arr('endpoints')],
+  'authorization-policy': [only(...NAMED_SPEC_FIELDS), ...named, obj('spec'), asApplied('authorization-policy')],
+  'peer-authentication': [only(...NAMED_SPEC_FIELDS), ...named, obj('spec'), asApplied('peer-authentication')],
+  'service-entry': [only(...NAMED_SPEC_FIELDS), ...named, obj('spec'), asApplied('service-entry')],
+  'destination-rule': [only(...NAMED_SPEC_FIELDS), ...named, obj('spec'), asApplied('destination-rule')],
+  mesh: [asApplied('mesh')],
+  'trust-bundle': [only(...TRUST_BUNDLE_FIELDS), strArr('roots')],
+  node: [only(...NODE_FIELDS), str('name')],
 };
 
 /** Validates one stream resource; returns the list of problems (empty when it is usable). */

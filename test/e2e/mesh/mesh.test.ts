@@ -277,9 +277,9 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       await waitFor('the DENY logged without a control plane', () => (accessLines('node-2').slice(marks).some((l) => l.flag === 'DENY' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other') ? true : undefined), 5_000);
     } finally {
       await restartComponent(LAB, 'control-plane');
+      // The restarted control plane takes a moment to answer on its admin socket.
+      await waitFor('the policy removed once the control plane is back', () => admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]).then(() => true, () => undefined), 20_000);
     }
-    // The restarted control plane takes a moment to answer on its admin socket.
-    await waitFor('the policy removed once the control plane is back', () => admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]).then(() => true, () => undefined), 20_000);
   });
 
   test('a pod cannot reach another pod\'s HBONE port directly: the tunnel into 15008 is refused', async () => {

@@ -62,7 +62,7 @@ test('queries that ask for more decoding than a query needs get FORMERR from the
   const server = new DnsServer({ zones: [new StaticZone([A])], logger });
   const at = await server.listen('127.0.0.1', 0);
   try {
-    // 10,000 questions, each a pointer to the one before: ~20 KB that took the decoder tens of ms.
+    // 10,000 questions, each a pointer to the one before: 60 KB that took the decoder tens of ms.
     const chain = Buffer.alloc(10_000 * 6);
     for (let i = 0; i < 10_000; i++) {
       const target = i === 0 ? 12 : 12 + 6 * (i - 1);
@@ -141,8 +141,49 @@ test('a TCP client that sends queries and never reads stops being read, and the 
     assert.ok(lookups > 0);
     const other = await queryDns(at, 'api.example.com', RR_TYPE.A, { transport: 'tcp' });
     assert.deepEqual(other.answers, [A]);
+    // Once the client reads, the server reads again: every query is answered, then the connection ends.
+    let got = 0;
+    let buf = Buffer.alloc(0);
+    const ended = new Promise<void>((r) => sock.once('end', () => r()));
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        got++;
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+    });
+    sock.end();
+    sock.resume();
+    await ended;
+    assert.equal(got, sent, 'all answers arrived once the client read');
+    assert.equal(lookups, sent + 1, 'each query once (and the other client\'s)');
   } finally {
     sock.destroy();
+    await server.close();
+  }
+});
+
+test('queries left on a TCP connection that went are not worked on (no upstream lookups for a gone client)', async () => {
+  let lookups = 0;
+  const counting: Zone = { lookup: (name, type) => { lookups++; return new StaticZone([A]).lookup(name, type); } };
+  const server = new DnsServer({ zones: [counting] });
+  const at = await server.listen('127.0.0.1', 0);
+  try {
+    const sock = connect(at.port, at.host);
+    sock.on('error', () => undefined);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.pause();
+    const q = encodeMessage(newQuery(1, 'api.example.com', RR_TYPE.A));
+    const frame = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    // More than the kernel and TCP_LIMITS hold while the client reads nothing.
+    sock.write(Buffer.concat(Array.from({ length: 200_000 }, () => frame)));
+    await new Promise((r) => setTimeout(r, 500));
+    const atReset = lookups;
+    sock.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(atReset < 200_000, `the server stopped reading before the reset (${atReset} looked up)`);
+    assert.ok(lookups - atReset <= 2 * TCP_LIMITS.inFlight, `after the reset at most a turn's queries were worked on: ${lookups - atReset} more lookups`);
+  } finally {
     await server.close();
   }
 });

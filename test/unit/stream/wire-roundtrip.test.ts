@@ -1,0 +1,107 @@
+// What the control plane puts on the wire, a proxy must decode: one resource it cannot would be
+// NACKed in every later delta too (each is computed from the last ACKed version), freezing that
+// proxy for good. The view is built by the control plane's own apply path from YAML using the
+// optional fields each kind has: selectors, named ports, STATIC and DNS endpoints, podCIDRs or
+// none, policies of both actions, PERMISSIVE, mesh settings, a DestinationRule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Store } from '../../../src/store/index.js';
+import { ConfigView } from '../../../src/controlplane/view.js';
+import { applyResources, setPodStatus } from '../../../src/controlplane/apply.js';
+import { parseDocuments } from '../../../src/config/index.js';
+import { decodeResource, WIRE_TYPES, wireTypeOf } from '../../../src/stream/resources.js';
+
+const YAML = `
+apiVersion: v1
+kind: Node
+metadata: { name: node-1 }
+spec: { podCIDR: 10.244.1.0/24 }
+---
+apiVersion: v1
+kind: Node
+metadata: { name: node-2 }
+spec: {}
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web, namespace: default, labels: { app: web, tier: front } }
+spec: { nodeName: node-1, serviceAccountName: web, containers: [{ name: c, command: [sleep, "1"] }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: idle, namespace: default }
+spec: { nodeName: node-2, containers: [{ name: c, command: [sleep, "1"] }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: default }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 80, targetPort: 8080 }, { port: 9000, protocol: UDP }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow, namespace: default }
+spec:
+  selector: { matchLabels: { app: web } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: [cluster.local/ns/default/sa/client], notNamespaces: [evil] } }]
+      to: [{ operation: { ports: ["8080"], notPorts: ["9000"] } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-all, namespace: other }
+spec: { action: DENY, rules: [{}] }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: permissive, namespace: default }
+spec: { selector: { matchLabels: { app: web } }, mtls: { mode: PERMISSIVE } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [api.example.com, "*.foo.example"]
+  ports: [{ number: 443, name: tls, protocol: TLS }]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: fixed, namespace: default }
+spec:
+  hosts: [fixed.example.com]
+  ports: [{ number: 443, name: tls, protocol: TLS, targetPort: 8443 }]
+  resolution: STATIC
+  location: MESH_EXTERNAL
+  endpoints: [{ address: 203.0.113.7 }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api-tls, namespace: default }
+spec:
+  host: api.example.com
+  trafficPolicy: { tls: { mode: SIMPLE, caCertificates: /etc/ambit/ca.pem } }
+---
+apiVersion: ambit.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec: { outboundTrafficPolicy: { mode: REGISTRY_ONLY }, certificateTTLSeconds: 3600 }
+`;
+
+test('every resource the control plane derives decodes on a proxy, of every wire type', () => {
+  const store = Store.memory();
+  const view = new ConfigView(store, ['-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n']);
+  for (const ns of ['other']) applyResources(store, view, parseDocuments(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`, 'test'));
+  applyResources(store, view, parseDocuments(YAML, 'test'));
+  setPodStatus(store, 'default', 'web', { podIP: '10.244.1.5', phase: 'Running' });
+  const plan = view.deltaSince(0, false);
+  const types = new Set<string>();
+  for (const u of plan.upserts) {
+    types.add(wireTypeOf(u.key)!);
+    assert.deepEqual(decodeResource(u.key, JSON.parse(u.json)), [], `${u.key}: ${u.json}`);
+  }
+  assert.deepEqual([...types].sort(), [...WIRE_TYPES].sort(), 'the view above covers every wire type');
+});
