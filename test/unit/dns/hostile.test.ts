@@ -13,22 +13,13 @@ import {
 } from '../../../src/dns/index.js';
 import { MAX_POINTER_HOPS, readName } from '../../../src/dns/name.js';
 import { QUERY_LIMITS, TCP_LIMITS } from '../../../src/dns/server.js';
+import { rawUdp } from './raw-udp.js';
 
 const A: DnsRecord = { name: 'api.example.com', type: 'A', class: 1, ttl: 60, address: '203.0.113.10' };
 
 function logged(): { logger: pino.Logger; lines: { msg: string; err?: string }[] } {
   const lines: { msg: string; err?: string }[] = [];
   return { logger: pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string; err?: string }) }), lines };
-}
-
-/** Sends one datagram and returns the first reply, or null after `ms`. */
-function rawUdp(server: DnsEndpoint, bytes: Buffer, ms = 500): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const sock = createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); resolve(null); }, ms);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
-    sock.send(bytes, server.port, server.host);
-  });
 }
 
 /** `hops` two-byte pointers after the name "a.", each pointing at the one before; returns the buffer and the last pointer's offset. */
@@ -75,7 +66,7 @@ test('queries that ask for more decoding than a query needs get FORMERR from the
       { wire: header(0x1003, [1, 100, 0, 9], chain.subarray(0, 600)), err: new RegExp(`^query carries 109 answer, authority and additional records, limit ${QUERY_LIMITS.otherRecords}$`) },
     ];
     for (const c of cases) {
-      const reply = await rawUdp(at, c.wire);
+      const reply = await rawUdp(at, c.wire, 500);
       assert.ok(reply, `an answer to ${c.err}`);
       const m = decodeMessage(reply);
       assert.deepEqual([m.id, m.qr, m.rcode], [c.wire.readUInt16BE(0), true, RCODE.FORMERR]);

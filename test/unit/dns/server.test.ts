@@ -6,6 +6,7 @@ import {
   type DnsEndpoint, type DnsMessage, DnsServer, RCODE, RR_TYPE, StaticZone,
   decodeMessage, encodeMessage, exchangeUdp, newQuery, parseDnsServerConfig, queryDns,
 } from '../../../src/dns/index.js';
+import { rawUdp } from './raw-udp.js';
 
 const zone = new StaticZone(parseDnsServerConfig({
   records: [
@@ -18,16 +19,6 @@ const zone = new StaticZone(parseDnsServerConfig({
     { name: 'big.example.com', type: 'TXT', text: Array.from({ length: 4 }, () => 'x'.repeat(200)) },
   ],
 }).records);
-
-/** Sends raw bytes in one datagram and returns the first reply, or null after `ms`. */
-function rawUdp(server: DnsEndpoint, bytes: Buffer, ms = 300): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const sock = createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); resolve(null); }, ms);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
-    sock.send(bytes, server.port, server.host);
-  });
-}
 
 /** Sends length-prefixed frames on one TCP connection and collects `count` replies. */
 function rawTcp(server: DnsEndpoint, frames: Buffer[], count: number): Promise<DnsMessage[]> {
