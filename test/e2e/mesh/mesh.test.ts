@@ -118,6 +118,18 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     assert.ok(accessLines('node-1').some((l) => l.direction === 'outbound' && l.destinationWorkload === 'web' && l.reason === 'service default/web'));
   });
 
+  test('one access-log line per connection at each end, with both verified identities', async () => {
+    const inbound = (): Record<string, unknown>[] => accessLines('node-2').filter((l) => l.direction === 'inbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/web' && l.flag === '-');
+    const outbound = (): Record<string, unknown>[] => accessLines('node-1').filter((l) => l.direction === 'outbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/web' && l.flag === '-');
+    const [in0, out0] = [inbound().length, outbound().length];
+    // Three curls, three connections (each its own process).
+    for (let i = 0; i < 3; i++) assert.equal((await curl('client', `http://${ipOf('web')}:8080/once-${i}`)).code, 0);
+    await waitFor('three lines at each end', () => (inbound().length >= in0 + 3 && outbound().length >= out0 + 3 ? true : undefined), 5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([inbound().length - in0, outbound().length - out0], [3, 3], 'exactly one line per connection at each end');
+    for (const l of [...inbound().slice(in0), ...outbound().slice(out0)]) assert.ok(Number(l.bytesSent) > 0 && Number(l.bytesReceived) > 0, `bytes both ways: ${JSON.stringify(l)}`);
+  });
+
   test('on the underlay, pod traffic is only TLS to 15008 and the payload never shows', async () => {
     const marker = `ambit-secret-${randomUUID()}`;
     // Everything on the underlay, not only pod addresses: the payload must not show from any address.
