@@ -7,9 +7,9 @@
 
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { AmbitError } from '../errors.js';
+import { AmbitError, showValue } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from '../stream/protocol.js';
+import { CLIENT_LIMITS, clientMessageProblem, readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from '../stream/protocol.js';
 import type { ProxyStatus } from './admin-api.js';
 import type { ConfigView } from './view.js';
 import type { ControlPlaneMetrics } from './metrics.js';
@@ -43,7 +43,9 @@ export class StreamServer {
   private pushScheduled = false;
 
   constructor(private readonly opts: StreamServerOptions) {
-    this.server = tls.createServer({ SNICallback: (_n, cb) => cb(null, opts.secureContext()), minVersion: 'TLSv1.3' }, (sock) => this.accept(sock));
+    // A TCP connection that never finishes TLS is dropped after the handshake timeout (Node's
+    // default is 120 s: plenty of time for one node to hold every descriptor).
+    this.server = tls.createServer({ SNICallback: (_n, cb) => cb(null, opts.secureContext()), minVersion: 'TLSv1.3', handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (sock) => this.accept(sock));
     this.server.on('tlsClientError', (err, sock) => {
       opts.log.warn({ audit: true, event: 'stream.tls_failed', remote: sock.remoteAddress, err: err.message }, 'config stream TLS handshake failed');
     });
@@ -116,15 +118,26 @@ export class StreamServer {
         if (refused) return;
         if (!session) {
           clearTimeout(helloTimer);
-          if (msg.type !== 'hello') return refuse('STREAM_PROTOCOL', `Cannot open a config stream: the first message must be "hello", got ${JSON.stringify(msg.type)}`);
+          if (msg.type !== 'hello') return refuse('STREAM_PROTOCOL', `Cannot open a config stream: the first message must be "hello", got ${showValue(msg.type)}`);
+          const problem = clientMessageProblem(msg);
+          if (problem) return refuse('STREAM_MESSAGE_INVALID', `Cannot open a config stream: ${problem}`);
           session = this.hello(sock, msg, remote, refuse);
           return;
         }
-        this.onMessage(session, msg);
+        // Nothing a proxy sends is read before its shape is checked; a bad message ends that
+        // proxy's session only.
+        const problem = clientMessageProblem(msg);
+        if (problem) return refuse('STREAM_MESSAGE_INVALID', `Cannot read a message from node "${session.node}": ${problem}`);
+        try {
+          this.onMessage(session, msg);
+        } catch (err) {
+          log.error({ node: session.node, err: (err as Error).message }, 'config stream message failed; closing that session');
+          refuse('STREAM_INTERNAL', `Cannot handle a ${String(msg.type)} message: ${(err as Error).message}`);
+        }
       },
       (err) => log.warn({ remote, code: err.code }, err.message),
-      // Proxies send only hellos, ACKs and CSRs: nothing near a megabyte.
-      1024 * 1024,
+      // Proxies send only hellos, ACKs and CSRs: a hello is a few KB, nothing later near a megabyte.
+      () => (session ? 1024 * 1024 : CLIENT_LIMITS.helloFrameBytes),
     );
   }
 
@@ -135,7 +148,7 @@ export class StreamServer {
     }
     let auth: { node: string; expiresAt: number; identity?: string };
     try {
-      auth = this.opts.issuance.authenticateNode(String(msg.token ?? ''));
+      auth = this.opts.issuance.authenticateNode(msg.token as string);
     } catch (err) {
       const e = err as AmbitError;
       refuse(e.code ?? 'NODE_TOKEN_INVALID', e.message);
@@ -145,7 +158,7 @@ export class StreamServer {
       refuse('STREAM_NODE_MISMATCH', `Cannot open a config stream: the hello names node ${JSON.stringify(msg.node)} but the node credential is for "${auth.node}"`);
       return undefined;
     }
-    const version = typeof msg.version === 'number' && Number.isInteger(msg.version) && msg.version >= 0 ? msg.version : 0;
+    const version = msg.version as number; // a whole number (clientMessageProblem)
     // A node proxy and a workload on the same node (the egress gateway) hold separate sessions.
     const key = auth.identity === undefined ? auth.node : `${auth.node} ${auth.identity}`;
     const bound = auth.identity === undefined ? {} : { identity: auth.identity };
@@ -204,7 +217,7 @@ export class StreamServer {
         const version = s.inFlight;
         s.nackedVersion = version;
         s.inFlight = undefined;
-        const error = String(msg.error ?? 'no reason given');
+        const error = msg.error as string;
         st.nack = { version, error };
         this.opts.metrics?.nacks.inc();
         this.opts.log.warn({ node: s.node, version, error }, 'proxy rejected a configuration version (NACK); it keeps its previous one');
@@ -212,14 +225,12 @@ export class StreamServer {
       }
       case 'csr':
         return this.onCsr(s, msg);
-      default:
-        this.opts.log.warn({ node: s.node, type: msg.type }, 'ignoring an unknown config-stream message type');
     }
   }
 
   private onCsr(s: Session, msg: Record<string, unknown>): void {
-    const id = typeof msg.id === 'number' ? msg.id : -1;
-    const identity = String(msg.identity ?? '');
+    const id = msg.id as number;
+    const identity = msg.identity as string;
     const fail = (code: string, message: string): void => {
       this.opts.metrics?.svidRefusals.inc({ code });
       this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, ...(s.identity ? { boundIdentity: s.identity } : {}), code }, message);
@@ -227,13 +238,18 @@ export class StreamServer {
     };
     if (Date.now() >= s.expiresAt) return fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
     try {
-      const svid = this.opts.issuance.issue(s.node, identity, String(msg.csr ?? ''), s.identity);
+      const svid = this.opts.issuance.issue(s.node, identity, msg.csr as string, s.identity);
       this.opts.metrics?.svidsSigned.inc();
       this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
       writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });
     } catch (err) {
       const e = err as AmbitError;
       fail(e.code ?? 'SVID_REFUSED', e.message);
+    }
+    // A proxy that does not read its answers stops being read until it does.
+    if (s.sock.writableLength > UNREAD_REPLY_BYTES && !s.sock.isPaused()) {
+      s.sock.pause();
+      s.sock.once('drain', () => s.sock.resume());
     }
   }
 
@@ -260,6 +276,11 @@ export class StreamServer {
     writeFrame(s.sock, frame);
   }
 }
+
+/** A TLS handshake not finished this long after the TCP accept is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Answers a proxy has not read beyond which its session stops being read. */
+const UNREAD_REPLY_BYTES = 1024 * 1024;
 
 interface Session {
   /** `node`, or `node identity` for a workload session. */

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from './protocol.js';
+import { CLIENT_LIMITS, readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from './protocol.js';
 import { decodeResource } from './resources.js';
 import { unknownField } from '../config/fields.js';
 
@@ -215,7 +215,7 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
   private onDelta(sock: tls.TLSSocket, d: Delta): void {
     const nack = (error: string): void => {
       this.opts.log.warn({ version: d.version, error }, 'rejecting configuration version (NACK); keeping the previous one');
-      writeFrame(sock, { type: 'nack', version: d.version, error });
+      writeFrame(sock, { type: 'nack', version: d.version, error: error.slice(0, CLIENT_LIMITS.nackErrorChars) });
       this.emit('nack', d.version, error);
     };
     const malformed = deltaProblem(d);

@@ -7,7 +7,7 @@
 // NACKs it with a reason and keeps what it had.
 
 import type { Duplex } from 'node:stream';
-import { AmbitError } from '../errors.js';
+import { AmbitError, showValue } from '../errors.js';
 import { parseSpiffeId } from '../identity/index.js';
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -47,6 +47,44 @@ export interface CsrRequest {
   csr: string;
 }
 export type ClientMessage = Hello | Ack | Nack | CsrRequest;
+
+/** Limits on what a proxy may send the control plane (a CSR is ~0.5 KB, a hello ~1-2 KB). */
+export const CLIENT_LIMITS = { helloFrameBytes: 16 * 1024, csrBytes: 16 * 1024, identityChars: 2048, nackErrorChars: 4096 } as const;
+
+type FieldCheck = (v: unknown) => boolean;
+const whole: FieldCheck = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const text = (max: number): FieldCheck => (v) => typeof v === 'string' && v.length <= max;
+const CLIENT_SHAPES: Record<ClientMessage['type'], Record<string, [FieldCheck, string]>> = {
+  hello: {
+    protocol: [whole, 'a whole number'],
+    node: [text(253), 'a string of at most 253 characters'],
+    token: [text(8192), 'a string of at most 8192 characters'],
+    version: [whole, 'a whole number'],
+    storeId: [(v) => v === null || text(256)(v), 'null or a string of at most 256 characters'],
+  },
+  ack: { version: [whole, 'a whole number'] },
+  nack: { version: [whole, 'a whole number'], error: [text(CLIENT_LIMITS.nackErrorChars), `a string of at most ${CLIENT_LIMITS.nackErrorChars} characters`] },
+  csr: {
+    id: [whole, 'a whole number'],
+    identity: [text(CLIENT_LIMITS.identityChars), `a string of at most ${CLIENT_LIMITS.identityChars} characters`],
+    csr: [text(CLIENT_LIMITS.csrBytes), `a PEM string of at most ${CLIENT_LIMITS.csrBytes} characters`],
+  },
+};
+
+/**
+ * What is wrong with a message from a proxy (its type, a field's type or size, a field too many),
+ * or undefined: the control plane reads nothing a proxy sends before this passes.
+ */
+export function clientMessageProblem(msg: Record<string, unknown>): string | undefined {
+  const shape = Object.hasOwn(CLIENT_SHAPES, msg.type as string) ? CLIENT_SHAPES[msg.type as ClientMessage['type']] : undefined;
+  if (!shape) return `unknown message type ${showValue(msg.type)} (expected ${Object.keys(CLIENT_SHAPES).join(', ')})`;
+  for (const [field, [ok, what]] of Object.entries(shape)) {
+    if (!ok(msg[field])) return `${msg.type as string}.${field} must be ${what}, got ${showValue(msg[field])}`;
+  }
+  const extra = Object.keys(msg).find((k) => k !== 'type' && !Object.hasOwn(shape, k));
+  if (extra !== undefined) return `${msg.type as string}.${showValue(extra).slice(1, -1)} is not a known field`;
+  return undefined;
+}
 
 export interface Welcome {
   type: 'welcome';
@@ -97,7 +135,7 @@ export function writeFrame(sock: Duplex, msg: object | string): boolean {
  * Reads frames from a socket and hands each parsed message to `onMessage`. A frame over the
  * limit or that is not a JSON object ends the connection with an error (the caller logs it).
  */
-export function readFrames(sock: Duplex, onMessage: (msg: Record<string, unknown>) => void, onBad: (err: AmbitError) => void, maxBytes = MAX_FRAME_BYTES): void {
+export function readFrames(sock: Duplex, onMessage: (msg: Record<string, unknown>) => void, onBad: (err: AmbitError) => void, limit: number | (() => number) = MAX_FRAME_BYTES): void {
   let chunks: Buffer[] = [];
   let have = 0;
   let need = -1;
@@ -109,6 +147,7 @@ export function readFrames(sock: Duplex, onMessage: (msg: Record<string, unknown
         if (have < 4) return;
         const buf = take(4);
         need = buf.readUInt32BE(0);
+        const maxBytes = typeof limit === 'number' ? limit : limit();
         if (need > maxBytes) {
           onBad(new AmbitError('STREAM_FRAME_TOO_LARGE', `Cannot read a config-stream frame: ${need} bytes is over the limit of ${maxBytes}`));
           sock.destroy();

@@ -1,0 +1,115 @@
+// A compromised node against the real `ambit control-plane` process: hostile frames on the config
+// stream, before and after a valid hello. Each ends that node's session with an error that names
+// the field; the control plane keeps serving every other node (one of these frames used to kill
+// it: `String()` of an object whose toString is not a function threw out of the socket handler).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import { ControlPlaneProcess } from '../../src/testing/control-plane-process.js';
+import { ConfigStreamClient } from '../../src/stream/index.js';
+import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
+import { CLIENT_LIMITS, PROTOCOL_VERSION, readFrames, writeFrame } from '../../src/stream/protocol.js';
+import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
+import { silentLogger } from '../../src/log.js';
+import { parseDocuments } from '../../src/config/index.js';
+
+let cp: ControlPlaneProcess;
+let bundle: string;
+const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
+
+before(async () => {
+  cp = await ControlPlaneProcess.start();
+  bundle = await cp.admin.trustBundle();
+  await cp.admin.apply(parseDocuments(`apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec: {nodeName: node-1, serviceAccountName: web, containers: [{name: main, command: [sleep, "1"]}]}
+`, 'test'));
+});
+after(async () => { await cp?.stop(); });
+
+/** A raw TLS connection to the stream: the frames it gets back, and when it closes. */
+async function raw(): Promise<{ sock: tls.TLSSocket; frames: Record<string, unknown>[]; closed: Promise<void> }> {
+  const [host, port] = [cp.streamAddress.slice(0, cp.streamAddress.lastIndexOf(':')), Number(cp.streamAddress.slice(cp.streamAddress.lastIndexOf(':') + 1))];
+  const sock = tls.connect({ host, port, servername: 'control-plane.ambit', ca: bundle, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('secureConnect', () => r()));
+  const frames: Record<string, unknown>[] = [];
+  readFrames(sock, (m) => frames.push(m), () => undefined);
+  const closed = new Promise<void>((r) => sock.once('close', () => r()));
+  return { sock, frames, closed };
+}
+
+async function hello(): Promise<Awaited<ReturnType<typeof raw>>> {
+  const c = await raw();
+  writeFrame(c.sock, { type: 'hello', protocol: PROTOCOL_VERSION, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), version: 0, storeId: null });
+  const end = Date.now() + 5000;
+  while (!c.frames.some((f) => f.type === 'welcome')) {
+    if (Date.now() > end) throw new Error(`no welcome: ${JSON.stringify(c.frames)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return c;
+}
+
+async function stillServing(): Promise<void> {
+  const c = new ConfigStreamClient({ address: cp.streamAddress, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger() });
+  c.start();
+  try {
+    await c.waitForVersion(1, 10_000);
+    const { csrPem } = createCsr(parseSpiffeId(WEB));
+    assert.ok((await c.requestSvid(WEB, csrPem)).chain.length > 0, 'another node still gets SVIDs');
+  } finally {
+    c.stop();
+  }
+}
+
+const evil = { toString: 1 };
+for (const [what, frame, message] of [
+  ['a CSR whose identity is an object with a non-function toString', { type: 'csr', id: 1, identity: evil, csr: 'x' }, /csr\.identity must be a string of at most 2048 characters, got \{"toString":1\}/],
+  ['a NACK whose error is such an object', { type: 'nack', version: 1, error: evil }, /nack\.error must be a string/],
+  ['a CSR larger than the limit', { type: 'csr', id: 2, identity: WEB, csr: 'x'.repeat(CLIENT_LIMITS.csrBytes + 1) }, /csr\.csr must be a PEM string of at most 16384 characters/],
+  ['a CSR with an id that is not a whole number', { type: 'csr', id: 'x', identity: WEB, csr: 'x' }, /csr\.id must be a whole number, got "x"/],
+  ['an unknown message type', { type: 'subscribe', all: true }, /unknown message type "subscribe"/],
+  ['an ack with a field too many', { type: 'ack', version: 1, force: true }, /ack\.force is not a known field/],
+] as const) {
+  test(`after hello, ${what} ends that session with STREAM_MESSAGE_INVALID; the control plane keeps serving`, async () => {
+    const c = await hello();
+    writeFrame(c.sock, frame);
+    await c.closed;
+    const err = c.frames.find((f) => f.type === 'error');
+    assert.equal(err?.code, 'STREAM_MESSAGE_INVALID', JSON.stringify(c.frames));
+    assert.match(String(err?.message), message);
+    await stillServing();
+  });
+}
+
+for (const [what, frame, message] of [
+  ['a version that is not a number', { version: 'abc' }, /hello\.version must be a whole number, got "abc"/],
+  ['a storeId that is an object', { storeId: { a: 1 } }, /hello\.storeId must be null or a string/],
+  ['a field too many', { debug: true }, /hello\.debug is not a known field/],
+] as const) {
+  test(`a hello with ${what} is refused, naming the field`, async () => {
+    const c = await raw();
+    const good: Record<string, unknown> = { type: 'hello', protocol: PROTOCOL_VERSION, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), version: 0, storeId: null };
+    writeFrame(c.sock, { ...good, ...frame });
+    await c.closed;
+    const err = c.frames.find((f) => f.type === 'error');
+    assert.equal(err?.code, 'STREAM_MESSAGE_INVALID', JSON.stringify(c.frames));
+    assert.match(String(err?.message), message);
+  });
+}
+
+test('before hello a frame may be 16 KB at most: a larger one closes the connection unread', async () => {
+  const c = await raw();
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(1024 * 1024);
+  c.sock.write(len);
+  c.sock.write(Buffer.alloc(64 * 1024, 0x20));
+  await c.closed;
+  assert.equal(c.frames.length, 0);
+  await stillServing();
+});
