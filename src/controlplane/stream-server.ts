@@ -179,6 +179,13 @@ export class StreamServer {
       old.sock.destroy();
     }
     this.sessions.set(key, session);
+    // The credential bounds the session, not only its CSRs: a node whose token has expired gets no
+    // more configuration either (it reconnects with a fresh one).
+    const expiry = setTimeout(() => {
+      if (this.sessions.get(key) === session) refuse('NODE_TOKEN_EXPIRED', `Cannot keep the config stream of node "${auth.node}": its node credential expired at ${new Date(auth.expiresAt).toISOString()}; reconnect with a fresh one`);
+    }, Math.min(Math.max(0, auth.expiresAt - Date.now()), 2 ** 31 - 1));
+    expiry.unref();
+    sock.once('close', () => clearTimeout(expiry));
     const prev = this.status.get(key);
     this.status.set(key, {
       node: auth.node,

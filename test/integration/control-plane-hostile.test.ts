@@ -12,6 +12,9 @@ import { CLIENT_LIMITS, PROTOCOL_VERSION, readFrames, writeFrame } from '../../s
 import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
 import { silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
+import { NodeTokenIssuer } from '../../src/ca/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let cp: ControlPlaneProcess;
 let bundle: string;
@@ -112,4 +115,21 @@ test('before hello a frame may be 16 KB at most: a larger one closes the connect
   await c.closed;
   assert.equal(c.frames.length, 0);
   await stillServing();
+});
+
+test('a session ends when its node credential expires (audited); the node gets no more configuration on it', async () => {
+  // A 60 s credential issued 58 s ago, signed with the control plane's own key (its data dir).
+  const issuer = NodeTokenIssuer.fromPem(readFileSync(join(cp.dataDir, 'ca', 'node-token-key.pem'), 'utf8'));
+  const c = new ConfigStreamClient({ address: cp.streamAddress, node: 'node-1', token: issuer.issue('node-1', 60, new Date(Date.now() - 58_000)), trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger(), backoff: { initialMs: 5000, maxMs: 5000 } });
+  const refused = new Promise<{ code: string; message: string }>((r) => c.once('refused', (e) => r(e)));
+  c.start();
+  try {
+    await c.waitForVersion(1, 10_000);
+    const err = await Promise.race([refused, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('the session outlived its credential by 10 s')), 12_000))]);
+    assert.equal(err.code, 'NODE_TOKEN_EXPIRED');
+    assert.match(err.message, /^Cannot keep the config stream of node "node-1": its node credential expired at /);
+    assert.ok(cp.auditLines().some((l) => l.event === 'stream.refused' && l.code === 'NODE_TOKEN_EXPIRED'));
+  } finally {
+    c.stop();
+  }
 });
