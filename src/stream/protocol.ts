@@ -9,6 +9,7 @@
 import type { Duplex } from 'node:stream';
 import { AmbitError, showValue } from '../errors.js';
 import { parseSpiffeId } from '../identity/index.js';
+import { unknownField } from '../config/fields.js';
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 export const PROTOCOL_VERSION = 1;
@@ -51,24 +52,20 @@ export type ClientMessage = Hello | Ack | Nack | CsrRequest;
 /** Limits on what a proxy may send the control plane (a CSR is ~0.5 KB, a hello ~1-2 KB). */
 export const CLIENT_LIMITS = { helloFrameBytes: 16 * 1024, csrBytes: 16 * 1024, identityChars: 2048, nackErrorChars: 4096 } as const;
 
-type FieldCheck = (v: unknown) => boolean;
-const whole: FieldCheck = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
-const text = (max: number): FieldCheck => (v) => typeof v === 'string' && v.length <= max;
-const CLIENT_SHAPES: Record<ClientMessage['type'], Record<string, [FieldCheck, string]>> = {
+type FieldCheck = [ok: (v: unknown) => boolean, what: string];
+const whole: FieldCheck = [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a whole number'];
+const text = (max: number, what = 'a string'): FieldCheck => [(v) => typeof v === 'string' && v.length <= max, `${what} of at most ${max} characters`];
+const CLIENT_SHAPES: Record<ClientMessage['type'], Record<string, FieldCheck>> = {
   hello: {
-    protocol: [whole, 'a whole number'],
-    node: [text(253), 'a string of at most 253 characters'],
-    token: [text(8192), 'a string of at most 8192 characters'],
-    version: [whole, 'a whole number'],
-    storeId: [(v) => v === null || text(256)(v), 'null or a string of at most 256 characters'],
+    protocol: whole,
+    node: text(253),
+    token: text(8192),
+    version: whole,
+    storeId: [(v) => v === null || text(256)[0](v), 'null or a string of at most 256 characters'],
   },
-  ack: { version: [whole, 'a whole number'] },
-  nack: { version: [whole, 'a whole number'], error: [text(CLIENT_LIMITS.nackErrorChars), `a string of at most ${CLIENT_LIMITS.nackErrorChars} characters`] },
-  csr: {
-    id: [whole, 'a whole number'],
-    identity: [text(CLIENT_LIMITS.identityChars), `a string of at most ${CLIENT_LIMITS.identityChars} characters`],
-    csr: [text(CLIENT_LIMITS.csrBytes), `a PEM string of at most ${CLIENT_LIMITS.csrBytes} characters`],
-  },
+  ack: { version: whole },
+  nack: { version: whole, error: text(CLIENT_LIMITS.nackErrorChars) },
+  csr: { id: whole, identity: text(CLIENT_LIMITS.identityChars), csr: text(CLIENT_LIMITS.csrBytes, 'a PEM string') },
 };
 
 /**
@@ -81,7 +78,7 @@ export function clientMessageProblem(msg: Record<string, unknown>): string | und
   for (const [field, [ok, what]] of Object.entries(shape)) {
     if (!ok(msg[field])) return `${msg.type as string}.${field} must be ${what}, got ${showValue(msg[field])}`;
   }
-  const extra = Object.keys(msg).find((k) => k !== 'type' && !Object.hasOwn(shape, k));
+  const extra = unknownField(msg, ['type', ...Object.keys(shape)]);
   if (extra !== undefined) return `${msg.type as string}.${showValue(extra).slice(1, -1)} is not a known field`;
   return undefined;
 }
