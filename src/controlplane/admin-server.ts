@@ -6,7 +6,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AdminApi, StoreEvent } from './admin-api.js';
-import { KINDS, type Kind } from '../config/types.js';
+import { ADMIN_ROUTES, knownPath, parseAdminRequest, takesBody } from './admin-requests.js';
 
 /** The server side needs the same API plus a synchronous watch registration. */
 export interface AdminBackend extends Omit<AdminApi, 'watch'> {
@@ -14,99 +14,122 @@ export interface AdminBackend extends Omit<AdminApi, 'watch'> {
   watch(fromRevision: number, onEvent: (e: StoreEvent) => void): () => void;
 }
 
-const MAX_BODY = 512 * 1024 * 1024;
+/** A request body larger than this is refused (413) before it is parsed. */
+export const MAX_BODY = 64 * 1024 * 1024;
+
+/**
+ * A watcher that leaves this much of its stream unread has its watch ended (it reconnects from
+ * its last revision, as after any break): the control plane does not hold an unbounded backlog
+ * for a reader that has stopped. One event may be larger on its own (a snapshot of the store).
+ */
+export const WATCH_MAX_UNREAD = 16 * 1024 * 1024;
+
+const STATUS: Record<string, number> = { NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, REQUEST_TOO_LARGE: 413, INTERNAL: 500 };
 
 export function serveAdmin(socketPath: string, backend: AdminBackend, log: Logger): Promise<http.Server> {
   if (existsSync(socketPath)) unlinkSync(socketPath);
   const server = http.createServer((req, res) => {
-    handle(req, res, backend).catch((err: unknown) => {
+    handle(req, res, backend, log).catch((err: unknown) => {
       const e = err instanceof AmbitError ? err : new AmbitError('INTERNAL', (err as Error).message ?? String(err));
-      const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'INTERNAL' ? 500 : 400;
+      const status = STATUS[e.code] ?? 400;
       if (status === 500) log.error({ err }, 'admin API request failed');
-      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(status, { 'content-type': 'application/json', ...(status === 405 ? { allow: allowed(new URL(req.url ?? '/', 'http://admin').pathname) } : {}), ...(status === 413 ? { connection: 'close' } : {}) });
       res.end(JSON.stringify({ error: { code: e.code, message: e.message, path: e.path, value: e.value } }));
     });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
-      chmodSync(socketPath, 0o600);
-      resolve(server);
-    });
+    // The socket is the admin's door: created owner-only (the bind happens inside listen(), under
+    // this umask), never world-connectable for a moment as a chmod after the bind would leave it.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(socketPath, () => {
+        chmodSync(socketPath, 0o600);
+        resolve(server);
+      });
+    } finally {
+      process.umask(umask);
+    }
   });
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: AdminBackend): Promise<void> {
+function allowed(path: string): string {
+  return ADMIN_ROUTES.filter((r) => r.endsWith(` ${path}`)).map((r) => r.slice(0, r.indexOf(' '))).join(', ');
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: AdminBackend, log: Logger): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const route = `${req.method} ${url.pathname}`;
-  const send = (body: unknown): void => {
+  if (!ADMIN_ROUTES.includes(route) && knownPath(url.pathname)) {
+    throw new AmbitError('METHOD_NOT_ALLOWED', `Cannot serve ${route}: ${url.pathname} takes ${allowed(url.pathname)}`);
+  }
+  const r = parseAdminRequest(route, url, takesBody(route) ? await body(req) : undefined);
+  const send = (result: unknown): void => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
+    res.end(JSON.stringify(result));
   };
-  switch (route) {
-    case 'POST /v1/apply':
-      return send(await api.apply((await body(req)).resources as never));
-    case 'POST /v1/delete':
-      return send(await api.delete((await body(req)).refs as never));
-    case 'GET /v1/resources': {
-      const kind = url.searchParams.get('kind') ?? '';
-      if (!(KINDS as readonly string[]).includes(kind)) throw new AmbitError('KIND_UNKNOWN', `Cannot list ${JSON.stringify(kind)}: not a kind ambit knows (${KINDS.join(', ')})`, { value: kind });
-      const namespace = url.searchParams.get('namespace') ?? undefined;
-      const name = url.searchParams.get('name') ?? undefined;
-      return send(await api.get(kind as Kind, { ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) }));
-    }
-    case 'POST /v1/pod-status': {
-      const b = await body(req);
-      await api.setPodStatus(String(b.namespace), String(b.name), b.status as never);
+  switch (r.route) {
+    case 'apply':
+      return send(await api.apply(r.resources as never));
+    case 'delete':
+      return send(await api.delete(r.refs));
+    case 'resources':
+      return send(await api.get(r.kind, { ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), ...(r.name !== undefined ? { name: r.name } : {}) }));
+    case 'pod-status':
+      await api.setPodStatus(r.namespace, r.name, r.status);
       return send({ ok: true });
-    }
-    case 'POST /v1/node-tokens': {
-      const b = await body(req);
-      return send({ token: await api.issueNodeToken(String(b.node), Number(b.ttlSeconds)) });
-    }
-    case 'POST /v1/workload-tokens': {
-      const b = await body(req);
-      return send({ token: await api.issueWorkloadToken(String(b.node), String(b.identity), Number(b.ttlSeconds)) });
-    }
-    case 'GET /v1/trust-bundle':
+    case 'node-tokens':
+      return send({ token: await api.issueNodeToken(r.node, r.ttlSeconds) });
+    case 'workload-tokens':
+      return send({ token: await api.issueWorkloadToken(r.node, r.identity, r.ttlSeconds) });
+    case 'trust-bundle':
       return send({ pem: await api.trustBundle() });
-    case 'GET /v1/status':
+    case 'status':
       return send(await api.status());
-    case 'POST /v1/faults/pause-delivery': {
-      const b = await body(req);
-      await api.pauseDelivery(String(b.node), b.paused === true);
+    case 'pause-delivery':
+      await api.pauseDelivery(r.node, r.paused);
       return send({ ok: true });
-    }
-    case 'GET /v1/watch': {
-      const from = Number(url.searchParams.get('from') ?? '0');
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      res.flushHeaders();
-      const stop = api.watch(Number.isInteger(from) && from >= 0 ? from : 0, (e) => res.write(JSON.stringify(e) + '\n'));
-      const ping = setInterval(() => res.write('\n'), 15_000);
-      res.on('close', () => {
-        stop();
-        clearInterval(ping);
-      });
-      return;
-    }
-    default:
-      throw new AmbitError('NOT_FOUND', `Cannot serve ${route}: no such admin API route`);
+    case 'watch':
+      return watch(res, api, r.from, log);
   }
 }
 
-async function body(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+function watch(res: http.ServerResponse, api: AdminBackend, from: number, log: Logger): void {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  res.flushHeaders();
+  let cut = false;
+  const stop = api.watch(from, (e) => {
+    if (cut) return;
+    if (res.writableLength > WATCH_MAX_UNREAD) {
+      cut = true;
+      log.warn({ unreadBytes: res.writableLength, limit: WATCH_MAX_UNREAD, revision: e.revision }, 'admin watch ended: the watcher left too much unread (it may watch again from its last revision)');
+      res.destroy();
+      return;
+    }
+    res.write(JSON.stringify(e) + '\n');
+  });
+  const ping = setInterval(() => res.write('\n'), 15_000);
+  res.on('close', () => {
+    stop();
+    clearInterval(ping);
+  });
+}
+
+async function body(req: http.IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = (): AmbitError => new AmbitError('REQUEST_TOO_LARGE', `Cannot read the request: the body is over ${MAX_BODY} bytes`);
+  if (declared > MAX_BODY) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new AmbitError('REQUEST_TOO_LARGE', `Cannot read the request: over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw tooLarge();
     chunks.push(c as Buffer);
   }
   try {
-    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch {
-    throw new AmbitError('REQUEST_INVALID', 'Cannot read the request: the body is not a JSON object');
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch (err) {
+    throw new AmbitError('REQUEST_INVALID', `Cannot read the request: the body is not JSON (${(err as Error).message})`);
   }
 }

@@ -11,7 +11,7 @@ import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
 import { CLIENT_LIMITS, PROTOCOL_VERSION, readFrames, writeFrame } from '../../src/stream/protocol.js';
 import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
 import { silentLogger } from '../../src/log.js';
-import { parseDocuments } from '../../src/config/index.js';
+import { applyShopWeb } from './shop-fixture.js';
 import { NodeTokenIssuer } from '../../src/ca/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,15 +23,7 @@ const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
 before(async () => {
   cp = await ControlPlaneProcess.start();
   bundle = await cp.admin.trustBundle();
-  await cp.admin.apply(parseDocuments(`apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop}
-spec: {nodeName: node-1, serviceAccountName: web, containers: [{name: main, command: [sleep, "1"]}]}
-`, 'test'));
+  await applyShopWeb(cp);
 });
 after(async () => { await cp?.stop(); });
 
