@@ -13,6 +13,7 @@ import { CLIENT_LIMITS, clientMessageProblem, readFrames, writeFrame, PROTOCOL_V
 import type { ProxyStatus } from './admin-api.js';
 import type { ConfigView } from './view.js';
 import type { ControlPlaneMetrics } from './metrics.js';
+import { RoundRobin } from './round-robin.js';
 
 /** What the stream needs of the CA: narrow on purpose. */
 export interface IssuanceService {
@@ -41,6 +42,8 @@ export class StreamServer {
   private readonly status = new Map<string, ProxyStatus>();
   private readonly paused = new Set<string>();
   private pushScheduled = false;
+  /** CSRs of every session, signed in turns (round-robin.ts): a flood from one node waits behind the others. */
+  private readonly csrs = new RoundRobin<Session, Record<string, unknown>>((s, msg) => this.signCsr(s, msg));
 
   constructor(private readonly opts: StreamServerOptions) {
     // A TCP connection that never finishes TLS is dropped after the handshake timeout (Node's
@@ -104,6 +107,7 @@ export class StreamServer {
     sock.on('error', (err) => log.debug({ remote, err: err.message }, 'config stream socket error'));
     sock.on('close', () => {
       clearTimeout(helloTimer);
+      if (session) this.csrs.drop(session);
       if (session && this.sessions.get(session.key) === session) {
         this.sessions.delete(session.key);
         const st = this.status.get(session.key);
@@ -235,29 +239,64 @@ export class StreamServer {
     }
   }
 
+  /** Queues a CSR; a session with CSR_QUEUE_MAX waiting is not read until it has fewer. */
   private onCsr(s: Session, msg: Record<string, unknown>): void {
+    this.csrs.push(s, msg);
+    this.flowControl(s);
+  }
+
+  private signCsr(s: Session, msg: Record<string, unknown>): void {
     const id = msg.id as number;
     const identity = msg.identity as string;
+    if (s.sock.destroyed) return;
     const fail = (code: string, message: string): void => {
       this.opts.metrics?.svidRefusals.inc({ code });
       this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, ...(s.identity ? { boundIdentity: s.identity } : {}), code }, message);
       writeFrame(s.sock, { type: 'svid-error', id, code, message });
     };
-    if (Date.now() >= s.expiresAt) return fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
     try {
-      const svid = this.opts.issuance.issue(s.node, identity, msg.csr as string, s.identity);
-      this.opts.metrics?.svidsSigned.inc();
-      this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
-      writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });
+      if (Date.now() >= s.expiresAt) {
+        fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
+      } else {
+        try {
+          const svid = this.opts.issuance.issue(s.node, identity, msg.csr as string, s.identity);
+          this.opts.metrics?.svidsSigned.inc();
+          this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
+          writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });
+        } catch (err) {
+          const e = err as AmbitError;
+          fail(e.code ?? 'SVID_REFUSED', e.message);
+        }
+      }
     } catch (err) {
-      const e = err as AmbitError;
-      fail(e.code ?? 'SVID_REFUSED', e.message);
+      // Only this session is at stake (a write into a socket that went, say).
+      this.opts.log.error({ node: s.node, err: (err as Error).message }, 'answering a CSR failed; closing that session');
+      s.sock.destroy();
+      return;
     }
-    // A proxy that does not read its answers stops being read until it does.
-    if (s.sock.writableLength > UNREAD_REPLY_BYTES && !s.sock.isPaused()) {
-      s.sock.pause();
-      s.sock.once('drain', () => s.sock.resume());
+    this.flowControl(s);
+  }
+
+  /**
+   * A session is read only while it has fewer than CSR_QUEUE_MAX CSRs waiting and at most
+   * UNREAD_REPLY_BYTES of answers unread; while its answers go unread it is not signed for either.
+   */
+  private flowControl(s: Session): void {
+    const { sock } = s;
+    if (sock.destroyed) return;
+    const unread = sock.writableLength > UNREAD_REPLY_BYTES;
+    if (unread && !s.awaitingDrain) {
+      s.awaitingDrain = true;
+      this.csrs.hold(s);
+      sock.once('drain', () => {
+        s.awaitingDrain = false;
+        this.csrs.release(s);
+        this.flowControl(s);
+      });
     }
+    const stop = unread || this.csrs.waiting(s) >= CSR_QUEUE_MAX;
+    if (stop && !sock.isPaused()) sock.pause();
+    else if (!stop && sock.isPaused()) sock.resume();
   }
 
   private push(s: Session): void {
@@ -286,8 +325,10 @@ export class StreamServer {
 
 /** A TLS handshake not finished this long after the TCP accept is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Answers a proxy has not read beyond which its session stops being read. */
+/** Answers a proxy has not read beyond which its session stops being read (and signed for). */
 const UNREAD_REPLY_BYTES = 1024 * 1024;
+/** CSRs waiting for one session beyond which it stops being read: it waits, nothing is refused. */
+export const CSR_QUEUE_MAX = 64;
 
 interface Session {
   /** `node`, or `node identity` for a workload session. */
@@ -302,4 +343,6 @@ interface Session {
   sameStore: boolean;
   inFlight: number | undefined;
   nackedVersion: number | undefined;
+  /** Its answers went unread past UNREAD_REPLY_BYTES: waiting for the socket's 'drain'. */
+  awaitingDrain?: boolean;
 }

@@ -12,6 +12,7 @@ import { CLIENT_LIMITS, PROTOCOL_VERSION, readFrames, writeFrame } from '../../s
 import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
 import { silentLogger } from '../../src/log.js';
 import { applyShopWeb } from './shop-fixture.js';
+import { parseDocuments } from '../../src/config/index.js';
 import { NodeTokenIssuer } from '../../src/ca/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,9 +40,9 @@ async function raw(): Promise<{ sock: tls.TLSSocket; frames: Record<string, unkn
   return { sock, frames, closed };
 }
 
-async function hello(): Promise<Awaited<ReturnType<typeof raw>>> {
+async function hello(node = 'node-1'): Promise<Awaited<ReturnType<typeof raw>>> {
   const c = await raw();
-  writeFrame(c.sock, { type: 'hello', protocol: PROTOCOL_VERSION, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), version: 0, storeId: null });
+  writeFrame(c.sock, { type: 'hello', protocol: PROTOCOL_VERSION, node, token: await cp.admin.issueNodeToken(node, 3600), version: 0, storeId: null });
   const end = Date.now() + 5000;
   while (!c.frames.some((f) => f.type === 'welcome')) {
     if (Date.now() > end) throw new Error(`no welcome: ${JSON.stringify(c.frames)}`);
@@ -123,5 +124,49 @@ test('a session ends when its node credential expires (audited); the node gets n
     assert.ok(cp.auditLines().some((l) => l.event === 'stream.refused' && l.code === 'NODE_TOKEN_EXPIRED'));
   } finally {
     c.stop();
+  }
+});
+
+test('a node flooding CSRs does not hold up another node\'s: CSRs are signed in turns, and every one of the flood is answered', async () => {
+  await cp.admin.apply(parseDocuments(`apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop}
+spec: {nodeName: node-2, serviceAccountName: api, containers: [{name: main, command: [sleep, "1"]}]}
+`, 'test'));
+  const API = 'spiffe://cluster.local/ns/shop/sa/api';
+  const flood = 3000;
+  const a = await hello('node-1');
+  const b = await hello('node-2');
+  const webCsr = createCsr(parseSpiffeId(WEB)).csrPem;
+  const apiCsr = createCsr(parseSpiffeId(API)).csrPem;
+  const answers = (c: typeof a): number => c.frames.filter((f) => f.type === 'svid' || f.type === 'svid-error').length;
+  const waitFor = async (what: string, pred: () => boolean, ms = 30_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  try {
+    const auditBefore = cp.auditLines().length;
+    for (let i = 0; i < flood; i++) writeFrame(a.sock, { type: 'csr', id: 10_000 + i, identity: WEB, csr: webCsr });
+    await waitFor('the flood to be under way', () => answers(a) >= 20);
+    const aAtSend = answers(a);
+    writeFrame(b.sock, { type: 'csr', id: 1, identity: API, csr: apiCsr });
+    await waitFor('node-2\'s answer', () => answers(b) >= 1);
+    assert.equal(b.frames.find((f) => f.type === 'svid' || f.type === 'svid-error')?.type, 'svid');
+    // The server's own order of signing (its audit lines): how many of node-1's flood it signed
+    // after node-2's CSR was sent and before node-2's. Without turns it signed what it had read of
+    // the flood first (thousands); with them, what one node may have queued plus one slice.
+    const issued = cp.auditLines().slice(auditBefore).filter((l) => l.event === 'svid.issued');
+    const bAt = issued.findIndex((l) => l.node === 'node-2');
+    assert.ok(bAt >= 0, 'node-2\'s SVID is in the audit log');
+    const aheadOfB = bAt - aAtSend;
+    assert.ok(aheadOfB < 150, `node-1's CSRs signed between node-2's CSR and its answer: ${aheadOfB} (of ${flood})`);
+    await waitFor('every CSR of the flood to be answered', () => answers(a) === flood);
+    assert.ok(a.frames.filter((f) => f.type === 'svid').length === flood, 'the flood was signed, not refused');
+  } finally {
+    a.sock.destroy();
+    b.sock.destroy();
   }
 });
