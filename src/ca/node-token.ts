@@ -25,6 +25,8 @@ export interface NodeTokenClaims {
 export interface VerifiedNodeToken {
   node: string;
   exp: Date;
+  /** When it was issued (`iat`, Unix seconds): what a node revocation cuts by. */
+  iat: number;
   identity?: string;
 }
 
@@ -133,6 +135,7 @@ export class NodeTokenIssuer {
     const claims = decodeJson(parts[1]!, 'payload');
     if (typeof claims.sub !== 'string' || claims.sub === '') malformed('payload sub is not a non-empty string');
     if (!Number.isSafeInteger(claims.exp)) malformed('payload exp is not an integer');
+    if (!Number.isSafeInteger(claims.iat)) malformed('payload iat is not an integer');
     if (claims.identity !== undefined && (typeof claims.identity !== 'string' || !claims.identity.startsWith('spiffe://'))) malformed('payload identity is not a spiffe:// URI');
     if (claims.aud !== NODE_TOKEN_AUDIENCE) {
       throw new AmbitError('NODE_TOKEN_AUDIENCE', `Cannot verify node token: audience ${showValue(claims.aud)} is not ${showValue(NODE_TOKEN_AUDIENCE)}`, { path: 'token.aud', value: claims.aud });
@@ -141,6 +144,6 @@ export class NodeTokenIssuer {
     if (Math.floor(now.getTime() / 1000) >= exp) {
       throw new AmbitError('NODE_TOKEN_EXPIRED', `Cannot verify node token for node ${showValue(claims.sub)}: it expired at ${new Date(exp * 1000).toISOString()}`, { path: 'token.exp', value: exp });
     }
-    return { node: claims.sub, exp: new Date(exp * 1000), ...(typeof claims.identity === 'string' ? { identity: claims.identity } : {}) };
+    return { node: claims.sub, exp: new Date(exp * 1000), iat: claims.iat as number, ...(typeof claims.identity === 'string' ? { identity: claims.identity } : {}) };
   }
 }

@@ -7,6 +7,7 @@ import { AmbitError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerResourceCommands } from './resources.js';
 import { registerStatus } from './status.js';
+import { registerNode } from './node.js';
 import { registerControlPlane } from './control-plane.js';
 import { registerLab } from './lab.js';
 import { registerApp } from './app.js';
@@ -28,6 +29,7 @@ program
 
 registerResourceCommands(program);
 registerStatus(program);
+registerNode(program);
 registerControlPlane(program);
 registerNodeProxy(program);
 registerEgressGateway(program);

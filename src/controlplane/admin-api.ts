@@ -31,6 +31,14 @@ export interface StoreEvent {
   snapshot?: true;
 }
 
+export interface NodeRevocationResult {
+  node: string;
+  /** Credentials issued up to this time (ISO 8601, whole seconds) are refused. */
+  issuedUpTo: string;
+  /** Config-stream sessions of the node (its proxy, workloads on it) ended by the revocation. */
+  sessionsEnded: number;
+}
+
 export interface ProxyStatus {
   /** Node name proven by the proxy's node credential. */
   node: string;
@@ -79,6 +87,12 @@ export interface AdminApi {
   /** The mesh trust bundle (every root, PEM concatenated). */
   trustBundle(): Promise<string>;
   status(): Promise<ControlPlaneStatus>;
+  /**
+   * Revokes every node and workload credential of `node` issued up to now (durably): their
+   * sessions end with NODE_TOKEN_REVOKED and they are refused from then on. SVIDs the node holds
+   * already live out their TTL. Credentials issued a second later work.
+   */
+  revokeNode(node: string): Promise<NodeRevocationResult>;
   /** Fault knob: hold (true) or resume (false) configuration delivery to one node's proxy. */
   pauseDelivery(node: string, paused: boolean): Promise<void>;
 }

@@ -87,6 +87,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: 
       return send({ pem: await api.trustBundle() });
     case 'status':
       return send(await api.status());
+    case 'node-revocations':
+      return send(await api.revokeNode(r.node));
     case 'pause-delivery':
       await api.pauseDelivery(r.node, r.paused);
       return send({ ok: true });

@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store/index.js';
 import { parseResource } from '../config/index.js';
-import { CA_FILES, CertificateAuthority, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
+import { CA_FILES, CertificateAuthority, NodeRevocations, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import type { AdminBackend } from './admin-server.js';
@@ -67,6 +67,7 @@ export class ControlPlane {
     readonly store: Store,
     readonly ca: CertificateAuthority,
     readonly tokens: NodeTokenIssuer,
+    private readonly revocations: NodeRevocations,
   ) {
     this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
     this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''));
@@ -96,7 +97,8 @@ export class ControlPlane {
       log.info({ trustDomain: td, caDir }, 'generated a new mesh root CA');
     }
     const tokens = await NodeTokenIssuer.loadOrGenerate(caDir);
-    const cp = new ControlPlane(opts, store, ca, tokens);
+    mkdirSync(caDir, { recursive: true, mode: 0o700 });
+    const cp = new ControlPlane(opts, store, ca, tokens, NodeRevocations.load(caDir));
     await cp.listen();
     return cp;
   }
@@ -179,6 +181,7 @@ export class ControlPlane {
     return {
       authenticateNode: (token) => {
         const t = this.tokens.verify(token);
+        this.revocations.check(t.node, t.iat);
         return { node: t.node, expiresAt: t.exp.getTime(), ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
       issue: (node, identity, csrPem, boundIdentity) => {
@@ -226,6 +229,14 @@ export class ControlPlane {
       trustBundle: async () => this.ca.bundle.pem(),
       status: async () => this.status(),
       pauseDelivery: async (node, paused) => this.stream.setPaused(node, paused),
+      revokeNode: async (node) => {
+        checkNodeName('revoke a node', node);
+        const r = this.revocations.revoke(node);
+        const upTo = new Date(r.issuedUpTo * 1000).toISOString();
+        const ended = this.stream.endNode(node, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credentials (issued up to ${upTo}) were revoked`);
+        this.opts.log.warn({ audit: true, event: 'node.revoked', node, issuedUpTo: upTo, sessionsEnded: ended }, 'node credentials revoked');
+        return { node, issuedUpTo: upTo, sessionsEnded: ended };
+      },
       watch: (from, onEvent) => this.watchStore(from, onEvent),
     };
   }
@@ -248,8 +259,12 @@ export class ControlPlane {
   }
 }
 
+function checkNodeName(action: string, node: string): void {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new AmbitError('NODE_NAME_INVALID', `Cannot ${action}: ${JSON.stringify(node)} is not a valid node name`, { path: 'node', value: node });
+}
+
 function checkCredentialRequest(what: string, node: string, ttl: number): void {
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new AmbitError('NODE_NAME_INVALID', `Cannot issue a ${what}: ${JSON.stringify(node)} is not a valid node name`, { path: 'node', value: node });
+  checkNodeName(`issue a ${what}`, node);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 86400) throw new AmbitError('TTL_INVALID', `Cannot issue a ${what}: ttlSeconds must be an integer from 60 to 31622400, got ${ttl}`, { path: 'ttlSeconds', value: ttl });
 }
 

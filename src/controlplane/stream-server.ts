@@ -73,6 +73,13 @@ export class StreamServer {
     if (!paused) this.schedulePush();
   }
 
+  /** Ends every session of `node` (its proxy's and its workloads'), each with `code`; returns how many. */
+  endNode(node: string, code: string, message: string): number {
+    const ending = [...this.sessions.values()].filter((s) => s.node === node);
+    for (const s of ending) s.end(code, message);
+    return ending.length;
+  }
+
   async close(): Promise<void> {
     for (const s of this.sessions.values()) s.sock.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
@@ -171,6 +178,7 @@ export class StreamServer {
       node: auth.node,
       ...bound,
       sock,
+      end: refuse,
       expiresAt: auth.expiresAt,
       ackedVersion: version,
       sameStore: msg.storeId === this.opts.storeId,
@@ -337,6 +345,8 @@ interface Session {
   /** Workload sessions only: the one identity this session may obtain an SVID for. */
   identity?: string;
   sock: tls.TLSSocket;
+  /** Ends the session with an error frame naming `code` (audited as stream.refused). */
+  end: (code: string, message: string) => void;
   expiresAt: number;
   ackedVersion: number;
   /** False until the proxy holds state from this control plane's store. */

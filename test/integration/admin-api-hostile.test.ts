@@ -50,6 +50,7 @@ const CASES: [what: string, method: string, path: string, body: unknown, status:
   ['pause-delivery with "yes" for true', 'POST', '/v1/faults/pause-delivery', { node: 'node-1', paused: 'yes' }, 400, 'REQUEST_INVALID', /paused: must be true or false, got "yes"/, 'paused'],
   ['a node credential with a TTL that is a string', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: '3600' }, 400, 'REQUEST_INVALID', /ttlSeconds: must be a number, got "3600"/, 'ttlSeconds'],
   ['a node credential with an audience field', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: 3600, audience: 'any' }, 400, 'REQUEST_INVALID', /audience: unknown field/, 'audience'],
+  ['a node revocation whose node is a number', 'POST', '/v1/node-revocations', { node: 7 }, 400, 'REQUEST_INVALID', /node: must be a string, got 7/, 'node'],
   ['a workload credential without its identity', 'POST', '/v1/workload-tokens', { node: 'node-1', ttlSeconds: 3600 }, 400, 'REQUEST_INVALID', /identity: required/, 'identity'],
   ['a watch from a revision that is not a number', 'GET', '/v1/watch?from=abc', undefined, 400, 'REQUEST_INVALID', /query\.from: must be a store revision \(a whole number, 0 or more\), got "abc"/, 'query.from'],
   ['a list without a kind', 'GET', '/v1/resources?namespace=shop', undefined, 400, 'REQUEST_INVALID', /query\.kind: required/, 'query.kind'],

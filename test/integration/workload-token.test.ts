@@ -134,8 +134,8 @@ test('issueWorkloadToken refuses identities that are not workloads of this mesh'
 test('NodeTokenIssuer: the bound identity is signed, and node tokens carry none', () => {
   const issuer = NodeTokenIssuer.generate();
   const now = new Date('2030-01-01T00:00:00Z');
-  assert.deepEqual(issuer.verify(issuer.issueWorkload('node-1', GW, 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), identity: GW });
-  assert.deepEqual(issuer.verify(issuer.issue('node-1', 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z') });
+  assert.deepEqual(issuer.verify(issuer.issueWorkload('node-1', GW, 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000, identity: GW });
+  assert.deepEqual(issuer.verify(issuer.issue('node-1', 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000 });
   // Swapping the identity claim breaks the signature.
   const [h, p, s] = issuer.issueWorkload('node-1', GW, 600, now).split('.') as [string, string, string];
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;

@@ -19,7 +19,7 @@ describe('NodeTokenIssuer', () => {
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     assert.deepEqual({ ...claims, jti: typeof claims.jti }, { sub: 'node-1', iat: 1893456000, exp: 1893456600, jti: 'string', aud: 'ambit-control-plane' });
     assert.equal(Buffer.from(s!, 'base64url').length, 64);
-    assert.deepEqual(issuer.verify(token, now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z') });
+    assert.deepEqual(issuer.verify(token, now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000 });
     assert.notEqual(issuer.issue('node-1', 600, now), token, 'jti makes tokens unique');
   });
 

@@ -1,0 +1,112 @@
+// Revoking a node for real: `ambit node revoke` against the `ambit control-plane` process. The
+// node's proxy session and a workload session on it end at once with NODE_TOKEN_REVOKED, its
+// old credentials are refused from then on (also after a restart), another node is untouched,
+// and a credential issued after the revocation works (the node is re-provisioned).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlPlaneProcess, CLI_PATH } from '../../src/testing/control-plane-process.js';
+import { ConfigStreamClient } from '../../src/stream/index.js';
+import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
+import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
+import { silentLogger } from '../../src/log.js';
+import { parseDocuments } from '../../src/config/index.js';
+import { NODE_REVOCATIONS_FILE } from '../../src/ca/index.js';
+import { SHOP_WEB } from './shop-fixture.js';
+
+const run = promisify(execFile);
+let cp: ControlPlaneProcess;
+let bundle: string;
+const clients: ConfigStreamClient[] = [];
+const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
+const API = 'spiffe://cluster.local/ns/shop/sa/api';
+
+before(async () => {
+  cp = await ControlPlaneProcess.start();
+  bundle = await cp.admin.trustBundle();
+  await cp.admin.apply(parseDocuments(`${SHOP_WEB}---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop}
+spec: {nodeName: node-2, serviceAccountName: api, containers: [{name: main, command: [sleep, "1"]}]}
+`, 'test'));
+});
+after(async () => {
+  for (const c of clients) c.stop();
+  await cp?.stop();
+});
+
+function client(node: string, token: string): { c: ConfigStreamClient; refused: Promise<{ code: string; message: string }> } {
+  const c = new ConfigStreamClient({ address: cp.streamAddress, node, token, trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger(), backoff: { initialMs: 60_000, maxMs: 60_000 } });
+  clients.push(c);
+  const refused = new Promise<{ code: string; message: string }>((r) => c.once('refused', (e) => r(e)));
+  c.start();
+  return { c, refused };
+}
+
+async function svidFor(c: ConfigStreamClient, identity: string): Promise<void> {
+  await c.waitForVersion(1, 10_000);
+  const { csrPem } = createCsr(parseSpiffeId(identity));
+  assert.ok((await c.requestSvid(identity, csrPem)).chain.length > 0);
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([p, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms))]);
+
+const ambit = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+  run(process.execPath, [CLI_PATH, '--admin-socket', cp.adminSocket, ...args], { timeout: 20_000 });
+
+test('ambit node revoke ends the node\'s sessions, refuses its old credentials (also after a restart), leaves other nodes alone', async () => {
+  const oldToken = await cp.admin.issueNodeToken('node-1', 3600);
+  const oldWorkload = await cp.admin.issueWorkloadToken('node-1', WEB, 3600);
+  const proxy = client('node-1', oldToken);
+  const workload = client('node-1', oldWorkload);
+  const other = client('node-2', await cp.admin.issueNodeToken('node-2', 3600));
+  await svidFor(proxy.c, WEB);
+  await svidFor(workload.c, WEB);
+  await svidFor(other.c, API);
+
+  const { stdout } = await ambit('node', 'revoke', 'node-1');
+  assert.match(stdout, /^node node-1: credentials issued up to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z revoked; 2 config-stream sessions ended\n$/);
+
+  for (const [what, s] of [['the node proxy', proxy], ['the workload', workload]] as const) {
+    const e = await within(s.refused, 5000, `${what}'s session did not end`);
+    assert.equal(e.code, 'NODE_TOKEN_REVOKED', `${what}: ${e.message}`);
+  }
+  const audit = cp.auditLines().find((l) => l.event === 'node.revoked');
+  assert.equal(audit?.node, 'node-1');
+  assert.equal(audit?.sessionsEnded, 2);
+  await svidFor(other.c, API);
+
+  // The old credential again, on a fresh connection: refused at hello, naming why.
+  const again = client('node-1', oldToken);
+  const e = await within(again.refused, 5000, 'a revoked credential was not refused');
+  assert.equal(e.code, 'NODE_TOKEN_REVOKED');
+  assert.match(e.message, /credentials of this node issued up to .* were revoked .*; issue a new one/);
+
+  // Kept on disk, owner-only, and read back by a restarted control plane.
+  const file = join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { nodes: object }).nodes).join(), 'node-1');
+  for (const c of clients) c.stop();
+  await cp.restart();
+  const afterRestart = client('node-1', oldToken);
+  assert.equal((await within(afterRestart.refused, 5000, 'the revocation did not survive a restart')).code, 'NODE_TOKEN_REVOKED');
+
+  // A credential issued after the revocation (a second later: the cut is by whole seconds) works.
+  await new Promise((r) => setTimeout(r, 1100));
+  const fresh = client('node-1', await cp.admin.issueNodeToken('node-1', 3600));
+  await svidFor(fresh.c, WEB);
+});
+
+test('ambit node revoke with a name that is not a node name fails, naming it, and revokes nothing', async () => {
+  const r = await ambit('node', 'revoke', 'Node_1').then(() => undefined, (err: { code: number; stderr: string }) => err);
+  assert.ok(r, 'the command failed');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Cannot revoke a node: "Node_1" is not a valid node name/);
+  const file = JSON.parse(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8')) as { nodes: object };
+  assert.deepEqual(Object.keys(file.nodes), ['node-1']);
+});

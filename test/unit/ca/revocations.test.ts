@@ -1,0 +1,62 @@
+// Node revocations (src/ca/revocations.ts): the cut by issue time, what is kept on disk, and a
+// file that cannot be read whole refusing to load (a control plane must not start and accept
+// credentials it was told to refuse).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-revocations-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('credentials issued up to the revocation second are refused, later ones and other nodes are not', () => {
+  withDir((dir) => {
+    const r = NodeRevocations.load(dir);
+    const issuer = NodeTokenIssuer.generate();
+    const at = new Date('2026-12-01T10:00:00.700Z');
+    const before = issuer.verify(issuer.issue('node-1', 3600, new Date('2026-12-01T09:59:00Z')), at);
+    const sameSecond = issuer.verify(issuer.issue('node-1', 3600, new Date('2026-12-01T10:00:00.900Z')), at);
+    const later = issuer.verify(issuer.issue('node-1', 3600, new Date('2026-12-01T10:00:01Z')), new Date('2026-12-01T10:00:02Z'));
+    assert.deepEqual(r.revoke('node-1', at), { node: 'node-1', issuedUpTo: Date.parse('2026-12-01T10:00:00Z') / 1000 });
+    assert.throws(() => r.check('node-1', before.iat), (e: { code?: string; message: string }) => e.code === 'NODE_TOKEN_REVOKED' && /issued up to 2026-12-01T10:00:00\.000Z were revoked \(this one was issued at 2026-12-01T09:59:00\.000Z\)/.test(e.message));
+    assert.throws(() => r.check('node-1', sameSecond.iat), /NODE_TOKEN_REVOKED|were revoked/);
+    r.check('node-1', later.iat);
+    r.check('node-2', before.iat);
+  });
+});
+
+test('a revocation is on disk (0600) before revoke() returns and is read back; a second one never moves the cut back', () => {
+  withDir((dir) => {
+    NodeRevocations.load(dir).revoke('node-1', new Date('2026-12-01T10:00:00Z'));
+    assert.equal(statSync(join(dir, NODE_REVOCATIONS_FILE)).mode & 0o777, 0o600);
+    const back = NodeRevocations.load(dir);
+    assert.deepEqual(back.list(), [{ node: 'node-1', issuedUpTo: Date.parse('2026-12-01T10:00:00Z') / 1000 }]);
+    back.revoke('node-1', new Date('2026-11-01T00:00:00Z'));
+    assert.equal(NodeRevocations.load(dir).list()[0]!.issuedUpTo, Date.parse('2026-12-01T10:00:00Z') / 1000);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, NODE_REVOCATIONS_FILE), 'utf8')), { version: 1, nodes: { 'node-1': Date.parse('2026-12-01T10:00:00Z') / 1000 } });
+  });
+});
+
+for (const [what, text, message] of [
+  ['not JSON', '{"version": 1, "nodes": {', /not JSON/],
+  ['a list', '[]', /not a JSON object/],
+  ['another version', '{"version": 2, "nodes": {}}', /version must be 1, got 2/],
+  ['an unknown field', '{"version": 1, "nodes": {}, "allow": ["node-1"]}', /unknown field "allow"/],
+  ['a time that is a string', '{"version": 1, "nodes": {"node-1": "yesterday"}}', /nodes\["node-1"\] must be a whole number of seconds, got "yesterday"/],
+] as const) {
+  test(`a revocations file that is ${what} is refused, naming why`, () => {
+    assert.throws(() => parseRevocations(text, 'x.json'), (e: { code?: string; message: string }) => e.code === 'NODE_REVOCATIONS_INVALID' && message.test(e.message) && /refusing to start/.test(e.message));
+    withDir((dir) => {
+      writeFileSync(join(dir, NODE_REVOCATIONS_FILE), text);
+      assert.throws(() => NodeRevocations.load(dir), /NODE_REVOCATIONS_INVALID|refusing to start/);
+    });
+  });
+}
