@@ -9,6 +9,11 @@ export interface HboneServerLimits {
   maxHeaderListSize: number;
   /** A connection with no open tunnel for this long is closed with GOAWAY. */
   idleTimeoutMs: number;
+  /**
+   * A stream the HTTP/2 layer began but never handed over (its header block refused by nghttp2, or
+   * not finished) for this long closes its connection, logged (BAD_REQUEST). Checked every half.
+   */
+  headerBlockTimeoutMs: number;
   /** HTTP/2 stream and connection receive window (FIELD-NOTES: 64 KB costs a third of throughput). */
   initialWindowSize: number;
   /** nghttp2 memory cap per session, in MB. */
@@ -20,6 +25,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<HboneServerLimits> = Object.freeze(
   maxConcurrentStreams: 1000,
   maxHeaderListSize: 16 * 1024,
   idleTimeoutMs: 5 * 60_000,
+  headerBlockTimeoutMs: 2_000,
   initialWindowSize: 8 * 1024 * 1024,
   maxSessionMemoryMb: 64,
 });

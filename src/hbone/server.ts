@@ -130,6 +130,37 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
 
   const sessions = new Set<ServerHttp2Session>();
   const peers = new WeakMap<ServerHttp2Session, string>();
+  // The last stream each session handed over ('stream'), and a stream the HTTP/2 layer began past
+  // it at the last check. nghttp2 refuses some header blocks by itself and tells JS nothing: a
+  // field over its 64 KB HPACK limit ends the session with GOAWAY(COMPRESSION_ERROR), after which
+  // it stops reading the socket, so the connection would sit until the idle timeout even once the
+  // client left. Such a session shows a processed stream ID past the last one handed over, and
+  // keeps showing it; a header block merely split across reads catches up within a turn.
+  const lastStream = new WeakMap<ServerHttp2Session, number>();
+  const pendingSince = new WeakMap<ServerHttp2Session, { id: number; at: number }>();
+  const checkHeaderBlocks = (): void => {
+    const now = performance.now();
+    for (const session of sessions) {
+      if (session.destroyed) continue;
+      const id = (session.state as { lastProcStreamID?: number }).lastProcStreamID ?? 0;
+      if (id <= (lastStream.get(session) ?? 0)) {
+        pendingSince.delete(session);
+        continue;
+      }
+      const pending = pendingSince.get(session);
+      if (pending?.id !== id) {
+        pendingSince.set(session, { id, at: now });
+        continue;
+      }
+      if (now - pending.at < limits.headerBlockTimeoutMs) continue;
+      const remote = session.socket?.remoteAddress;
+      refuse('BAD_REQUEST', `stream ${id} never reached the server: the HTTP/2 layer refused its header block (a field over 64 KB, or a malformed block) or it was not finished within ${limits.headerBlockTimeoutMs} ms; connection closed`, { peer: peers.get(session)!, ...(remote !== undefined ? { remote } : {}) });
+      session.destroy();
+    }
+  };
+  const headerBlockTimer = setInterval(checkHeaderBlocks, Math.max(10, limits.headerBlockTimeoutMs / 2));
+  headerBlockTimer.unref();
+  server.once('close', () => clearInterval(headerBlockTimer));
   const active = new WeakMap<ServerHttp2Session, number>();
   const idleTimers = new WeakMap<ServerHttp2Session, NodeJS.Timeout>();
   const armIdle = (session: ServerHttp2Session): void => {
@@ -177,6 +208,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       return;
     }
     stream.on('error', () => undefined); // reported through 'close' and the splice result
+    lastStream.set(session, Math.max(lastStream.get(session) ?? 0, stream.id ?? 0));
     const streamContext = (): RefusalContext => {
       const raw = headers[':authority'];
       const remote = session.socket?.remoteAddress;

@@ -9,7 +9,7 @@ import { connect as tlsConnect, createSecureContext, type SecureContext, type TL
 import { MeshFixture, svidContext } from '../../../src/testing/svid-fixtures.js';
 import type { RefusalCode, TunnelDecision } from '../../../src/hbone/index.js';
 import { Harness, POD_AUTHORITY, waitFor } from './harness.js';
-import { FRAME, RawH2 } from './raw-h2.js';
+import { FRAME, RawH2, frame, hpackBlock } from './raw-h2.js';
 
 /** A tunnel opened before the attack, checked after it. */
 async function goodTunnel(h: Harness): Promise<{ check: () => Promise<void> }> {
@@ -73,7 +73,7 @@ async function statusOf(stream: ClientHttp2Stream): Promise<number> {
 
 describe('HBONE server refuses bad input', () => {
   let h: Harness;
-  before(async () => { h = await Harness.start({ handshakeTimeoutMs: 300 }); });
+  before(async () => { h = await Harness.start({ handshakeTimeoutMs: 300, headerBlockTimeoutMs: 400 }); });
   after(async () => { await h.stop(); });
 
   test('non-TLS bytes', async () => {
@@ -199,6 +199,41 @@ describe('HBONE server refuses bad input', () => {
     } finally {
       session.destroy();
     }
+    await good.check();
+  });
+
+  // Above nghttp2's own limits JS is told nothing: a field over 64 KB ends the session with
+  // GOAWAY(COMPRESSION_ERROR) and the socket is no longer read, so without the server's check the
+  // connection stayed open (and unlogged) until the 5-minute idle timeout, even after the client left.
+  test('a header field over the HTTP/2 layer\'s 64 KB limit is refused, logged, and its connection closed', async () => {
+    const good = await goodTunnel(h);
+    const before = h.refusals.length;
+    const raw = await RawH2.connect(h.port, h.clientContext);
+    const block = hpackBlock([[':method', 'CONNECT'], [':authority', POD_AUTHORITY], ['x-pad', 'a'.repeat(100_000)]]);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < block.length; i += 16_384) parts.push(block.subarray(i, i + 16_384));
+    raw.socket.write(Buffer.concat(parts.map((p, i) => frame(i === 0 ? FRAME.HEADERS : 9, i === parts.length - 1 ? 0x4 : 0, 1, p))));
+    await raw.waitFor((f) => f.some((x) => x.type === FRAME.GOAWAY));
+    assert.equal(raw.frames.find((x) => x.type === FRAME.GOAWAY)!.payload.readUInt32BE(4), 9, 'GOAWAY(COMPRESSION_ERROR) from nghttp2');
+    await closedWithin(raw.socket, 3000);
+    const r = h.refusals.slice(before).find((x) => x.code === 'BAD_REQUEST');
+    assert.ok(r, `refused and reported; got ${JSON.stringify(h.refusals.slice(before))}`);
+    assert.match(r.detail, /^stream 1 never reached the server: the HTTP\/2 layer refused its header block/);
+    assert.equal(r.context.peer, h.clientId, 'the refusal names the verified peer');
+    assert.ok(h.logs.some((l) => l.msg === 'hbone refused' && l.reason === 'BAD_REQUEST' && /stream 1 never reached/.test(String(l.detail))), 'logged');
+    await good.check();
+  });
+
+  test('a header block that is never finished (CONTINUATION withheld) closes its connection, logged', async () => {
+    const good = await goodTunnel(h);
+    const before = h.refusals.length;
+    const tunnels = h.tunnels.length;
+    const raw = await RawH2.connect(h.port, h.clientContext);
+    raw.socket.write(frame(FRAME.HEADERS, 0, 1, hpackBlock([[':method', 'CONNECT'], [':authority', POD_AUTHORITY]])));
+    await closedWithin(raw.socket, 3000);
+    const r = h.refusals.slice(before).find((x) => x.code === 'BAD_REQUEST');
+    assert.match(r?.detail ?? '', /^stream 1 never reached the server: .* not finished within 400 ms; connection closed$/);
+    assert.equal(h.tunnels.length, tunnels, 'no tunnel was opened');
     await good.check();
   });
 
