@@ -97,7 +97,6 @@ export class ControlPlane {
       log.info({ trustDomain: td, caDir }, 'generated a new mesh root CA');
     }
     const tokens = await NodeTokenIssuer.loadOrGenerate(caDir);
-    mkdirSync(caDir, { recursive: true, mode: 0o700 });
     const cp = new ControlPlane(opts, store, ca, tokens, NodeRevocations.load(caDir));
     await cp.listen();
     return cp;
