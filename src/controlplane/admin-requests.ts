@@ -103,11 +103,6 @@ export function takesBody(route: string): boolean {
   return Object.hasOwn(BODY_ROUTES, route);
 }
 
-/** Whether some method serves `path` (a wrong method is then 405, not 404). */
-export function knownPath(path: string): boolean {
-  return ADMIN_ROUTES.some((r) => r.slice(r.indexOf(' ') + 1) === path);
-}
-
 /**
  * Checks one request: `route` is `METHOD /path`, `decoded` its JSON body (routes that take one).
  * Throws AmbitError REQUEST_INVALID naming the field (`refs[0].kind`, `query.from`), or NOT_FOUND.

@@ -2,11 +2,11 @@
 // onto AdminApi methods; errors come back as {error:{code,message,path,value}} with a 4xx/5xx.
 
 import http from 'node:http';
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AdminApi, StoreEvent } from './admin-api.js';
-import { ADMIN_ROUTES, knownPath, parseAdminRequest, takesBody } from './admin-requests.js';
+import { ADMIN_ROUTES, parseAdminRequest, takesBody } from './admin-requests.js';
 
 /** The server side needs the same API plus a synchronous watch registration. */
 export interface AdminBackend extends Omit<AdminApi, 'watch'> {
@@ -44,16 +44,14 @@ export function serveAdmin(socketPath: string, backend: AdminBackend, log: Logge
     // this umask), never world-connectable for a moment as a chmod after the bind would leave it.
     const umask = process.umask(0o177);
     try {
-      server.listen(socketPath, () => {
-        chmodSync(socketPath, 0o600);
-        resolve(server);
-      });
+      server.listen(socketPath, () => resolve(server));
     } finally {
       process.umask(umask);
     }
   });
 }
 
+/** The methods some route serves `path` with ("" for a path no route has). */
 function allowed(path: string): string {
   return ADMIN_ROUTES.filter((r) => r.endsWith(` ${path}`)).map((r) => r.slice(0, r.indexOf(' '))).join(', ');
 }
@@ -61,7 +59,7 @@ function allowed(path: string): string {
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: AdminBackend, log: Logger): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const route = `${req.method} ${url.pathname}`;
-  if (!ADMIN_ROUTES.includes(route) && knownPath(url.pathname)) {
+  if (!ADMIN_ROUTES.includes(route) && allowed(url.pathname) !== '') {
     throw new AmbitError('METHOD_NOT_ALLOWED', `Cannot serve ${route}: ${url.pathname} takes ${allowed(url.pathname)}`);
   }
   const r = parseAdminRequest(route, url, takesBody(route) ? await body(req) : undefined);
