@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
 import { verifyServerIdentity } from './peer.js';
+import { keepAlive } from './keepalive.js';
 import { reserveSendBuffer } from './send-buffer.js';
 
 export interface OpenTunnelRequest {
@@ -192,6 +193,11 @@ export class HbonePool {
         } catch (err) {
           this.log.debug({ err: (err as Error).message }, 'cannot raise connection window');
         }
+        keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (why) => {
+          this.log.warn({ key, detail: why.detail }, 'hbone connection unresponsive, closing');
+          this.forget(pooled);
+          session.destroy(new AmbitError('HBONE_PEER_UNRESPONSIVE', `HBONE connection to ${host}:${port} closed: ${why.detail}`));
+        });
         resolve();
       });
       session.once('close', () => {

@@ -18,6 +18,10 @@ export interface HboneServerLimits {
   initialWindowSize: number;
   /** nghttp2 memory cap per session, in MB. */
   maxSessionMemoryMb: number;
+  /** A PING this long after the last one was answered (keepalive.ts). */
+  keepaliveIntervalMs: number;
+  /** A PING unanswered this long closes the connection, logged (UNRESPONSIVE). */
+  keepaliveTimeoutMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<HboneServerLimits> = Object.freeze({
@@ -28,6 +32,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<HboneServerLimits> = Object.freeze(
   headerBlockTimeoutMs: 2_000,
   initialWindowSize: 8 * 1024 * 1024,
   maxSessionMemoryMb: 64,
+  keepaliveIntervalMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
 });
 
 export interface HbonePoolLimits {
@@ -41,6 +47,10 @@ export interface HbonePoolLimits {
   responseTimeoutMs: number;
   initialWindowSize: number;
   maxSessionMemoryMb: number;
+  /** A PING this long after the last one was answered (keepalive.ts). */
+  keepaliveIntervalMs: number;
+  /** A PING unanswered this long takes the connection out of the pool and closes it. */
+  keepaliveTimeoutMs: number;
 }
 
 export const DEFAULT_POOL_LIMITS: Readonly<HbonePoolLimits> = Object.freeze({
@@ -50,6 +60,8 @@ export const DEFAULT_POOL_LIMITS: Readonly<HbonePoolLimits> = Object.freeze({
   responseTimeoutMs: 10_000,
   initialWindowSize: 8 * 1024 * 1024,
   maxSessionMemoryMb: 64,
+  keepaliveIntervalMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
 });
 
 /** Header bytes as RFC 9113 section 6.5.2 counts them, from a flat [name, value, ...] list. */

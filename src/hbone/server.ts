@@ -9,6 +9,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, type TunnelAuthority } from './authority.js';
 import { trackHandshakes } from './handshake-deadline.js';
+import { keepAlive } from './keepalive.js';
 import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
 import { chainAnchoredIn, peerIdentity } from './peer.js';
 import { spliceTunnel } from './splice.js';
@@ -16,7 +17,7 @@ import { reserveSendBuffer } from './send-buffer.js';
 
 export type RefusalCode =
   | 'TLS_FAILURE' | 'ALPN' | 'HANDSHAKE_TIMEOUT' | 'BAD_REQUEST' | 'BAD_AUTHORITY'
-  | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE';
+  | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE' | 'UNRESPONSIVE';
 
 export type TunnelStatus = 200 | 400 | 401 | 503;
 
@@ -198,6 +199,11 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       log.debug({ err: (err as Error).message }, 'cannot raise connection window');
     }
     armIdle(session);
+    keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (why) => {
+      const remote = socket.remoteAddress;
+      refuse('UNRESPONSIVE', `${why.detail}; connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      session.destroy();
+    });
   });
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {

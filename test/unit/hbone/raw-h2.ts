@@ -40,6 +40,8 @@ export class RawH2 {
   readonly frames: Frame[] = [];
   private buf = Buffer.alloc(0);
   closed = false;
+  /** Whether PINGs get their ACK; a test playing a silent peer sets it false. */
+  ackPings = true;
 
   private constructor(readonly socket: TLSSocket) {
     socket.on('data', (d: Buffer) => this.parse(d));
@@ -63,6 +65,8 @@ export class RawH2 {
       const f: Frame = { type: this.buf[3]!, flags: this.buf[4]!, streamId: this.buf.readUInt32BE(5) & 0x7fffffff, payload: this.buf.subarray(9, 9 + len) };
       this.buf = this.buf.subarray(9 + len);
       if (f.type === FRAME.SETTINGS && !(f.flags & 1)) this.socket.write(frame(FRAME.SETTINGS, 1, 0));
+      // Like any HTTP/2 stack, answer PINGs (the server's keepalive), unless a test plays a peer that does not.
+      if (f.type === FRAME.PING && !(f.flags & 1) && this.ackPings) this.socket.write(frame(FRAME.PING, 1, 0, f.payload));
       this.frames.push(f);
     }
   }
