@@ -6,9 +6,10 @@
 //
 // The cut is by issue time in whole seconds (a credential's `iat`): a credential issued in the
 // same second as the revocation is refused too; one issued a second later is not.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, showValue } from '../errors.js';
+import { replaceFileDurably } from '../store/index.js';
 
 export const NODE_REVOCATIONS_FILE = 'node-revocations.json';
 
@@ -90,14 +91,6 @@ export class NodeRevocations {
   }
 
   private persist(cut: Map<string, number>): void {
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, nodes: Object.fromEntries(cut) }, null, 2)}\n`, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    replaceFileDurably(this.path, `${JSON.stringify({ version: 1, nodes: Object.fromEntries(cut) }, null, 2)}\n`);
   }
 }

@@ -254,28 +254,10 @@ export class StreamServer {
   }
 
   private signCsr(s: Session, msg: Record<string, unknown>): void {
-    const id = msg.id as number;
-    const identity = msg.identity as string;
     if (s.sock.destroyed) return;
-    const fail = (code: string, message: string): void => {
-      this.opts.metrics?.svidRefusals.inc({ code });
-      this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, ...(s.identity ? { boundIdentity: s.identity } : {}), code }, message);
-      writeFrame(s.sock, { type: 'svid-error', id, code, message });
-    };
+    const answer = this.answerCsr(s, msg.id as number, msg.identity as string, msg.csr as string);
     try {
-      if (Date.now() >= s.expiresAt) {
-        fail('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
-      } else {
-        try {
-          const svid = this.opts.issuance.issue(s.node, identity, msg.csr as string, s.identity);
-          this.opts.metrics?.svidsSigned.inc();
-          this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
-          writeFrame(s.sock, { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() });
-        } catch (err) {
-          const e = err as AmbitError;
-          fail(e.code ?? 'SVID_REFUSED', e.message);
-        }
-      }
+      writeFrame(s.sock, answer);
     } catch (err) {
       // Only this session is at stake (a write into a socket that went, say).
       this.opts.log.error({ node: s.node, err: (err as Error).message }, 'answering a CSR failed; closing that session');
@@ -283,6 +265,26 @@ export class StreamServer {
       return;
     }
     this.flowControl(s);
+  }
+
+  /** The SVID, or the refusal (counted and audited), for one CSR of `s`; a refusal is an answer, not a throw. */
+  private answerCsr(s: Session, id: number, identity: string, csrPem: string): object {
+    const refuse = (code: string, message: string): object => {
+      this.opts.metrics?.svidRefusals.inc({ code });
+      this.opts.log.warn({ audit: true, event: 'svid.refused', node: s.node, identity, ...(s.identity ? { boundIdentity: s.identity } : {}), code }, message);
+      return { type: 'svid-error', id, code, message };
+    };
+    if (Date.now() >= s.expiresAt) return refuse('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
+    let svid: ReturnType<StreamServerOptions['issuance']['issue']>;
+    try {
+      svid = this.opts.issuance.issue(s.node, identity, csrPem, s.identity);
+    } catch (err) {
+      const e = err as AmbitError;
+      return refuse(e.code ?? 'SVID_REFUSED', e.message);
+    }
+    this.opts.metrics?.svidsSigned.inc();
+    this.opts.log.info({ audit: true, event: 'svid.issued', node: s.node, identity, serial: svid.serial, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
+    return { type: 'svid', id, chain: svid.chain, serial: svid.serial, notAfter: svid.notAfter.toISOString() };
   }
 
   /**

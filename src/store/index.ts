@@ -1,1 +1,2 @@
 export { Store, type StoredEntry, type Mutation } from './store.js';
+export { replaceFileDurably } from './durable-file.js';

@@ -2,7 +2,8 @@
 // a write-ahead log (one JSON line, fsynced) and folded into a snapshot now and then, so that a
 // control-plane restart finds exactly what was committed. Watchers see whole transactions.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { replaceFileDurably } from './durable-file.js';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { keyOf, type Kind, type Resource } from '../config/types.js';
@@ -211,12 +212,7 @@ export class Store {
     if (this.logFd !== undefined) closeSync(this.logFd);
     this.logFd = undefined;
     const snap: Snapshot = { storeId: this.storeId, revision: this.rev, entries: [...this.entries.values()] };
-    const tmp = join(this.dir, 'snapshot.json.tmp');
-    writeFileSync(tmp, JSON.stringify(snap), { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, join(this.dir, 'snapshot.json'));
+    replaceFileDurably(join(this.dir, 'snapshot.json'), JSON.stringify(snap));
     writeFileSync(join(this.dir, 'wal.jsonl'), '', { mode: 0o600 });
     this.logBytes = 0;
   }
