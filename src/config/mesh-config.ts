@@ -1,7 +1,7 @@
 // MeshConfig (ambit.dev/v1alpha1): the mesh-wide settings singleton named "mesh". Every field
 // is optional and defaults from DEFAULT_MESH_SETTINGS, the one home of these tunables.
-import { DEFAULT_MESH_SETTINGS, type MeshConfigResource, type MeshSettings, type ObjectMeta, type OutboundTrafficMode } from './types.js';
-import { checkFields, fail, intIn, mapping, oneOf, opt, req, str, type Obj, type Reader } from './fields.js';
+import { DEFAULT_MESH_SETTINGS, type ForbiddenUpstream, type MeshConfigResource, type MeshSettings, type ObjectMeta, type OutboundTrafficMode } from './types.js';
+import { checkFields, fail, intIn, list, listOf, mapping, noDuplicates, oneOf, opt, req, str, type Obj, type Reader } from './fields.js';
 import { dnsLabel } from './metadata.js';
 import { ipv4Cidr } from './cluster.js';
 
@@ -26,10 +26,33 @@ const serviceCIDR: Reader<string> = (v, path) => {
   return s;
 };
 
+/** Operator deny-list entries: enough for any real network plan, few enough to scan per dial. */
+export const MAX_FORBIDDEN_UPSTREAMS = 256;
+const MAX_REASON = 200;
+
+const forbiddenUpstream: Reader<ForbiddenUpstream> = (v, path) => {
+  const o = mapping(v, path);
+  checkFields(o, path, ['cidr', 'reason']);
+  const cidr = req(o, 'cidr', path, ipv4Cidr);
+  const reason = opt(o, 'reason', path, (r, p) => {
+    const t = str(r, p);
+    if (t.trim() === '' || t.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(t)) fail(p, `must be 1-${MAX_REASON} printable characters`, t);
+    return t;
+  });
+  return { cidr, ...(reason !== undefined ? { reason } : {}) };
+};
+
+const forbiddenUpstreams: Reader<ForbiddenUpstream[]> = (v, path) => {
+  if (list(v, path).length > MAX_FORBIDDEN_UPSTREAMS) fail(path, `at most ${MAX_FORBIDDEN_UPSTREAMS} entries`);
+  const items = listOf(forbiddenUpstream)(v, path);
+  noDuplicates(items, path, (e) => e.cidr, 'cidr');
+  return items;
+};
+
 export function parseMeshConfig(doc: Obj, metadata: ObjectMeta): MeshConfigResource {
   const d = DEFAULT_MESH_SETTINGS;
   const spec = Object.hasOwn(doc, 'spec') ? mapping(doc.spec, 'spec') : {};
-  checkFields(spec, 'spec', ['trustDomain', 'outboundTrafficPolicy', 'certificateTTLSeconds', 'rootNamespace', 'serviceCIDR']);
+  checkFields(spec, 'spec', ['trustDomain', 'outboundTrafficPolicy', 'certificateTTLSeconds', 'rootNamespace', 'serviceCIDR', 'egressForbiddenUpstreams']);
   const outbound = opt(spec, 'outboundTrafficPolicy', 'spec', (v, path) => {
     const o = mapping(v, path);
     checkFields(o, path, ['mode']);
@@ -43,6 +66,7 @@ export function parseMeshConfig(doc: Obj, metadata: ObjectMeta): MeshConfigResou
       d.certificateTTLSeconds,
     rootNamespace: opt(spec, 'rootNamespace', 'spec', dnsLabel) ?? d.rootNamespace,
     serviceCIDR: opt(spec, 'serviceCIDR', 'spec', serviceCIDR) ?? d.serviceCIDR,
+    egressForbiddenUpstreams: opt(spec, 'egressForbiddenUpstreams', 'spec', forbiddenUpstreams) ?? [...d.egressForbiddenUpstreams],
   };
   return { kind: 'MeshConfig', apiVersion: 'ambit.dev/v1alpha1', metadata, spec: settings };
 }

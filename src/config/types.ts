@@ -201,6 +201,15 @@ export interface MeshSettings {
   rootNamespace: string;
   /** IPv4 CIDR that Service ClusterIPs are allocated from. */
   serviceCIDR: string;
+  /** Operator ranges the egress gateway never dials, on top of the built-in ones (SSRF). */
+  egressForbiddenUpstreams: ForbiddenUpstream[];
+}
+
+export interface ForbiddenUpstream {
+  /** IPv4 CIDR, host bits clear. */
+  cidr: string;
+  /** Shown in the refusal and the audit line. */
+  reason?: string;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
@@ -209,6 +218,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   certificateTTLSeconds: 86400,
   rootNamespace: 'ambit-system',
   serviceCIDR: '10.96.0.0/16',
+  egressForbiddenUpstreams: [],
 };
 
 export type Resource =

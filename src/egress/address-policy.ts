@@ -5,7 +5,8 @@
 // (which holds the node proxies' egress VIPs). Every answer is checked, not only the one dialled:
 // a name that mixes a public address with a forbidden one is refused outright.
 // Private ranges and RFC 5737 documentation ranges are NOT refused wholesale: external services
-// may live there (the lab's internet is 203.0.113.0/24); operators add what else to forbid.
+// may live there (the lab's internet is 203.0.113.0/24); operators add what else to forbid
+// (MeshConfig egressForbiddenUpstreams). An operator range can only add refusals, never lift one.
 import { cidrContains, isIPv4, parseCIDR, type Cidr } from '../config/index.js';
 import { AmbitError, showValue } from '../errors.js';
 
@@ -32,6 +33,8 @@ export interface AddressPolicyOptions {
   serviceCIDR?: string;
   /** The control plane's address (the `--control-plane` host). */
   controlPlane?: string;
+  /** The operator's own ranges (MeshConfig egressForbiddenUpstreams). */
+  operator?: readonly { cidr: string; reason?: string }[];
   /**
    * Lets 127.0.0.0/8 through (the control plane's own address stays forbidden). Only for a
    * gateway whose "internet" is loopback: tests on one machine (`--allow-loopback-upstreams`).
@@ -51,6 +54,7 @@ export function forbiddenRanges(opts: AddressPolicyOptions = {}): ForbiddenRange
   for (const c of opts.podCIDRs ?? []) add(c, 'the mesh\'s pod CIDR');
   if (opts.serviceCIDR !== undefined) add(opts.serviceCIDR, 'the mesh\'s service CIDR');
   if (opts.controlPlane !== undefined && isIPv4(opts.controlPlane)) add(`${opts.controlPlane}/32`, 'the control plane');
+  for (const e of opts.operator ?? []) add(e.cidr, `MeshConfig egressForbiddenUpstreams${e.reason !== undefined ? `: ${e.reason}` : ''}`);
   return out;
 }
 

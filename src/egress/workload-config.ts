@@ -128,7 +128,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     originate,
     workloadsByIp,
     podCIDRs,
-    forbiddenUpstreams: forbiddenRanges({ podCIDRs, serviceCIDR: mesh.serviceCIDR, ...flags }),
+    forbiddenUpstreams: forbiddenRanges({ podCIDRs, serviceCIDR: mesh.serviceCIDR, operator: mesh.egressForbiddenUpstreams, ...flags }),
   };
 }
 

@@ -274,6 +274,38 @@ spec: {hosts: [cp.example.com], ports: [{number: ${P}, name: tls, protocol: TLS}
   assert.equal(line.upstream, undefined);
 });
 
+test('SSRF: an operator range in MeshConfig egressForbiddenUpstreams refuses an allowed host that resolves into it; removing the range lets it through again', async () => {
+  const mesh = (extra: string) => parseDocuments(`
+apiVersion: ambit.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}${extra}}
+`, 'mesh.yaml');
+  const label = `${EXTERNAL_IP}/32 (MeshConfig egressForbiddenUpstreams: lab corp network)`;
+  await cp.admin.apply(parseDocuments(apiEntry(), 'api.yaml'));
+  await gw.dumpWhen('the ServiceEntry', hasEntry('shop/api'));
+  assert.equal((await viaApi()).body, 'hello api.example.com sni=api.example.com', 'allowed before the range');
+
+  const refusals = () => gw.lines.filter((l) => l.msg === 'egress connection' && l.code === 'EGRESS_ADDRESS_FORBIDDEN' && l.sni === 'api.example.com');
+  try {
+    await cp.admin.apply(mesh(`, egressForbiddenUpstreams: [{cidr: ${EXTERNAL_IP}/32, reason: lab corp network}]`));
+    const d = await gw.dumpWhen('the operator range', (x) => (x.forbiddenUpstreams as string[]).includes(label));
+    assert.equal((d.forbiddenUpstreams as string[]).at(-1), label, 'listed after the built-in and mesh ranges');
+    const n = refusals().length;
+    assert.equal((await viaApi()).body, undefined, 'nothing is dialled');
+    const line = await gw.until('the refusal', () => refusals()[n]);
+    assert.equal(line.source, WEB);
+    assert.deepEqual(line.resolved, [EXTERNAL_IP]);
+    assert.equal(line.reason, `Cannot dial "api.example.com" at ${EXTERNAL_IP}: it is in ${label}`);
+  } finally {
+    await cp.admin.apply(mesh(''));
+    await gw.dumpWhen('the range to go', (x) => !(x.forbiddenUpstreams as string[]).includes(label));
+  }
+  assert.equal((await viaApi()).body, 'hello api.example.com sni=api.example.com', 'allowed again');
+  await cp.admin.delete([{ kind: 'ServiceEntry', namespace: 'shop', name: 'api' }]);
+  await gw.dumpWhen('the ServiceEntry to go', (x) => !hasEntry('shop/api')(x));
+});
+
 test('resolution STATIC: the gateway dials the pinned endpoint, never what DNS says', async () => {
   await cp.admin.apply(parseDocuments(`
 apiVersion: networking.istio.io/v1

@@ -246,10 +246,11 @@ spec:
         certificateTTLSeconds: 86400,
         rootNamespace: 'ambit-system',
         serviceCIDR: '10.96.0.0/16',
+        egressForbiddenUpstreams: [],
       },
     });
     roundTrip(
-      'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: corp.example_1, outboundTrafficPolicy: {mode: REGISTRY_ONLY}, certificateTTLSeconds: 3600, rootNamespace: mesh-root, serviceCIDR: 172.20.0.0/24}\n',
+      'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: corp.example_1, outboundTrafficPolicy: {mode: REGISTRY_ONLY}, certificateTTLSeconds: 3600, rootNamespace: mesh-root, serviceCIDR: 172.20.0.0/24, egressForbiddenUpstreams: [{cidr: 10.20.0.0/16, reason: corp network}, {cidr: 192.168.7.7/32}]}\n',
       {
         kind: 'MeshConfig',
         apiVersion: 'ambit.dev/v1alpha1',
@@ -260,6 +261,7 @@ spec:
           certificateTTLSeconds: 3600,
           rootNamespace: 'mesh-root',
           serviceCIDR: '172.20.0.0/24',
+          egressForbiddenUpstreams: [{ cidr: '10.20.0.0/16', reason: 'corp network' }, { cidr: '192.168.7.7/32' }],
         },
       },
     );

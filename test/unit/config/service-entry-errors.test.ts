@@ -136,6 +136,16 @@ describe('MeshConfig', () => {
       error: 'spec.outboundTrafficPolicy.mode: must be one of REGISTRY_ONLY, ALLOW_ANY, got "DENY_ALL"',
     },
     { name: 'unknown setting', doc: edit(meshConfig, (d) => (d.spec.enableTracing = true)), error: 'spec.enableTracing: unknown field' },
+    { name: 'forbidden upstreams not a list', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = '10.0.0.0/8')), error: 'spec.egressForbiddenUpstreams: must be a list, got "10.0.0.0/8"' },
+    { name: 'forbidden upstream as a bare string', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = ['10.0.0.0/8'])), error: 'spec.egressForbiddenUpstreams[0]: must be a mapping, got "10.0.0.0/8"' },
+    { name: 'forbidden upstream without cidr', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ reason: 'corp' }])), error: 'spec.egressForbiddenUpstreams[0].cidr: required' },
+    { name: 'forbidden upstream with host bits', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: '10.0.0.0/8' }, { cidr: '10.1.2.3/16' }])), error: 'spec.egressForbiddenUpstreams[1].cidr: must have no host bits set (did you mean "10.1.0.0/16"?), got "10.1.2.3/16"' },
+    { name: 'forbidden upstream IPv6', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: 'fd00::/8' }])), error: 'spec.egressForbiddenUpstreams[0].cidr: must be an IPv4 CIDR like "10.96.0.0/16", got "fd00::/8"' },
+    { name: 'forbidden upstream unknown field', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: '10.0.0.0/8', action: 'allow' }])), error: 'spec.egressForbiddenUpstreams[0].action: unknown field' },
+    { name: 'forbidden upstream empty reason', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: '10.0.0.0/8', reason: ' ' }])), error: 'spec.egressForbiddenUpstreams[0].reason: must be 1-200 printable characters, got " "' },
+    { name: 'forbidden upstream reason with a newline', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: '10.0.0.0/8', reason: 'a\nb' }])), error: 'spec.egressForbiddenUpstreams[0].reason: must be 1-200 printable characters, got "a\\nb"' },
+    { name: 'forbidden upstream twice', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = [{ cidr: '10.0.0.0/8' }, { cidr: '10.0.0.0/8', reason: 'again' }])), error: 'spec.egressForbiddenUpstreams[1]: duplicate cidr 10.0.0.0/8 (also spec.egressForbiddenUpstreams[0])' },
+    { name: 'too many forbidden upstreams', doc: edit(meshConfig, (d) => (d.spec.egressForbiddenUpstreams = Array.from({ length: 257 }, (_v, i) => ({ cidr: `10.${i >> 8}.${i & 255}.0/24` })))), error: 'spec.egressForbiddenUpstreams: at most 256 entries' },
     { name: 'namespace on a cluster-scoped kind', doc: edit(meshConfig, (d) => (d.metadata.namespace = 'ambit-system')), error: 'metadata.namespace: must be absent: MeshConfig is cluster-scoped' },
   ]);
   runBadCases(test, 'MeshConfig "config"', [

@@ -44,13 +44,14 @@ describe('egress workload config', () => {
     assert.deepEqual(originationPorts(entries, 'nowhere.example'), {});
   });
 
-  test('forbidden upstreams: built-in ranges, every node\'s podCIDR, the service CIDR and the control plane', () => {
+  test('forbidden upstreams: built-in ranges, every node\'s podCIDR, the service CIDR, the control plane and the operator\'s ranges', () => {
     const node = (name: string, podCIDR: string | null): [string, unknown] => [`node/${name}`, { name, podCIDR }];
-    const mesh: [string, unknown] = ['mesh/mesh', { ...DEFAULT_MESH_SETTINGS, serviceCIDR: '10.97.0.0/16' }];
+    const mesh: [string, unknown] = ['mesh/mesh', { ...DEFAULT_MESH_SETTINGS, serviceCIDR: '10.97.0.0/16', egressForbiddenUpstreams: [{ cidr: '192.168.0.0/16', reason: 'corp network' }, { cidr: '172.16.0.0/12' }] }];
     const c = buildEgressConfig(state(node('n2', '10.244.2.0/24'), node('n1', '10.244.1.0/24'), node('n3', null), mesh), POD, read, { controlPlane: '10.0.0.10' });
     assert.deepEqual(c.podCIDRs, ['10.244.1.0/24', '10.244.2.0/24']);
     assert.deepEqual(c.forbiddenUpstreams.map((r) => r.label).slice(6), [
       '10.244.1.0/24 (the mesh\'s pod CIDR)', '10.244.2.0/24 (the mesh\'s pod CIDR)', '10.97.0.0/16 (the mesh\'s service CIDR)', '10.0.0.10/32 (the control plane)',
+      '192.168.0.0/16 (MeshConfig egressForbiddenUpstreams: corp network)', '172.16.0.0/12 (MeshConfig egressForbiddenUpstreams)',
     ]);
     assert.ok(c.forbiddenUpstreams.some((r) => r.label.startsWith('127.0.0.0/8')));
     const loop = buildEgressConfig(state(), POD, read, { controlPlane: '127.0.0.1', allowLoopback: true });
