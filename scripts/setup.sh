@@ -16,6 +16,7 @@ have haproxy || need_pkgs+=(haproxy)
 have tcpdump || need_pkgs+=(tcpdump)
 have setpriv || need_pkgs+=(util-linux)
 have pgrep || need_pkgs+=(procps)
+have ping || need_pkgs+=(iputils-ping)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_pkgs+=(ca-certificates)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
