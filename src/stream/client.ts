@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CLIENT_LIMITS, readFrames, writeFrame, PROTOCOL_VERSION, type Delta } from './protocol.js';
-import { decodeResource } from './resources.js';
+import { decodeResourceValue } from './resources.js';
 import { unknownField } from '../config/fields.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -224,10 +224,14 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
       return nack(`delta is based on version ${d.baseVersion}, but this proxy holds ${this.st.version}`);
     }
     const errors: string[] = [];
-    for (const u of d.upserts) errors.push(...decodeResource(u.key, u.value));
+    const decoded = d.upserts.map((u) => {
+      const r = decodeResourceValue(u.key, u.value);
+      errors.push(...r.problems);
+      return [u.key, r.value] as const;
+    });
     if (errors.length) return nack(errors.slice(0, 5).join('; '));
     const next = new Map(d.reset ? [] : this.st.resources);
-    for (const u of d.upserts) next.set(u.key, u.value);
+    for (const [key, value] of decoded) next.set(key, value);
     for (const k of d.removes) next.delete(k);
     const state: ConfigState = { version: d.version, storeId: d.storeId, resources: next };
     try {

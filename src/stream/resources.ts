@@ -122,7 +122,8 @@ export function resourcesByType(resources: ReadonlyMap<string, unknown>): Resour
   return out as unknown as ResourcesByType;
 }
 
-type Check = (v: Record<string, unknown>, errs: string[]) => void;
+/** Pushes what is wrong with `v` onto `errs`; may return the value to apply instead of `v` (the parsed one). */
+type Check = (v: Record<string, unknown>, errs: string[]) => unknown;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (f: string): Check => (v, e) => {
@@ -166,9 +167,12 @@ const asApplied = (type: WireType): Check => (v, e) => {
     ? { ...k, metadata: { name: 'mesh' }, spec: v }
     : { ...k, metadata: { name: v.name, namespace: v.namespace }, spec: v.spec };
   try {
-    parseResource(doc, 'from the config stream');
+    // What is applied is what the parser returned (defaults filled in), never the raw value beside it.
+    const spec = (parseResource(doc, 'from the config stream') as { spec: unknown }).spec;
+    return type === 'mesh' ? spec : { ...v, spec };
   } catch (err) {
     e.push((err as Error).message);
+    return undefined;
   }
 };
 
@@ -193,12 +197,24 @@ const CHECKS: Record<WireType, Check[]> = {
   node: [only(...NODE_FIELDS), str('name')],
 };
 
+/**
+ * Validates one stream resource: its problems (none when it is usable) and the value to apply,
+ * which for the parsed kinds (APPLIED) is the parser's own output, not the raw value it read.
+ */
+export function decodeResourceValue(key: string, value: unknown): { problems: string[]; value: unknown } {
+  const type = wireTypeOf(key);
+  if (type === undefined) return { problems: [`${key}: unknown resource type`], value };
+  if (!isObj(value)) return { problems: [`${key}: must be an object`], value };
+  const errs: string[] = [];
+  let applied: unknown = value;
+  for (const c of CHECKS[type]) {
+    const replaced = c(value, errs);
+    if (replaced !== undefined) applied = replaced;
+  }
+  return { problems: errs.map((m) => `${key}: ${m}`), value: applied };
+}
+
 /** Validates one stream resource; returns the list of problems (empty when it is usable). */
 export function decodeResource(key: string, value: unknown): string[] {
-  const type = wireTypeOf(key);
-  if (type === undefined) return [`${key}: unknown resource type`];
-  if (!isObj(value)) return [`${key}: must be an object`];
-  const errs: string[] = [];
-  for (const c of CHECKS[type]) c(value, errs);
-  return errs.map((m) => `${key}: ${m}`);
+  return decodeResourceValue(key, value).problems;
 }

@@ -9,7 +9,8 @@ import { Store } from '../../../src/store/index.js';
 import { ConfigView } from '../../../src/controlplane/view.js';
 import { applyResources, setPodStatus } from '../../../src/controlplane/apply.js';
 import { parseDocuments } from '../../../src/config/index.js';
-import { decodeResource, WIRE_TYPES, wireTypeOf } from '../../../src/stream/resources.js';
+import { decodeResource, decodeResourceValue, WIRE_TYPES, wireTypeOf } from '../../../src/stream/resources.js';
+import { DEFAULT_MESH_SETTINGS } from '../../../src/config/types.js';
 
 const YAML = `
 apiVersion: v1
@@ -102,6 +103,19 @@ test('every resource the control plane derives decodes on a proxy, of every wire
   for (const u of plan.upserts) {
     types.add(wireTypeOf(u.key)!);
     assert.deepEqual(decodeResource(u.key, JSON.parse(u.json)), [], `${u.key}: ${u.json}`);
+    // A proxy applies the parser's output; on the control plane's own output it is the same value.
+    assert.deepEqual(decodeResourceValue(u.key, JSON.parse(u.json)).value, JSON.parse(u.json), `${u.key} applied as sent`);
   }
   assert.deepEqual([...types].sort(), [...WIRE_TYPES].sort(), 'the view above covers every wire type');
+});
+
+test('a proxy applies the parsed value, with the parser\'s defaults, not the raw one beside it', () => {
+  const mesh = decodeResourceValue('mesh/mesh', { certificateTTLSeconds: 60 });
+  assert.deepEqual(mesh.problems, []);
+  assert.deepEqual(mesh.value, { ...DEFAULT_MESH_SETTINGS, certificateTTLSeconds: 60 });
+  const rule = decodeResourceValue('destination-rule/shop/r', { name: 'r', namespace: 'shop', spec: { host: 'api.example.com', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/ca.pem' } } } });
+  assert.deepEqual(rule.problems, []);
+  assert.equal((rule.value as { name: string }).name, 'r', 'name and namespace kept');
+  const bad = decodeResourceValue('mesh/mesh', { serviceCIDR: 'x' });
+  assert.equal(bad.problems.length, 1);
 });
