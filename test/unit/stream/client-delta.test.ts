@@ -11,7 +11,7 @@ import { ConfigStreamClient, deltaProblem } from '../../../src/stream/client.js'
 import { readFrames } from '../../../src/stream/protocol.js';
 import type { Delta } from '../../../src/stream/protocol.js';
 
-const MESH = { trustDomain: 'cluster.local', outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, certificateTTLSeconds: 86400, rootNamespace: 'ambit-system', serviceCIDR: '10.96.0.0/16' };
+const MESH = { trustDomain: 'cluster.local', outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, certificateTTLSeconds: 86400, rootNamespace: 'ambit-system', serviceCIDR: '10.96.0.0/16', egressForbiddenUpstreams: [] };
 const base = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   type: 'delta', version: 2, baseVersion: 0, reset: true, storeId: 's1', upserts: [{ key: 'mesh/mesh', value: MESH }], removes: [], ...over,
 });
