@@ -36,5 +36,11 @@ export function showValue(v: unknown): string {
       s = String(v);
     }
   }
+  // Invisible and direction-changing characters are shown escaped, so a value cannot reorder or
+  // hide the text of the message (or log line) that quotes it; JSON already escapes C0 controls.
+  s = s.replace(/[\p{Cf}\p{Zl}\p{Zp}\u007f-\u009f]/gu, (c) => {
+    const cp = c.codePointAt(0)!;
+    return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }

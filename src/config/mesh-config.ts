@@ -36,7 +36,7 @@ const forbiddenUpstream: Reader<ForbiddenUpstream> = (v, path) => {
   const cidr = req(o, 'cidr', path, ipv4Cidr);
   const reason = opt(o, 'reason', path, (r, p) => {
     const t = str(r, p);
-    if (t.trim() === '' || t.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(t)) fail(p, `must be 1-${MAX_REASON} printable characters`, t);
+    if (t.trim() === '' || t.length > MAX_REASON || /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(t)) fail(p, `must be 1-${MAX_REASON} printable characters`, t);
     return t;
   });
   return { cidr, ...(reason !== undefined ? { reason } : {}) };

@@ -255,9 +255,8 @@ export class StreamServer {
 
   private signCsr(s: Session, msg: Record<string, unknown>): void {
     if (s.sock.destroyed) return;
-    const answer = this.answerCsr(s, msg.id as number, msg.identity as string, msg.csr as string);
     try {
-      writeFrame(s.sock, answer);
+      writeFrame(s.sock, this.answerCsr(s, msg.id as number, msg.identity as string, msg.csr as string));
     } catch (err) {
       // Only this session is at stake (a write into a socket that went, say).
       this.opts.log.error({ node: s.node, err: (err as Error).message }, 'answering a CSR failed; closing that session');

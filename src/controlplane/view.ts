@@ -175,7 +175,7 @@ export class ConfigView {
     const mesh = this.mesh();
     switch (type) {
       case 'mesh':
-        return mesh;
+        return meshOnTheWire(mesh);
       case 'trust-bundle':
         return { roots: this.trustRoots };
       case 'node': {
@@ -229,6 +229,16 @@ export function selects(selector: Record<string, string>, labels: Record<string,
 
 export function workloadUid(pod: PodResource, createRevision: number): string {
   return `${pod.metadata.namespace}/${pod.metadata.name}@${createRevision}`;
+}
+
+/**
+ * The mesh settings as sent: a setting added after the first release is left out while it holds
+ * its default (empty), so a proxy that predates it, which refuses fields it does not know, keeps
+ * accepting every version that does not use it. Proxies parse the value and fill the default in.
+ */
+export function meshOnTheWire(mesh: MeshSettings): Partial<MeshSettings> {
+  const { egressForbiddenUpstreams, ...rest } = mesh;
+  return egressForbiddenUpstreams.length > 0 ? mesh : rest;
 }
 
 export function toWorkload(pod: PodResource, createRevision: number, mesh: MeshSettings): WireWorkload {

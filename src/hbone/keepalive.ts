@@ -24,7 +24,8 @@ export interface Unanswered {
 
 /**
  * Pings `session` until it closes; calls `onDead` at most once, when a PING goes unanswered for
- * `timeoutMs`. The caller decides what dead means (the server closes, the pool forgets and closes).
+ * `timeoutMs` and nothing at all was read from the peer meanwhile. The caller decides what dead
+ * means (the server closes, the pool forgets and closes).
  */
 export function keepAlive(session: Http2Session, o: KeepaliveOptions, onDead: (why: Unanswered) => void): void {
   let timer: NodeJS.Timeout | undefined;
@@ -32,31 +33,47 @@ export function keepAlive(session: Http2Session, o: KeepaliveOptions, onDead: (w
     timer = setTimeout(fn, ms);
     timer.unref();
   };
+  // Bytes read off the socket. A PING (or its ACK) can wait behind megabytes already in a send
+  // buffer on a slow link; a peer whose bytes keep arriving is alive, so only a silent one is dead.
+  // A session nghttp2 ended stops reading, so its count stands still too.
+  const bytesRead = (): number => session.socket?.bytesRead ?? 0;
   const probe = (): void => {
     // Node cancels every PING once close() was called, so a closing session is left to its
     // owner's deadline (the server's drain); both ends close idle connections with no tunnel open.
     if (session.destroyed || session.closed) return;
     let answered = false;
+    let readAt = bytesRead();
     try {
+      // Returns false (and cancels at once) only with too many PINGs outstanding; one is, at most.
       session.ping((err) => {
         answered = true;
         clearTimeout(timer);
-        // ERR_HTTP2_PING_CANCEL: the session is closing, nothing to watch any more.
-        if (!err) arm(probe, o.intervalMs);
+        // On ERR_HTTP2_PING_CANCEL the session is closing, and the next probe sees that.
+        if (!err || !(session.destroyed || session.closed)) arm(probe, o.intervalMs);
       });
     } catch {
       return; // destroyed between the check and the call
     }
-    arm(() => {
-      if (answered || session.destroyed) return;
-      const queued = ((session.state as { outboundQueueSize?: number }).outboundQueueSize ?? 0) > 0;
-      onDead({
-        queued,
-        detail: queued
-          ? `a PING could not be sent within ${o.timeoutMs} ms: the HTTP/2 layer stopped writing to this connection (it ended the session after a protocol error from the peer, answered with GOAWAY, or the peer stopped reading)`
-          : `a PING went unanswered for ${o.timeoutMs} ms: the peer is gone or stopped answering`,
+    const deadline = (): void => {
+      // After the turn's reads: an event loop that stalled past the timeout may hold the ACK unread.
+      setImmediate(() => {
+        if (answered || session.destroyed) return;
+        const now = bytesRead();
+        if (now > readAt) {
+          readAt = now;
+          arm(deadline, o.timeoutMs);
+          return;
+        }
+        const queued = ((session.state as { outboundQueueSize?: number }).outboundQueueSize ?? 0) > 0;
+        onDead({
+          queued,
+          detail: queued
+            ? `a PING could not be sent within ${o.timeoutMs} ms: the HTTP/2 layer stopped writing to this connection (it ended the session after a protocol error from the peer, answered with GOAWAY, or the peer stopped reading)`
+            : `a PING went unanswered for ${o.timeoutMs} ms: the peer is gone or stopped answering`,
+        });
       });
-    }, o.timeoutMs);
+    };
+    arm(deadline, o.timeoutMs);
   };
   arm(probe, o.intervalMs);
   session.once('close', () => clearTimeout(timer));

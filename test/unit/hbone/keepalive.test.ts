@@ -36,6 +36,30 @@ describe('HBONE server keepalive', () => {
     assert.ok(h.logs.some((l) => l.msg === 'hbone refused' && l.reason === 'UNRESPONSIVE' && l.level === 40), 'logged as a warning');
   });
 
+  // A PING (or its ACK) can wait behind megabytes in a send buffer on a slow link: a peer whose
+  // bytes keep arriving is alive even while its ACK is late. Here the peer never ACKs but sends a
+  // WINDOW_UPDATE every 100 ms (what a receiver on a slow link does); it is closed once it goes quiet.
+  test('a client whose bytes keep arriving is not closed while its PING answer is late; once silent it is', async () => {
+    const before = h.refusals.length;
+    const raw = await RawH2.connect(h.port, h.clientContext);
+    raw.ackPings = false;
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(1);
+    const talking = setInterval(() => raw.socket.write(frame(FRAME.WINDOW_UPDATE, 0, 0, increment)), 100);
+    try {
+      await raw.waitFor((f) => f.some((x) => x.type === FRAME.PING), 2000);
+      await new Promise((r) => setTimeout(r, 4 * (INTERVAL + TIMEOUT)));
+      assert.equal(raw.closed, false, 'kept while its bytes arrive');
+      assert.deepEqual(h.refusals.slice(before), []);
+      clearInterval(talking);
+      await waitFor(() => raw.closed, 3000);
+      assert.equal(h.refusals.slice(before)[0]?.code, 'UNRESPONSIVE');
+    } finally {
+      clearInterval(talking);
+      raw.socket.destroy();
+    }
+  });
+
   test('a client that answers keeps one idle connection across many intervals', async () => {
     assert.equal(await h.roundTrip('one'), 'one');
     const connections = h.secureConnections;

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../../../src/store/index.js';
-import { ConfigView } from '../../../src/controlplane/view.js';
+import { ConfigView, meshOnTheWire } from '../../../src/controlplane/view.js';
 import { applyResources, setPodStatus } from '../../../src/controlplane/apply.js';
 import { parseDocuments } from '../../../src/config/index.js';
 import { decodeResource, decodeResourceValue, WIRE_TYPES, wireTypeOf } from '../../../src/stream/resources.js';
@@ -89,7 +89,7 @@ spec:
 apiVersion: ambit.dev/v1alpha1
 kind: MeshConfig
 metadata: { name: mesh }
-spec: { outboundTrafficPolicy: { mode: REGISTRY_ONLY }, certificateTTLSeconds: 3600 }
+spec: { outboundTrafficPolicy: { mode: REGISTRY_ONLY }, certificateTTLSeconds: 3600, egressForbiddenUpstreams: [{ cidr: 10.20.0.0/16, reason: corp network }] }
 `;
 
 test('every resource the control plane derives decodes on a proxy, of every wire type', () => {
@@ -104,9 +104,16 @@ test('every resource the control plane derives decodes on a proxy, of every wire
     types.add(wireTypeOf(u.key)!);
     assert.deepEqual(decodeResource(u.key, JSON.parse(u.json)), [], `${u.key}: ${u.json}`);
     // A proxy applies the parser's output; on the control plane's own output it is the same value.
-    assert.deepEqual(decodeResourceValue(u.key, JSON.parse(u.json)).value, JSON.parse(u.json), `${u.key} applied as sent`);
+    assert.deepEqual(decodeResourceValue(u.key, JSON.parse(u.json)).value, u.key === 'mesh/mesh' ? view.mesh() : JSON.parse(u.json), `${u.key} applied as the control plane holds it`);
   }
   assert.deepEqual([...types].sort(), [...WIRE_TYPES].sort(), 'the view above covers every wire type');
+});
+
+test('a mesh setting added later is left off the wire while empty (older proxies refuse unknown fields), and filled in by the proxy', () => {
+  assert.equal('egressForbiddenUpstreams' in meshOnTheWire(DEFAULT_MESH_SETTINGS), false);
+  const set = { ...DEFAULT_MESH_SETTINGS, egressForbiddenUpstreams: [{ cidr: '10.20.0.0/16' }] };
+  assert.deepEqual(meshOnTheWire(set), set);
+  assert.deepEqual(decodeResourceValue('mesh/mesh', meshOnTheWire(DEFAULT_MESH_SETTINGS)).value, DEFAULT_MESH_SETTINGS);
 });
 
 test('a proxy applies the parsed value, with the parser\'s defaults, not the raw one beside it', () => {
