@@ -27,6 +27,8 @@ export interface VerifiedNodeToken {
   exp: Date;
   /** When it was issued (`iat`, Unix seconds): what a node revocation cuts by. */
   iat: number;
+  /** The credential's own ID (`jti`): named in the audit lines of its issuance and of every session it opens. */
+  credential: string;
   identity?: string;
 }
 
@@ -136,6 +138,7 @@ export class NodeTokenIssuer {
     if (typeof claims.sub !== 'string' || claims.sub === '') malformed('payload sub is not a non-empty string');
     if (!Number.isSafeInteger(claims.exp)) malformed('payload exp is not an integer');
     if (!Number.isSafeInteger(claims.iat)) malformed('payload iat is not an integer');
+    if (typeof claims.jti !== 'string' || claims.jti.length > 64 || !B64URL.test(claims.jti)) malformed('payload jti is not a credential ID (1-64 base64url characters)');
     if (claims.identity !== undefined && (typeof claims.identity !== 'string' || !claims.identity.startsWith('spiffe://'))) malformed('payload identity is not a spiffe:// URI');
     if (claims.aud !== NODE_TOKEN_AUDIENCE) {
       throw new AmbitError('NODE_TOKEN_AUDIENCE', `Cannot verify node token: audience ${showValue(claims.aud)} is not ${showValue(NODE_TOKEN_AUDIENCE)}`, { path: 'token.aud', value: claims.aud });
@@ -144,6 +147,6 @@ export class NodeTokenIssuer {
     if (Math.floor(now.getTime() / 1000) >= exp) {
       throw new AmbitError('NODE_TOKEN_EXPIRED', `Cannot verify node token for node ${showValue(claims.sub)}: it expired at ${new Date(exp * 1000).toISOString()}`, { path: 'token.exp', value: exp });
     }
-    return { node: claims.sub, exp: new Date(exp * 1000), iat: claims.iat as number, ...(typeof claims.identity === 'string' ? { identity: claims.identity } : {}) };
+    return { node: claims.sub, exp: new Date(exp * 1000), iat: claims.iat as number, credential: claims.jti as string, ...(typeof claims.identity === 'string' ? { identity: claims.identity } : {}) };
   }
 }

@@ -181,7 +181,7 @@ export class ControlPlane {
       authenticateNode: (token) => {
         const t = this.tokens.verify(token);
         this.revocations.check(t.node, t.iat);
-        return { node: t.node, expiresAt: t.exp.getTime(), ...(t.identity === undefined ? {} : { identity: t.identity }) };
+        return { node: t.node, expiresAt: t.exp.getTime(), credential: t.credential, ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
       issue: (node, identity, csrPem, boundIdentity) => {
         try {
@@ -200,6 +200,13 @@ export class ControlPlane {
     };
   }
 
+  /** Audits a credential once it exists, with its ID and expiry (read back from the token itself). */
+  private auditIssued(token: string, event: string, message: string, ttlSeconds: number): string {
+    const t = this.tokens.verify(token);
+    this.opts.log.info({ audit: true, event, node: t.node, ...(t.identity === undefined ? {} : { identity: t.identity }), credential: t.credential, ttlSeconds, expiresAt: t.exp.toISOString() }, message);
+    return token;
+  }
+
   private backend(): AdminBackend {
     return {
       apply: async (resources) => applyResources(this.store, this.view, (resources as unknown[]).map((r, i) => parseResource(r, `request item ${i + 1}`))),
@@ -216,14 +223,12 @@ export class ControlPlane {
       setPodStatus: async (ns, name, status) => setPodStatus(this.store, ns, name, status),
       issueNodeToken: async (node, ttl) => {
         checkCredentialRequest('node credential', node, ttl);
-        this.opts.log.info({ audit: true, event: 'node_token.issued', node, ttlSeconds: ttl }, 'node credential issued');
-        return this.tokens.issue(node, ttl);
+        return this.auditIssued(this.tokens.issue(node, ttl), 'node_token.issued', 'node credential issued', ttl);
       },
       issueWorkloadToken: async (node, identity, ttl) => {
         checkCredentialRequest('workload credential', node, ttl);
         checkWorkloadIdentity(identity, this.trustDomain);
-        this.opts.log.info({ audit: true, event: 'workload_token.issued', node, identity, ttlSeconds: ttl }, 'workload credential issued');
-        return this.tokens.issueWorkload(node, identity, ttl);
+        return this.auditIssued(this.tokens.issueWorkload(node, identity, ttl), 'workload_token.issued', 'workload credential issued', ttl);
       },
       trustBundle: async () => this.ca.bundle.pem(),
       status: async () => this.status(),

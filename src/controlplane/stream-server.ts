@@ -19,10 +19,18 @@ import { RoundRobin } from './round-robin.js';
 export interface IssuanceService {
   /** Verifies a node or workload credential; throws an AmbitError (code NODE_TOKEN_*) when it is not valid.
    *  `identity` is set for a workload credential: the one SPIFFE ID the session may ask for. */
-  authenticateNode(token: string): { node: string; expiresAt: number; identity?: string };
+  authenticateNode(token: string): AuthenticatedNode;
   /** Authorizes and signs; throws an AmbitError naming why it refused. `boundIdentity`: the
    *  session's workload credential allows this identity only. */
   issue(node: string, identity: string, csrPem: string, boundIdentity?: string): { chain: string[]; serial: string; notAfter: Date };
+}
+
+/** What a verified credential speaks for; `credential` is its ID, named in the session's audit line. */
+export interface AuthenticatedNode {
+  node: string;
+  expiresAt: number;
+  credential: string;
+  identity?: string;
 }
 
 export interface StreamServerOptions {
@@ -157,7 +165,7 @@ export class StreamServer {
       refuse('STREAM_PROTOCOL', `Cannot open a config stream: protocol ${JSON.stringify(msg.protocol)} is not supported (this control plane speaks ${PROTOCOL_VERSION})`);
       return undefined;
     }
-    let auth: { node: string; expiresAt: number; identity?: string };
+    let auth: AuthenticatedNode;
     try {
       auth = this.opts.issuance.authenticateNode(msg.token as string);
     } catch (err) {
@@ -210,7 +218,7 @@ export class StreamServer {
       ...(prev?.nack ? { nack: prev.nack } : {}),
     });
     this.opts.metrics?.connectedProxies.set(this.sessions.size);
-    this.opts.log.info({ audit: true, event: 'stream.accepted', node: auth.node, ...bound, remote, resumeFrom: version }, auth.identity === undefined ? 'proxy connected' : 'workload connected');
+    this.opts.log.info({ audit: true, event: 'stream.accepted', node: auth.node, ...bound, credential: auth.credential, remote, resumeFrom: version }, auth.identity === undefined ? 'proxy connected' : 'workload connected');
     writeFrame(sock, { type: 'welcome', node: auth.node, storeId: this.opts.storeId });
     this.push(session);
     return session;

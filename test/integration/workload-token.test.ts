@@ -90,6 +90,23 @@ test('a workload token gets an SVID for its bound identity and is refused any ot
   await auditLine((l) => l.event === 'workload_token.issued' && l.identity === GW && l.node === 'node-1');
 });
 
+test('every credential is audited with its own ID at issuance, and every session names the credential it opened with', async () => {
+  const token = await cp.admin.issueNodeToken('node-1', 600);
+  const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+  const issued = await auditLine((l) => l.event === 'node_token.issued' && l.credential === jti);
+  assert.equal(issued.node, 'node-1');
+  assert.equal(issued.ttlSeconds, 600);
+  assert.ok(Math.abs(Date.parse(issued.expiresAt as string) - (Date.now() + 600_000)) < 60_000, `expiresAt ${String(issued.expiresAt)}`);
+  await client('node-1', token);
+  const accepted = await auditLine((l) => l.event === 'stream.accepted' && l.credential === jti);
+  assert.equal(accepted.node, 'node-1');
+  assert.equal(accepted.identity, undefined, 'a node credential, not a workload one');
+  const wtoken = await cp.admin.issueWorkloadToken('node-1', GW, 600);
+  const wjti = JSON.parse(Buffer.from(wtoken.split('.')[1]!, 'base64url').toString()).jti as string;
+  assert.notEqual(wjti, jti);
+  assert.equal((await auditLine((l) => l.event === 'workload_token.issued' && l.credential === wjti)).identity, GW);
+});
+
 test('a node proxy and a workload on the same node hold separate streams', async () => {
   const node = await client('node-1', await cp.admin.issueNodeToken('node-1', 3600));
   // Node tokens are unchanged for workloads scheduled on the node, but the gateway's identity is
@@ -134,8 +151,10 @@ test('issueWorkloadToken refuses identities that are not workloads of this mesh'
 test('NodeTokenIssuer: the bound identity is signed, and node tokens carry none', () => {
   const issuer = NodeTokenIssuer.generate();
   const now = new Date('2030-01-01T00:00:00Z');
-  assert.deepEqual(issuer.verify(issuer.issueWorkload('node-1', GW, 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000, identity: GW });
-  assert.deepEqual(issuer.verify(issuer.issue('node-1', 600, now), now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000 });
+  const { credential: _w, ...workload } = issuer.verify(issuer.issueWorkload('node-1', GW, 600, now), now);
+  assert.deepEqual(workload, { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000, identity: GW });
+  const { credential: _n, ...node } = issuer.verify(issuer.issue('node-1', 600, now), now);
+  assert.deepEqual(node, { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000 });
   // Swapping the identity claim breaks the signature.
   const [h, p, s] = issuer.issueWorkload('node-1', GW, 600, now).split('.') as [string, string, string];
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;

@@ -19,7 +19,7 @@ describe('NodeTokenIssuer', () => {
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     assert.deepEqual({ ...claims, jti: typeof claims.jti }, { sub: 'node-1', iat: 1893456000, exp: 1893456600, jti: 'string', aud: 'ambit-control-plane' });
     assert.equal(Buffer.from(s!, 'base64url').length, 64);
-    assert.deepEqual(issuer.verify(token, now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000 });
+    assert.deepEqual(issuer.verify(token, now), { node: 'node-1', exp: new Date('2030-01-01T00:10:00Z'), iat: Date.parse('2030-01-01T00:00:00Z') / 1000, credential: claims.jti });
     assert.notEqual(issuer.issue('node-1', 600, now), token, 'jti makes tokens unique');
   });
 
@@ -55,6 +55,19 @@ describe('NodeTokenIssuer', () => {
     assert.throws(() => issuer.verify(`${h}.${payload}.${sig}`, now), {
       code: 'NODE_TOKEN_AUDIENCE', message: 'Cannot verify node token: audience "kubernetes" is not "ambit-control-plane"',
     });
+  });
+
+  test('rejects a validly signed token without a usable credential ID (jti)', async () => {
+    await issuer.save(tmp.dir);
+    const { createPrivateKey } = await import('node:crypto');
+    const key = createPrivateKey(tmp.read(NODE_TOKEN_KEY_FILE));
+    for (const jti of [undefined, 7, '', 'a'.repeat(65), 'has space']) {
+      const payload = b64({ sub: 'node-1', iat: 1893456000, exp: 1893456600, ...(jti === undefined ? {} : { jti }), aud: 'ambit-control-plane' });
+      const sig = sign('sha256', Buffer.from(`${h}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+      assert.throws(() => issuer.verify(`${h}.${payload}.${sig}`, now), {
+        code: 'NODE_TOKEN_MALFORMED', message: 'Cannot verify node token: payload jti is not a credential ID (1-64 base64url characters)',
+      }, `jti ${JSON.stringify(jti)}`);
+    }
   });
 
   test('persists its key 0600 beside the CA and reloads it', async () => {
