@@ -6,6 +6,11 @@
 //
 // The cut is by issue time in whole seconds (a credential's `iat`): a credential issued in the
 // same second as the revocation is refused too; one issued a second later is not.
+//
+// One credential can be revoked alone, by its ID (`jti`, named in the audit lines of its issuance
+// and sessions), leaving the node's others working. No registry of issued credentials is kept, so
+// the entry is kept for the longest lifetime a credential can have (MAX_CREDENTIAL_TTL_SECONDS)
+// from the revocation, after which any credential with that ID has expired anyway.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, showValue } from '../errors.js';
@@ -13,43 +18,79 @@ import { replaceFileDurably } from '../store/index.js';
 
 export const NODE_REVOCATIONS_FILE = 'node-revocations.json';
 
+/** The longest lifetime the control plane issues a node or workload credential for. */
+export const MAX_CREDENTIAL_TTL_SECONDS = 366 * 86400;
+
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export interface NodeRevocation {
   node: string;
   /** Credentials of `node` issued at or before this second (Unix time) are refused. */
   issuedUpTo: number;
 }
 
+export interface CredentialRevocation {
+  /** The credential's ID (its `jti`). */
+  credential: string;
+  node: string;
+  /** Kept until then (Unix seconds): by then every credential with this ID has expired. */
+  keepUntil: number;
+}
+
+interface RevocationSets {
+  nodes: Map<string, number>;
+  credentials: Map<string, { node: string; keepUntil: number }>;
+}
+
 function corrupt(path: string, why: string): never {
   throw new AmbitError('NODE_REVOCATIONS_INVALID', `Cannot load node revocations from ${path}: ${why}; refusing to start rather than accept revoked credentials`, { path });
 }
 
-/** The file's content, checked whole: version 1 and a map of node name to a whole-second time. */
-export function parseRevocations(text: string, path: string): Map<string, number> {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const wholeSeconds = (t: unknown): t is number => Number.isSafeInteger(t) && (t as number) >= 0;
+
+/** The file's content, checked whole: version 1 (nodes only) or 2 (nodes and credentials). */
+export function parseRevocations(text: string, path: string): RevocationSets {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (err) {
     return corrupt(path, `not JSON (${(err as Error).message})`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) corrupt(path, 'not a JSON object');
+  if (!isObject(v)) corrupt(path, 'not a JSON object');
   const o = v as Record<string, unknown>;
-  const extra = Object.keys(o).find((k) => k !== 'version' && k !== 'nodes');
+  if (o.version !== 1 && o.version !== 2) corrupt(path, `version must be 1 or 2, got ${showValue(o.version)}`);
+  const fields = o.version === 1 ? ['version', 'nodes'] : ['version', 'nodes', 'credentials'];
+  const extra = Object.keys(o).find((k) => !fields.includes(k));
   if (extra !== undefined) corrupt(path, `unknown field ${JSON.stringify(extra)}`);
-  if (o.version !== 1) corrupt(path, `version must be 1, got ${showValue(o.version)}`);
-  const nodes = o.nodes;
-  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) corrupt(path, 'nodes must be an object of node name to time');
-  const out = new Map<string, number>();
-  for (const [node, t] of Object.entries(nodes as Record<string, unknown>)) {
-    if (!Number.isSafeInteger(t) || (t as number) < 0) corrupt(path, `nodes[${JSON.stringify(node)}] must be a whole number of seconds, got ${showValue(t)}`);
-    out.set(node, t as number);
+  if (!isObject(o.nodes)) corrupt(path, 'nodes must be an object of node name to time');
+  const nodes = new Map<string, number>();
+  for (const [node, t] of Object.entries(o.nodes as Record<string, unknown>)) {
+    if (!wholeSeconds(t)) corrupt(path, `nodes[${JSON.stringify(node)}] must be a whole number of seconds, got ${showValue(t)}`);
+    nodes.set(node, t);
   }
-  return out;
+  const credentials = new Map<string, { node: string; keepUntil: number }>();
+  if (o.version === 2) {
+    if (!isObject(o.credentials)) corrupt(path, 'credentials must be an object of credential ID to {node, keepUntil}');
+    for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
+      const at = `credentials[${JSON.stringify(id)}]`;
+      if (!CREDENTIAL_ID.test(id)) corrupt(path, `${at}: not a credential ID (1-64 base64url characters)`);
+      if (!isObject(e) || Object.keys(e).some((k) => k !== 'node' && k !== 'keepUntil')) corrupt(path, `${at} must be exactly {node, keepUntil}`);
+      const entry = e as Record<string, unknown>;
+      if (typeof entry.node !== 'string' || entry.node === '') corrupt(path, `${at}.node must be a node name, got ${showValue(entry.node)}`);
+      if (!wholeSeconds(entry.keepUntil)) corrupt(path, `${at}.keepUntil must be a whole number of seconds, got ${showValue(entry.keepUntil)}`);
+      credentials.set(id, { node: entry.node as string, keepUntil: entry.keepUntil as number });
+    }
+  }
+  return { nodes, credentials };
 }
+
+const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
 
 export class NodeRevocations {
   private constructor(
     private readonly path: string,
-    private readonly cut: Map<string, number>,
+    private sets: RevocationSets,
   ) {}
 
   /** Loads `dir`/node-revocations.json (none yet: nothing revoked). A file that cannot be read whole is an error. */
@@ -59,7 +100,7 @@ export class NodeRevocations {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new NodeRevocations(path, new Map());
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new NodeRevocations(path, { nodes: new Map(), credentials: new Map() });
       throw err;
     }
     return new NodeRevocations(path, parseRevocations(text, path));
@@ -67,17 +108,31 @@ export class NodeRevocations {
 
   /** Revokes every credential of `node` issued up to `now` (kept on disk before it returns). */
   revoke(node: string, now = new Date()): NodeRevocation {
-    const issuedUpTo = Math.floor(now.getTime() / 1000);
-    const next = new Map(this.cut);
-    next.set(node, Math.max(issuedUpTo, this.cut.get(node) ?? 0));
-    this.persist(next);
-    this.cut.set(node, next.get(node)!);
-    return { node, issuedUpTo: next.get(node)! };
+    const issuedUpTo = Math.max(seconds(now), this.sets.nodes.get(node) ?? 0);
+    this.commit({ nodes: new Map(this.sets.nodes).set(node, issuedUpTo), credentials: this.live(now) });
+    return { node, issuedUpTo };
   }
 
-  /** Throws NODE_TOKEN_REVOKED when a credential of `node` issued at `iat` (seconds) was revoked. */
-  check(node: string, iat: number): void {
-    const upTo = this.cut.get(node);
+  /**
+   * Revokes the one credential `credential` (its ID) of `node` (kept on disk before it returns).
+   * Throws NODE_REVOCATION_INVALID for an ID that no credential could have.
+   */
+  revokeCredential(node: string, credential: string, now = new Date()): CredentialRevocation {
+    if (typeof credential !== 'string' || !CREDENTIAL_ID.test(credential)) {
+      throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke a credential of node ${JSON.stringify(node)}: ${showValue(credential)} is not a credential ID (1-64 base64url characters, the "credential" of its audit lines)`, { path: 'credential', value: credential });
+    }
+    const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS;
+    this.commit({ nodes: this.sets.nodes, credentials: this.live(now).set(credential, { node, keepUntil }) });
+    return { credential, node, keepUntil };
+  }
+
+  /** Throws NODE_TOKEN_REVOKED when the credential `credential` of `node`, issued at `iat` (seconds), was revoked. */
+  check(node: string, iat: number, credential?: string): void {
+    const one = credential === undefined ? undefined : this.sets.credentials.get(credential);
+    if (one !== undefined) {
+      throw new AmbitError('NODE_TOKEN_REVOKED', `Cannot verify node token for node ${JSON.stringify(node)}: this credential (${credential}) was revoked; issue a new one`, { path: 'token.jti', value: credential });
+    }
+    const upTo = this.sets.nodes.get(node);
     if (upTo === undefined || iat > upTo) return;
     throw new AmbitError(
       'NODE_TOKEN_REVOKED',
@@ -87,10 +142,22 @@ export class NodeRevocations {
   }
 
   list(): NodeRevocation[] {
-    return [...this.cut].map(([node, issuedUpTo]) => ({ node, issuedUpTo })).sort((a, b) => a.node.localeCompare(b.node));
+    return [...this.sets.nodes].map(([node, issuedUpTo]) => ({ node, issuedUpTo })).sort((a, b) => a.node.localeCompare(b.node));
   }
 
-  private persist(cut: Map<string, number>): void {
-    replaceFileDurably(this.path, `${JSON.stringify({ version: 1, nodes: Object.fromEntries(cut) }, null, 2)}\n`);
+  credentials(): CredentialRevocation[] {
+    return [...this.sets.credentials].map(([credential, e]) => ({ credential, ...e })).sort((a, b) => a.credential.localeCompare(b.credential));
+  }
+
+  /** The credential revocations still needed at `now` (a copy). */
+  private live(now: Date): Map<string, { node: string; keepUntil: number }> {
+    const t = seconds(now);
+    return new Map([...this.sets.credentials].filter(([, e]) => e.keepUntil > t));
+  }
+
+  /** On disk first, then in memory: a failed write changes nothing. */
+  private commit(next: RevocationSets): void {
+    replaceFileDurably(this.path, `${JSON.stringify({ version: 2, nodes: Object.fromEntries(next.nodes), credentials: Object.fromEntries(next.credentials) }, null, 2)}\n`);
+    this.sets = next;
   }
 }

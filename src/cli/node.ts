@@ -1,7 +1,10 @@
-// `ambit node revoke NODE`: cuts a node off the control plane (a compromised or retired node).
+// `ambit node revoke NODE [--credential ID]`: cuts a node off the control plane (a compromised or
+// retired node), or only one of its credentials (a leaked token).
 import type { Command } from 'commander';
 import { adminClient } from './context.js';
 import { outputFormat, printData } from './output.js';
+
+const plural = (n: number): string => `${n} config-stream session${n === 1 ? '' : 's'} ended`;
 
 export function registerNode(program: Command): void {
   const node = program.command('node').description('Act on a node\'s standing with the control plane');
@@ -9,13 +12,20 @@ export function registerNode(program: Command): void {
     .command('revoke')
     .argument('<node>', 'the node name, as its credentials carry it')
     .description(
-      'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts): its config-stream sessions end at once and it gets no more configuration or SVIDs. SVIDs it already holds live out their TTL (spec.certificateTTLSeconds of MeshConfig). Credentials issued a second later work, to re-provision the node.',
+      'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts): its config-stream sessions end at once and it gets no more configuration or SVIDs. SVIDs it already holds live out their TTL (spec.certificateTTLSeconds of MeshConfig). Credentials issued a second later work, to re-provision the node. With --credential, revoke only that one credential (its ID is the "credential" of the control plane\'s audit lines node_token.issued, workload_token.issued and stream.accepted): the sessions it opened end, the node\'s other credentials keep working.',
     )
+    .option('--credential <id>', 'revoke only the credential with this ID')
     .option('-o, --output <format>', 'json | yaml (default: text)')
-    .action(async (name: string, o: { output?: string }) => {
+    .action(async (name: string, o: { output?: string; credential?: string }) => {
       const format = outputFormat(o.output);
+      if (o.credential !== undefined) {
+        const r = await adminClient(program).revokeCredential(name, o.credential);
+        if (format !== 'table') return printData(r, format);
+        process.stdout.write(`node ${r.node}: credential ${r.credential} revoked (kept until ${r.keptUntil}); ${plural(r.sessionsEnded)}\n`);
+        return;
+      }
       const r = await adminClient(program).revokeNode(name);
       if (format !== 'table') return printData(r, format);
-      process.stdout.write(`node ${r.node}: credentials issued up to ${r.issuedUpTo} revoked; ${r.sessionsEnded} config-stream session${r.sessionsEnded === 1 ? '' : 's'} ended\n`);
+      process.stdout.write(`node ${r.node}: credentials issued up to ${r.issuedUpTo} revoked; ${plural(r.sessionsEnded)}\n`);
     });
 }

@@ -39,6 +39,15 @@ export interface NodeRevocationResult {
   sessionsEnded: number;
 }
 
+export interface CredentialRevocationResult {
+  node: string;
+  credential: string;
+  /** The entry is kept until then (ISO 8601): by then every credential with this ID has expired. */
+  keptUntil: string;
+  /** Config-stream sessions opened with the credential, ended by the revocation. */
+  sessionsEnded: number;
+}
+
 export interface ProxyStatus {
   /** Node name proven by the proxy's node credential. */
   node: string;
@@ -93,6 +102,12 @@ export interface AdminApi {
    * already live out their TTL. Credentials issued a second later work.
    */
   revokeNode(node: string): Promise<NodeRevocationResult>;
+  /**
+   * Revokes the one node or workload credential with ID `credential` (its jti, named in the audit
+   * lines of its issuance and sessions), durably: its sessions end with NODE_TOKEN_REVOKED and it
+   * is refused from then on; the node's other credentials keep working.
+   */
+  revokeCredential(node: string, credential: string): Promise<CredentialRevocationResult>;
   /** Fault knob: hold (true) or resume (false) configuration delivery to one node's proxy. */
   pauseDelivery(node: string, paused: boolean): Promise<void>;
 }

@@ -26,7 +26,7 @@ export type AdminRequest =
   | { route: 'trust-bundle' }
   | { route: 'status' }
   | { route: 'pause-delivery'; node: string; paused: boolean }
-  | { route: 'node-revocations'; node: string }
+  | { route: 'node-revocations'; node: string; credential?: string }
   | { route: 'watch'; from: number };
 
 const bool: Reader<boolean> = (v, path) => (typeof v === 'boolean' ? v : fail(path, 'must be true or false', v));
@@ -74,7 +74,10 @@ const BODY_ROUTES: Record<string, (b: unknown) => AdminRequest> = {
   'POST /v1/workload-tokens': (b) => body(b, ['node', 'identity', 'ttlSeconds'], (o) => ({
     route: 'workload-tokens', node: req(o, 'node', '', str), identity: req(o, 'identity', '', str), ttlSeconds: req(o, 'ttlSeconds', '', num),
   })),
-  'POST /v1/node-revocations': (b) => body(b, ['node'], (o) => ({ route: 'node-revocations', node: req(o, 'node', '', str) })),
+  'POST /v1/node-revocations': (b) => body(b, ['node', 'credential'], (o) => {
+    const credential = opt(o, 'credential', '', nonEmptyStr);
+    return { route: 'node-revocations', node: req(o, 'node', '', str), ...(credential !== undefined ? { credential } : {}) };
+  }),
   'POST /v1/faults/pause-delivery': (b) => body(b, ['node', 'paused'], (o) => ({ route: 'pause-delivery', node: req(o, 'node', '', str), paused: req(o, 'paused', '', bool) })),
 };
 

@@ -86,7 +86,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: 
     case 'status':
       return send(await api.status());
     case 'node-revocations':
-      return send(await api.revokeNode(r.node));
+      return send(r.credential === undefined ? await api.revokeNode(r.node) : await api.revokeCredential(r.node, r.credential));
     case 'pause-delivery':
       await api.pauseDelivery(r.node, r.paused);
       return send({ ok: true });

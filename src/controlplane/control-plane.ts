@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store/index.js';
 import { parseResource } from '../config/index.js';
-import { CA_FILES, CertificateAuthority, NodeRevocations, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
+import { CA_FILES, CertificateAuthority, MAX_CREDENTIAL_TTL_SECONDS, NodeRevocations, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import type { AdminBackend } from './admin-server.js';
@@ -180,7 +180,7 @@ export class ControlPlane {
     return {
       authenticateNode: (token) => {
         const t = this.tokens.verify(token);
-        this.revocations.check(t.node, t.iat);
+        this.revocations.check(t.node, t.iat, t.credential);
         return { node: t.node, expiresAt: t.exp.getTime(), credential: t.credential, ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
       issue: (node, identity, csrPem, boundIdentity) => {
@@ -241,6 +241,14 @@ export class ControlPlane {
         this.opts.log.warn({ audit: true, event: 'node.revoked', node, issuedUpTo: upTo, sessionsEnded: ended }, 'node credentials revoked');
         return { node, issuedUpTo: upTo, sessionsEnded: ended };
       },
+      revokeCredential: async (node, credential) => {
+        checkNodeName('revoke a credential', node);
+        const r = this.revocations.revokeCredential(node, credential);
+        const ended = this.stream.endCredential(credential, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credential ${credential} was revoked`);
+        const keptUntil = new Date(r.keepUntil * 1000).toISOString();
+        this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, keptUntil, sessionsEnded: ended }, 'credential revoked');
+        return { node, credential, keptUntil, sessionsEnded: ended };
+      },
       watch: (from, onEvent) => this.watchStore(from, onEvent),
     };
   }
@@ -269,7 +277,7 @@ function checkNodeName(action: string, node: string): void {
 
 function checkCredentialRequest(what: string, node: string, ttl: number): void {
   checkNodeName(`issue a ${what}`, node);
-  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 366 * 86400) throw new AmbitError('TTL_INVALID', `Cannot issue a ${what}: ttlSeconds must be an integer from 60 to 31622400, got ${ttl}`, { path: 'ttlSeconds', value: ttl });
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_CREDENTIAL_TTL_SECONDS) throw new AmbitError('TTL_INVALID', `Cannot issue a ${what}: ttlSeconds must be an integer from 60 to ${MAX_CREDENTIAL_TTL_SECONDS}, got ${ttl}`, { path: 'ttlSeconds', value: ttl });
 }
 
 /** A workload credential names a workload of this mesh: never the control plane, never another domain. */

@@ -83,7 +83,16 @@ export class StreamServer {
 
   /** Ends every session of `node` (its proxy's and its workloads'), each with `code`; returns how many. */
   endNode(node: string, code: string, message: string): number {
-    const ending = [...this.sessions.values()].filter((s) => s.node === node);
+    return this.endWhere((s) => s.node === node, code, message);
+  }
+
+  /** Ends every session opened with the credential `credential` (its ID); returns how many. */
+  endCredential(credential: string, code: string, message: string): number {
+    return this.endWhere((s) => s.credential === credential, code, message);
+  }
+
+  private endWhere(match: (s: Session) => boolean, code: string, message: string): number {
+    const ending = [...this.sessions.values()].filter(match);
     for (const s of ending) s.end(code, message);
     return ending.length;
   }
@@ -187,6 +196,7 @@ export class StreamServer {
       ...bound,
       sock,
       end: refuse,
+      credential: auth.credential,
       expiresAt: auth.expiresAt,
       ackedVersion: version,
       sameStore: msg.storeId === this.opts.storeId,
@@ -356,6 +366,8 @@ interface Session {
   sock: tls.TLSSocket;
   /** Ends the session with an error frame naming `code` (audited as stream.refused). */
   end: (code: string, message: string) => void;
+  /** The ID of the credential it opened with. */
+  credential: string;
   expiresAt: number;
   ackedVersion: number;
   /** False until the proxy holds state from this control plane's store. */

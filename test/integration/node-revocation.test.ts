@@ -1,7 +1,8 @@
 // Revoking a node for real: `ambit node revoke` against the `ambit control-plane` process. The
 // node's proxy session and a workload session on it end at once with NODE_TOKEN_REVOKED, its
 // old credentials are refused from then on (also after a restart), another node is untouched,
-// and a credential issued after the revocation works (the node is re-provisioned).
+// and a credential issued after the revocation works (the node is re-provisioned). One credential
+// can be revoked alone, by its ID: only its sessions end and only it is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -109,4 +110,52 @@ test('ambit node revoke with a name that is not a node name fails, naming it, an
   assert.match(r.stderr, /Cannot revoke a node: "Node_1" is not a valid node name/);
   const file = JSON.parse(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8')) as { nodes: object };
   assert.deepEqual(Object.keys(file.nodes), ['node-1']);
+});
+
+const jtiOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+
+test('ambit node revoke --credential ends only the sessions of that one credential, refuses it (also after a restart), and the node\'s others keep working', async () => {
+  const leaked = await cp.admin.issueNodeToken('node-2', 3600);
+  const kept = await cp.admin.issueNodeToken('node-2', 3600);
+  const workload = await cp.admin.issueWorkloadToken('node-2', API, 3600);
+  const a = client('node-2', leaked);
+  await svidFor(a.c, API);
+  const w = client('node-2', workload);
+  await svidFor(w.c, API);
+  const id = jtiOf(leaked);
+  assert.ok(cp.auditLines().some((l) => l.event === 'stream.accepted' && l.credential === id), 'the session names its credential');
+
+  const { stdout } = await ambit('node', 'revoke', 'node-2', '--credential', id);
+  assert.match(stdout, new RegExp(`^node node-2: credential ${id} revoked \\(kept until \\d{4}-.*Z\\); 1 config-stream session ended\\n$`));
+  const e = await within(a.refused, 5000, 'the leaked credential\'s session did not end');
+  assert.equal(e.code, 'NODE_TOKEN_REVOKED');
+  assert.match(e.message, new RegExp(`its credential ${id} was revoked`));
+  const audit = cp.auditLines().find((l) => l.event === 'credential.revoked');
+  assert.equal(audit?.credential, id);
+  assert.equal(audit?.sessionsEnded, 1);
+  assert.ok(w.c.connected, 'the workload session of the same node stays');
+  await svidFor(w.c, API);
+
+  const again = client('node-2', leaked);
+  const refused = await within(again.refused, 5000, 'a revoked credential was not refused');
+  assert.equal(refused.code, 'NODE_TOKEN_REVOKED');
+  assert.match(refused.message, new RegExp(`this credential \\(${id}\\) was revoked; issue a new one`));
+  const other = client('node-2', kept);
+  await svidFor(other.c, API);
+
+  for (const c of clients) c.stop();
+  await cp.restart();
+  assert.equal((await within(client('node-2', leaked).refused, 5000, 'the credential revocation did not survive a restart')).code, 'NODE_TOKEN_REVOKED');
+  await svidFor(client('node-2', kept).c, API);
+  const file = JSON.parse(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8')) as { version: number; credentials: Record<string, { node: string }> };
+  assert.equal(file.version, 2);
+  assert.equal(file.credentials[id]?.node, 'node-2');
+});
+
+test('ambit node revoke --credential with something that is no credential ID fails, naming it, and revokes nothing', async () => {
+  const before = readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8');
+  const r = await ambit('node', 'revoke', 'node-2', '--credential', 'not an id!').then(() => undefined, (err: { code: number; stderr: string }) => err);
+  assert.ok(r, 'the command failed');
+  assert.match(r.stderr, /Cannot revoke a credential of node "node-2": "not an id!" is not a credential ID/);
+  assert.equal(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8'), before);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
+import { MAX_CREDENTIAL_TTL_SECONDS, NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'ambit-revocations-'));
@@ -33,6 +33,43 @@ test('credentials issued up to the revocation second are refused, later ones and
   });
 });
 
+test('one credential revoked by its ID is refused whatever its iat; the node\'s other credentials are not', () => {
+  withDir((dir) => {
+    const r = NodeRevocations.load(dir);
+    const issuer = NodeTokenIssuer.generate();
+    const at = new Date('2026-12-01T10:00:00Z');
+    const leaked = issuer.verify(issuer.issue('node-1', 3600, at), at);
+    const other = issuer.verify(issuer.issue('node-1', 3600, at), at);
+    const r1 = r.revokeCredential('node-1', leaked.credential, at);
+    assert.deepEqual(r1, { credential: leaked.credential, node: 'node-1', keepUntil: Date.parse('2026-12-01T10:00:00Z') / 1000 + MAX_CREDENTIAL_TTL_SECONDS });
+    assert.throws(() => r.check('node-1', leaked.iat, leaked.credential), (e: { code?: string; message: string }) => e.code === 'NODE_TOKEN_REVOKED' && e.message.includes(`this credential (${leaked.credential}) was revoked`));
+    r.check('node-1', other.iat, other.credential);
+    assert.deepEqual(NodeRevocations.load(dir).credentials(), [r1], 'kept on disk');
+    assert.deepEqual(NodeRevocations.load(dir).list(), [], 'the node itself is not revoked');
+    assert.throws(() => r.revokeCredential('node-1', 'not an id!', at), { code: 'NODE_REVOCATION_INVALID' });
+  });
+});
+
+test('a credential revocation is dropped once every credential with its ID has expired (the longest credential lifetime later)', () => {
+  withDir((dir) => {
+    const r = NodeRevocations.load(dir);
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    r.revokeCredential('node-1', 'old', t0);
+    r.revokeCredential('node-1', 'recent', new Date(t0.getTime() + 1000 * MAX_CREDENTIAL_TTL_SECONDS - 5000));
+    r.revoke('node-2', new Date(t0.getTime() + 1000 * MAX_CREDENTIAL_TTL_SECONDS + 1000));
+    assert.deepEqual(NodeRevocations.load(dir).credentials().map((c) => c.credential), ['recent']);
+  });
+});
+
+test('a version 1 file (nodes only, before credential revocations) still loads', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, NODE_REVOCATIONS_FILE), '{"version": 1, "nodes": {"node-1": 100}}');
+    const r = NodeRevocations.load(dir);
+    assert.deepEqual(r.list(), [{ node: 'node-1', issuedUpTo: 100 }]);
+    assert.deepEqual(r.credentials(), []);
+  });
+});
+
 test('a revocation is on disk (0600) before revoke() returns and is read back; a second one never moves the cut back', () => {
   withDir((dir) => {
     NodeRevocations.load(dir).revoke('node-1', new Date('2026-12-01T10:00:00Z'));
@@ -41,14 +78,20 @@ test('a revocation is on disk (0600) before revoke() returns and is read back; a
     assert.deepEqual(back.list(), [{ node: 'node-1', issuedUpTo: Date.parse('2026-12-01T10:00:00Z') / 1000 }]);
     back.revoke('node-1', new Date('2026-11-01T00:00:00Z'));
     assert.equal(NodeRevocations.load(dir).list()[0]!.issuedUpTo, Date.parse('2026-12-01T10:00:00Z') / 1000);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, NODE_REVOCATIONS_FILE), 'utf8')), { version: 1, nodes: { 'node-1': Date.parse('2026-12-01T10:00:00Z') / 1000 } });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, NODE_REVOCATIONS_FILE), 'utf8')), { version: 2, nodes: { 'node-1': Date.parse('2026-12-01T10:00:00Z') / 1000 }, credentials: {} });
   });
 });
 
 for (const [what, text, message] of [
   ['not JSON', '{"version": 1, "nodes": {', /not JSON/],
   ['a list', '[]', /not a JSON object/],
-  ['another version', '{"version": 2, "nodes": {}}', /version must be 1, got 2/],
+  ['another version', '{"version": 3, "nodes": {}}', /version must be 1 or 2, got 3/],
+  ['version 1 with credentials', '{"version": 1, "nodes": {}, "credentials": {}}', /unknown field "credentials"/],
+  ['version 2 without credentials', '{"version": 2, "nodes": {}}', /credentials must be an object of credential ID to \{node, keepUntil\}/],
+  ['a credential ID that no credential has', '{"version": 2, "nodes": {}, "credentials": {"a b": {"node": "n", "keepUntil": 1}}}', /credentials\["a b"\]: not a credential ID/],
+  ['a credential entry with another field', '{"version": 2, "nodes": {}, "credentials": {"abc": {"node": "n", "keepUntil": 1, "allow": true}}}', /credentials\["abc"\] must be exactly \{node, keepUntil\}/],
+  ['a credential entry without a node', '{"version": 2, "nodes": {}, "credentials": {"abc": {"node": "", "keepUntil": 1}}}', /credentials\["abc"\]\.node must be a node name, got ""/],
+  ['a credential kept until a string', '{"version": 2, "nodes": {}, "credentials": {"abc": {"node": "n", "keepUntil": "later"}}}', /credentials\["abc"\]\.keepUntil must be a whole number of seconds, got "later"/],
   ['an unknown field', '{"version": 1, "nodes": {}, "allow": ["node-1"]}', /unknown field "allow"/],
   ['a time that is a string', '{"version": 1, "nodes": {"node-1": "yesterday"}}', /nodes\["node-1"\] must be a whole number of seconds, got "yesterday"/],
 ] as const) {
