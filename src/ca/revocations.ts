@@ -10,7 +10,8 @@
 // One credential can be revoked alone, by its ID (`jti`, named in the audit lines of its issuance
 // and sessions), leaving the node's others working. No registry of issued credentials is kept, so
 // the entry is kept for the longest lifetime a credential can have (MAX_CREDENTIAL_TTL_SECONDS)
-// from the revocation, after which any credential with that ID has expired anyway.
+// and a week's margin for the clock from the revocation, after which any credential with that ID
+// has expired anyway.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, showValue } from '../errors.js';
@@ -20,6 +21,8 @@ export const NODE_REVOCATIONS_FILE = 'node-revocations.json';
 
 /** The longest lifetime the control plane issues a node or workload credential for. */
 export const MAX_CREDENTIAL_TTL_SECONDS = 366 * 86400;
+/** Kept this much longer still, for a clock that moved between issuance and revocation. */
+export const CREDENTIAL_REVOCATION_MARGIN_SECONDS = 7 * 86400;
 
 const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -121,7 +124,7 @@ export class NodeRevocations {
     if (typeof credential !== 'string' || !CREDENTIAL_ID.test(credential)) {
       throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke a credential of node ${JSON.stringify(node)}: ${showValue(credential)} is not a credential ID (1-64 base64url characters, the "credential" of its audit lines)`, { path: 'credential', value: credential });
     }
-    const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS;
+    const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
     this.commit({ nodes: this.sets.nodes, credentials: this.live(now).set(credential, { node, keepUntil }) });
     return { credential, node, keepUntil };
   }
@@ -155,9 +158,14 @@ export class NodeRevocations {
     return new Map([...this.sets.credentials].filter(([, e]) => e.keepUntil > t));
   }
 
-  /** On disk first, then in memory: a failed write changes nothing. */
+  /**
+   * On disk first, then in memory: a failed write changes nothing. Version 1 while no credential
+   * is revoked, so a control plane older than credential revocations can still read the file.
+   */
   private commit(next: RevocationSets): void {
-    replaceFileDurably(this.path, `${JSON.stringify({ version: 2, nodes: Object.fromEntries(next.nodes), credentials: Object.fromEntries(next.credentials) }, null, 2)}\n`);
+    const nodes = Object.fromEntries(next.nodes);
+    const file = next.credentials.size === 0 ? { version: 1, nodes } : { version: 2, nodes, credentials: Object.fromEntries(next.credentials) };
+    replaceFileDurably(this.path, `${JSON.stringify(file, null, 2)}\n`);
     this.sets = next;
   }
 }

@@ -75,7 +75,8 @@ const BODY_ROUTES: Record<string, (b: unknown) => AdminRequest> = {
     route: 'workload-tokens', node: req(o, 'node', '', str), identity: req(o, 'identity', '', str), ttlSeconds: req(o, 'ttlSeconds', '', num),
   })),
   'POST /v1/node-revocations': (b) => body(b, ['node', 'credential'], (o) => {
-    const credential = opt(o, 'credential', '', nonEmptyStr);
+    // Any string: what is a credential ID is the revocation's to say (NODE_REVOCATION_INVALID).
+    const credential = opt(o, 'credential', '', str);
     return { route: 'node-revocations', node: req(o, 'node', '', str), ...(credential !== undefined ? { credential } : {}) };
   }),
   'POST /v1/faults/pause-delivery': (b) => body(b, ['node', 'paused'], (o) => ({ route: 'pause-delivery', node: req(o, 'node', '', str), paused: req(o, 'paused', '', bool) })),

@@ -243,6 +243,11 @@ export class ControlPlane {
       },
       revokeCredential: async (node, credential) => {
         checkNodeName('revoke a credential', node);
+        // The ID alone decides; a node that does not match the sessions it opened is a mistake to name.
+        const holders = typeof credential === 'string' ? this.stream.nodesUsing(credential).filter((n) => n !== node) : [];
+        if (holders.length > 0) {
+          throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it is in use by node "${holders[0]}"; name that node`, { path: 'node', value: node });
+        }
         const r = this.revocations.revokeCredential(node, credential);
         const ended = this.stream.endCredential(credential, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credential ${credential} was revoked`);
         const keptUntil = new Date(r.keepUntil * 1000).toISOString();

@@ -91,8 +91,14 @@ export class StreamServer {
     return this.endWhere((s) => s.credential === credential, code, message);
   }
 
+  /** The nodes of the open sessions that opened with the credential `credential`. */
+  nodesUsing(credential: string): string[] {
+    return [...new Set([...this.sessions.values()].filter((s) => s.credential === credential && !s.sock.writableEnded).map((s) => s.node))];
+  }
+
   private endWhere(match: (s: Session) => boolean, code: string, message: string): number {
-    const ending = [...this.sessions.values()].filter(match);
+    // A session already ending (its error frame sent) is not ended, or counted, again.
+    const ending = [...this.sessions.values()].filter((s) => match(s) && !s.sock.writableEnded);
     for (const s of ending) s.end(code, message);
     return ending.length;
   }
@@ -121,8 +127,12 @@ export class StreamServer {
     }, this.opts.helloTimeoutMs ?? 10_000);
     let refused = false;
     const refuse = (code: string, message: string): void => {
-      // One refusal per connection: later frames (say, more token guesses) are not read.
+      // One refusal per connection: later frames (say, more token guesses) are not read, a second
+      // refusal (say, a revoke while the first is still closing) writes nothing, and CSRs still
+      // queued for it are not signed.
+      if (refused) return;
       refused = true;
+      if (session) this.csrs.drop(session);
       log.warn({ audit: true, event: 'stream.refused', remote, code }, message);
       writeFrame(sock, { type: 'error', code, message });
       sock.end();
@@ -272,7 +282,8 @@ export class StreamServer {
   }
 
   private signCsr(s: Session, msg: Record<string, unknown>): void {
-    if (s.sock.destroyed) return;
+    // An ended session (refused, revoked) gets nothing more signed.
+    if (s.sock.destroyed || s.sock.writableEnded) return;
     try {
       writeFrame(s.sock, this.answerCsr(s, msg.id as number, msg.identity as string, msg.csr as string));
     } catch (err) {

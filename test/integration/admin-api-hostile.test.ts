@@ -51,6 +51,8 @@ const CASES: [what: string, method: string, path: string, body: unknown, status:
   ['a node credential with a TTL that is a string', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: '3600' }, 400, 'REQUEST_INVALID', /ttlSeconds: must be a number, got "3600"/, 'ttlSeconds'],
   ['a node credential with an audience field', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: 3600, audience: 'any' }, 400, 'REQUEST_INVALID', /audience: unknown field/, 'audience'],
   ['a node revocation whose node is a number', 'POST', '/v1/node-revocations', { node: 7 }, 400, 'REQUEST_INVALID', /node: must be a string, got 7/, 'node'],
+  ['a credential revocation whose credential is a number', 'POST', '/v1/node-revocations', { node: 'node-1', credential: 5 }, 400, 'REQUEST_INVALID', /credential: must be a string, got 5/, 'credential'],
+  ['a credential revocation whose credential is empty', 'POST', '/v1/node-revocations', { node: 'node-1', credential: '' }, 400, 'NODE_REVOCATION_INVALID', /Cannot revoke a credential of node "node-1": "" is not a credential ID/, 'credential'],
   ['a workload credential without its identity', 'POST', '/v1/workload-tokens', { node: 'node-1', ttlSeconds: 3600 }, 400, 'REQUEST_INVALID', /identity: required/, 'identity'],
   ['a watch from a revision that is not a number', 'GET', '/v1/watch?from=abc', undefined, 400, 'REQUEST_INVALID', /query\.from: must be a store revision \(a whole number, 0 or more\), got "abc"/, 'query.from'],
   ['a list without a kind', 'GET', '/v1/resources?namespace=shop', undefined, 400, 'REQUEST_INVALID', /query\.kind: required/, 'query.kind'],

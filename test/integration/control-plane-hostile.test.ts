@@ -40,9 +40,9 @@ async function raw(): Promise<{ sock: tls.TLSSocket; frames: Record<string, unkn
   return { sock, frames, closed };
 }
 
-async function hello(node = 'node-1'): Promise<Awaited<ReturnType<typeof raw>>> {
+async function hello(node = 'node-1', token?: string): Promise<Awaited<ReturnType<typeof raw>>> {
   const c = await raw();
-  writeFrame(c.sock, { type: 'hello', protocol: PROTOCOL_VERSION, node, token: await cp.admin.issueNodeToken(node, 3600), version: 0, storeId: null });
+  writeFrame(c.sock, { type: 'hello', protocol: PROTOCOL_VERSION, node, token: token ?? await cp.admin.issueNodeToken(node, 3600), version: 0, storeId: null });
   const end = Date.now() + 5000;
   while (!c.frames.some((f) => f.type === 'welcome')) {
     if (Date.now() > end) throw new Error(`no welcome: ${JSON.stringify(c.frames)}`);
@@ -169,4 +169,42 @@ spec: {nodeName: node-2, serviceAccountName: api, containers: [{name: main, comm
     a.sock.destroy();
     b.sock.destroy();
   }
+});
+
+// A guard more than a reproduction: here the client answers the error frame's FIN at once and the
+// session's close drops its queue, so the run passed even with the drop at revocation removed; the
+// drop covers a client that keeps its side open.
+test('a revoked credential gets nothing more signed, not even the CSRs it had queued', async () => {
+  const token = await cp.admin.issueNodeToken('node-1', 3600);
+  const credential = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+  const c = await hello('node-1', token);
+  const csr = createCsr(parseSpiffeId(WEB)).csrPem;
+  const answers = (): number => c.frames.filter((f) => f.type === 'svid').length;
+  try {
+    for (let i = 0; i < 2000; i++) writeFrame(c.sock, { type: 'csr', id: 20_000 + i, identity: WEB, csr });
+    const end = Date.now() + 20_000;
+    while (answers() < 10) {
+      if (Date.now() > end) throw new Error('the CSRs were not being signed');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const result = await cp.admin.revokeCredential('node-1', credential);
+    assert.equal(result.sessionsEnded, 1);
+    await c.closed;
+    const lines = cp.auditLines();
+    const at = lines.findIndex((l) => l.event === 'credential.revoked' && l.credential === credential);
+    assert.ok(at >= 0, 'audited');
+    const after = lines.slice(at).filter((l) => l.event === 'svid.issued' && l.node === 'node-1').length;
+    assert.equal(after, 0, `SVIDs signed for the revoked credential after its revocation (${answers()} answered before)`);
+    assert.ok(answers() < 2000, 'the revocation came while CSRs were still queued');
+    // Naming another node than the one the credential's session runs on is refused, and revokes nothing.
+    const t2 = await cp.admin.issueNodeToken('node-1', 3600);
+    const c2 = await hello('node-1', t2);
+    const id2 = (JSON.parse(Buffer.from(t2.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+    await assert.rejects(cp.admin.revokeCredential('node-2', id2), (e: Error & { code?: string }) => e.code === 'NODE_REVOCATION_INVALID' && e.message.includes('it is in use by node "node-1"'));
+    assert.equal(c2.sock.destroyed, false, 'its session stays');
+    c2.sock.destroy();
+  } finally {
+    c.sock.destroy();
+  }
+  await stillServing();
 });

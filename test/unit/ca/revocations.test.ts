@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_CREDENTIAL_TTL_SECONDS, NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
+import { CREDENTIAL_REVOCATION_MARGIN_SECONDS, MAX_CREDENTIAL_TTL_SECONDS, NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'ambit-revocations-'));
@@ -33,7 +33,7 @@ test('credentials issued up to the revocation second are refused, later ones and
   });
 });
 
-test('one credential revoked by its ID is refused whatever its iat; the node\'s other credentials are not', () => {
+test('one credential revoked by its ID is refused, issued before or after the node\'s own cut; the node\'s other credentials are not', () => {
   withDir((dir) => {
     const r = NodeRevocations.load(dir);
     const issuer = NodeTokenIssuer.generate();
@@ -41,7 +41,7 @@ test('one credential revoked by its ID is refused whatever its iat; the node\'s 
     const leaked = issuer.verify(issuer.issue('node-1', 3600, at), at);
     const other = issuer.verify(issuer.issue('node-1', 3600, at), at);
     const r1 = r.revokeCredential('node-1', leaked.credential, at);
-    assert.deepEqual(r1, { credential: leaked.credential, node: 'node-1', keepUntil: Date.parse('2026-12-01T10:00:00Z') / 1000 + MAX_CREDENTIAL_TTL_SECONDS });
+    assert.deepEqual(r1, { credential: leaked.credential, node: 'node-1', keepUntil: Date.parse('2026-12-01T10:00:00Z') / 1000 + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS });
     assert.throws(() => r.check('node-1', leaked.iat, leaked.credential), (e: { code?: string; message: string }) => e.code === 'NODE_TOKEN_REVOKED' && e.message.includes(`this credential (${leaked.credential}) was revoked`));
     r.check('node-1', other.iat, other.credential);
     assert.deepEqual(NodeRevocations.load(dir).credentials(), [r1], 'kept on disk');
@@ -54,9 +54,14 @@ test('a credential revocation is dropped once every credential with its ID has e
   withDir((dir) => {
     const r = NodeRevocations.load(dir);
     const t0 = new Date('2026-01-01T00:00:00Z');
+    const keep = MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
+    const at = (s: number): Date => new Date(t0.getTime() + 1000 * s);
     r.revokeCredential('node-1', 'old', t0);
-    r.revokeCredential('node-1', 'recent', new Date(t0.getTime() + 1000 * MAX_CREDENTIAL_TTL_SECONDS - 5000));
-    r.revoke('node-2', new Date(t0.getTime() + 1000 * MAX_CREDENTIAL_TTL_SECONDS + 1000));
+    r.revokeCredential('node-1', 'recent', at(keep - 5));
+    // At the last second of the lifetime and margin it is still there; a second later it is gone.
+    r.revoke('node-2', at(keep - 1));
+    assert.deepEqual(NodeRevocations.load(dir).credentials().map((c) => c.credential), ['old', 'recent']);
+    r.revoke('node-2', at(keep + 1));
     assert.deepEqual(NodeRevocations.load(dir).credentials().map((c) => c.credential), ['recent']);
   });
 });
@@ -78,7 +83,7 @@ test('a revocation is on disk (0600) before revoke() returns and is read back; a
     assert.deepEqual(back.list(), [{ node: 'node-1', issuedUpTo: Date.parse('2026-12-01T10:00:00Z') / 1000 }]);
     back.revoke('node-1', new Date('2026-11-01T00:00:00Z'));
     assert.equal(NodeRevocations.load(dir).list()[0]!.issuedUpTo, Date.parse('2026-12-01T10:00:00Z') / 1000);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, NODE_REVOCATIONS_FILE), 'utf8')), { version: 2, nodes: { 'node-1': Date.parse('2026-12-01T10:00:00Z') / 1000 }, credentials: {} });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, NODE_REVOCATIONS_FILE), 'utf8')), { version: 1, nodes: { 'node-1': Date.parse('2026-12-01T10:00:00Z') / 1000 } }, 'version 1 while no credential is revoked (older control planes read it)');
   });
 });
 
