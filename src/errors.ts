@@ -25,6 +25,12 @@ export class AmbitError extends Error {
 }
 
 /** Renders a value for an error message: short, unambiguous, never multi-line. */
+/**
+ * A character that shows nothing or changes how the text around it shows: controls (C0, DEL, C1),
+ * format characters (bidi overrides, zero-width), line and paragraph separators.
+ */
+export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
 export function showValue(v: unknown): string {
   let s: string;
   if (typeof v === 'string') s = JSON.stringify(v);
@@ -36,9 +42,9 @@ export function showValue(v: unknown): string {
       s = String(v);
     }
   }
-  // Invisible and direction-changing characters are shown escaped, so a value cannot reorder or
-  // hide the text of the message (or log line) that quotes it; JSON already escapes C0 controls.
-  s = s.replace(/[\p{Cf}\p{Zl}\p{Zp}\u007f-\u009f]/gu, (c) => {
+  // Unprintable characters are shown escaped, so a value cannot reorder or hide the text of the
+  // message (or log line) that quotes it (JSON has escaped the C0 controls already).
+  s = s.replace(new RegExp(UNPRINTABLE.source, 'gu'), (c) => {
     const cp = c.codePointAt(0)!;
     return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
   });

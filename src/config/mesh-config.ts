@@ -2,6 +2,7 @@
 // is optional and defaults from DEFAULT_MESH_SETTINGS, the one home of these tunables.
 import { DEFAULT_MESH_SETTINGS, type ForbiddenUpstream, type MeshConfigResource, type MeshSettings, type ObjectMeta, type OutboundTrafficMode } from './types.js';
 import { checkFields, fail, intIn, list, listOf, mapping, noDuplicates, oneOf, opt, req, str, type Obj, type Reader } from './fields.js';
+import { UNPRINTABLE } from '../errors.js';
 import { dnsLabel } from './metadata.js';
 import { ipv4Cidr } from './cluster.js';
 
@@ -36,7 +37,7 @@ const forbiddenUpstream: Reader<ForbiddenUpstream> = (v, path) => {
   const cidr = req(o, 'cidr', path, ipv4Cidr);
   const reason = opt(o, 'reason', path, (r, p) => {
     const t = str(r, p);
-    if (t.trim() === '' || t.length > MAX_REASON || /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(t)) fail(p, `must be 1-${MAX_REASON} printable characters`, t);
+    if (t.trim() === '' || t.length > MAX_REASON || UNPRINTABLE.test(t)) fail(p, `must be 1-${MAX_REASON} printable characters`, t);
     return t;
   });
   return { cidr, ...(reason !== undefined ? { reason } : {}) };

@@ -244,7 +244,7 @@ export class ControlPlane {
       revokeCredential: async (node, credential) => {
         checkNodeName('revoke a credential', node);
         // The ID alone decides; a node that does not match the sessions it opened is a mistake to name.
-        const holders = typeof credential === 'string' ? this.stream.nodesUsing(credential).filter((n) => n !== node) : [];
+        const holders = this.stream.nodesUsing(credential).filter((n) => n !== node);
         if (holders.length > 0) {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it is in use by node "${holders[0]}"; name that node`, { path: 'node', value: node });
         }

@@ -193,10 +193,10 @@ export class HbonePool {
         } catch (err) {
           this.log.debug({ err: (err as Error).message }, 'cannot raise connection window');
         }
-        keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (why) => {
-          this.log.warn({ key, detail: why.detail }, 'hbone connection unresponsive, closing');
+        keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (detail) => {
+          this.log.warn({ key, detail }, 'hbone connection unresponsive, closing');
           this.forget(pooled);
-          session.destroy(new AmbitError('HBONE_PEER_UNRESPONSIVE', `HBONE connection to ${host}:${port} closed: ${why.detail}`));
+          session.destroy(new AmbitError('HBONE_PEER_UNRESPONSIVE', `HBONE connection to ${host}:${port} closed: ${detail}`));
         });
         resolve();
       });

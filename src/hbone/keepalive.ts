@@ -16,18 +16,13 @@ export interface KeepaliveOptions {
   timeoutMs: number;
 }
 
-/** Why a connection was reported dead: the PING never left (`queued`) or left and got no answer. */
-export interface Unanswered {
-  queued: boolean;
-  detail: string;
-}
-
 /**
  * Pings `session` until it closes; calls `onDead` at most once, when a PING goes unanswered for
- * `timeoutMs` and nothing at all was read from the peer meanwhile. The caller decides what dead
- * means (the server closes, the pool forgets and closes).
+ * `timeoutMs` and nothing at all was read from the peer meanwhile, with why: the PING never left
+ * nghttp2's queue, or left and got no answer. The caller decides what dead means (the server
+ * closes, the pool forgets and closes).
  */
-export function keepAlive(session: Http2Session, o: KeepaliveOptions, onDead: (why: Unanswered) => void): void {
+export function keepAlive(session: Http2Session, o: KeepaliveOptions, onDead: (detail: string) => void): void {
   let timer: NodeJS.Timeout | undefined;
   const arm = (fn: () => void, ms: number): void => {
     timer = setTimeout(fn, ms);
@@ -65,12 +60,9 @@ export function keepAlive(session: Http2Session, o: KeepaliveOptions, onDead: (w
           return;
         }
         const queued = ((session.state as { outboundQueueSize?: number }).outboundQueueSize ?? 0) > 0;
-        onDead({
-          queued,
-          detail: queued
-            ? `a PING could not be sent within ${o.timeoutMs} ms: the HTTP/2 layer stopped writing to this connection (it ended the session after a protocol error from the peer, answered with GOAWAY, or the peer stopped reading)`
-            : `a PING went unanswered for ${o.timeoutMs} ms: the peer is gone or stopped answering`,
-        });
+        onDead(queued
+          ? `a PING could not be sent within ${o.timeoutMs} ms: the HTTP/2 layer stopped writing to this connection (it ended the session after a protocol error from the peer, answered with GOAWAY, or the peer stopped reading)`
+          : `a PING went unanswered for ${o.timeoutMs} ms: the peer is gone or stopped answering`);
       });
     };
     arm(deadline, o.timeoutMs);

@@ -199,9 +199,9 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       log.debug({ err: (err as Error).message }, 'cannot raise connection window');
     }
     armIdle(session);
-    keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (why) => {
+    keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (detail) => {
       const remote = socket.remoteAddress;
-      refuse('UNRESPONSIVE', `${why.detail}; connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      refuse('UNRESPONSIVE', `${detail}; connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
       session.destroy();
     });
   });

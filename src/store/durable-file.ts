@@ -4,8 +4,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-function fsyncPath(path: string, flags: string): void {
-  const fd = openSync(path, flags);
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -16,7 +16,7 @@ function fsyncPath(path: string, flags: string): void {
 export function replaceFileDurably(path: string, data: string, mode = 0o600): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, data, { mode });
-  fsyncPath(tmp, 'r');
+  fsyncPath(tmp);
   renameSync(tmp, path);
-  fsyncPath(dirname(path), 'r');
+  fsyncPath(dirname(path));
 }
