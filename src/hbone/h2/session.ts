@@ -61,9 +61,17 @@ export interface IncomingStream {
   oversized: boolean;
 }
 
+function partialHeaders(fields: ReadonlyArray<readonly [string, string]>): HeaderMap {
+  const map = Object.create(null) as HeaderMap;
+  for (const [name, value] of fields) if (!(name in map)) map[name] = value;
+  return map;
+}
+
 /** Why a new stream cannot be opened now (client side). */
 export class H2UnavailableError extends Error {}
 
+const ignore = (): void => undefined;
+const HOLD_WRITES_ABOVE = 1024 * 1024;
 const WRITE_NOW_BYTES = 64 * 1024;
 const MAX_OUTSTANDING_PINGS = 10;
 
@@ -99,6 +107,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
   closed = false;
   /** destroy() is under way (its GOAWAY is being written). */
   private ending = false;
+  private abortError: Error | undefined;
 
   private readonly opts: H2SessionOptions;
   private readonly reader: FrameReader;
@@ -124,7 +133,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
   private readonly empties = new Bucket(500, 250);
   private openedByPeer = 0;
 
-  constructor(private readonly socket: Duplex, readonly role: 'client' | 'server', options: Partial<H2SessionOptions> = {}) {
+  constructor(readonly socket: Duplex & { remoteAddress?: string | undefined; bytesRead?: number }, readonly role: 'client' | 'server', options: Partial<H2SessionOptions> = {}) {
     super();
     this.opts = { ...DEFAULT_SESSION_OPTIONS, ...options };
     this.reader = new FrameReader(this, this.opts.maxFrameSize);
@@ -196,10 +205,14 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
     this.maybeFinish();
   }
 
-  /** Ends the connection now: GOAWAY with `code`, then the socket is closed; every open stream aborts. */
-  destroy(code: number = ErrorCode.NO_ERROR, message = ''): void {
+  /**
+   * Ends the connection now: GOAWAY with `code`, then the socket is closed; every open stream
+   * aborts, with `error` as its 'error' when given.
+   */
+  destroy(code: number = ErrorCode.NO_ERROR, message = '', error?: Error): void {
     if (this.closed || this.ending) return;
     this.ending = true;
+    this.abortError = error;
     this.goingAway = true;
     this.queue(goawayFrame(this.lastPeerStreamId, code, message));
     this.flush();
@@ -564,7 +577,8 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
       this.streamError(stream, ErrorCode.PROTOCOL_ERROR, `malformed request: ${checked}`);
       return;
     }
-    stream.headers = checked ?? (Object.create(null) as HeaderMap);
+    // An oversized list keeps the fields that fitted, unchecked: enough to say whom the 431 was for.
+    stream.headers = checked ?? partialHeaders(fields);
     const incoming: IncomingStream = { stream, headers: stream.headers, listSize, oversized };
     if (endStream) stream.deliverEnd();
     this.emit('stream', incoming);
@@ -593,6 +607,8 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
 
   private newStream(id: number): H2Stream {
     const s = new H2Stream(id, this, this.remote.initialWindowSize, this.opts.initialWindowSize);
+    // A reset is an 'error' on its stream; one no one listens for must not end the process.
+    s.on('error', ignore);
     this.streams.set(id, s);
     return s;
   }
@@ -692,7 +708,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
       this.out = [];
       this.outBytes = 0;
     }
-    if (this.socket.writableNeedDrain) {
+    if (this.socket.writableLength > HOLD_WRITES_ABOVE) {
       this.waitingDrain.push(...callbacks);
       return;
     }
@@ -738,7 +754,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
     if (this.closed) return;
     this.closed = true;
     if (this.block) clearTimeout(this.block.timer);
-    for (const s of [...this.streams.values()]) s.abort(ErrorCode.CANCEL);
+    for (const s of [...this.streams.values()]) s.abort(ErrorCode.CANCEL, this.abortError);
     for (const p of this.pings.splice(0)) p.cb(new Error(`connection ended: ${reason}`), 0);
     for (const cb of this.waitingDrain.splice(0)) cb(new Error(`connection ended: ${reason}`));
     // As Node's own sessions do: 'close' comes after the call that caused it has returned.
