@@ -8,8 +8,9 @@
 // the current turn note which socket or session is being handled, and the HBONE server reports
 // those refusals synchronously from its handlers. A refusal with no such context (a handshake
 // deadline firing) has an unknown source.
+import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { peerIdentity, type H2Stream, type HboneServer, type HeaderMap, type RefusalCode, type RefusalContext } from '../hbone/index.js';
+import { peerIdentity, type RefusalCode, type RefusalContext } from '../hbone/index.js';
 import type { EgressAudit, EgressRecord } from './gateway-audit.js';
 
 interface Context {
@@ -29,7 +30,7 @@ export interface HboneRefusalAudit {
   /** The gateway audited this refusal itself (onTunnel answered non-200 with `reason`): skip it once. */
   alreadyAudited(reason: string): void;
   /** Installs the context listeners; call once the server exists and its other listeners are in. */
-  attach(server: HboneServer): void;
+  attach(server: Http2SecureServer): void;
 }
 
 export function hboneRefusalAudit(audit: EgressAudit): HboneRefusalAudit {
@@ -76,10 +77,10 @@ export function hboneRefusalAudit(audit: EgressAudit): HboneRefusalAudit {
     attach(server) {
       server.prependListener('tlsClientError', (_err: Error, socket: TLSSocket) => note({ source: SOURCE_NO_HANDSHAKE, socket }));
       server.prependListener('unknownProtocol', (socket: TLSSocket) => note({ source: SOURCE_NO_HANDSHAKE, socket }));
-      server.prependListener('secureConnection', (socket: TLSSocket) => note({ source: SOURCE_UNVERIFIED, socket }));
-      server.prependListener('stream', (_stream: H2Stream, headers: HeaderMap) => {
+      server.prependListener('session', (session: ServerHttp2Session) => note({ source: SOURCE_UNVERIFIED, socket: session.socket as TLSSocket }));
+      server.prependListener('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
         const raw = headers[':authority'];
-        note({ source: SOURCE_UNVERIFIED, verified: true, ...(typeof raw === 'string' ? { authority: raw } : {}) });
+        note({ source: SOURCE_UNVERIFIED, socket: stream.session?.socket as TLSSocket, verified: true, ...(typeof raw === 'string' ? { authority: raw } : {}) });
       });
     },
   };

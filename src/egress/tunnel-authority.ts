@@ -3,10 +3,10 @@
 // tunnels). This module reads the egress form and adapts the HBONE server: before the server's
 // own 'stream' handler runs, a host-name authority is swapped for a placeholder `0.0.0.0:<port>`
 // and the name is kept here, keyed by the stream, for the gateway's onTunnel.
+import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import { canonicalHost } from '../config/index.js';
 import { AmbitError, showValue } from '../errors.js';
-import type { H2Stream, HboneServer, HeaderMap } from '../hbone/index.js';
 
 export interface EgressAuthority {
   /** Canonical DNS name (lower case, no trailing dot). */
@@ -40,9 +40,9 @@ export const PLACEHOLDER_HOST = '0.0.0.0';
  * Installs the swap on `server` and returns a lookup for the original `:authority` of a stream.
  * Authorities that are not `something:port` are left alone, so the HBONE server refuses them (400).
  */
-export function captureEgressAuthorities(server: HboneServer): (stream: H2Stream) => string | undefined {
-  const originals = new WeakMap<H2Stream, string>();
-  server.prependListener('stream', (stream: H2Stream, headers: HeaderMap) => {
+export function captureEgressAuthorities(server: Http2SecureServer): (stream: ServerHttp2Stream) => string | undefined {
+  const originals = new WeakMap<ServerHttp2Stream, string>();
+  server.prependListener('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const raw = headers[':authority'];
     if (headers[':method'] !== 'CONNECT' || typeof raw !== 'string') return;
     const m = /:([1-9][0-9]{0,4})$/.exec(raw);

@@ -2,6 +2,7 @@
 // expected destination identity, destination address), each carrying many CONNECT tunnels.
 // A full TLS handshake costs ~2 ms of CPU (FIELD-NOTES), so tunnels share connections; a
 // rotated source certificate (a new SecureContext) starts new connections, old ones drain.
+import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import { AmbitError, showValue } from '../errors.js';
@@ -9,7 +10,6 @@ import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
 import { verifyServerIdentity } from './peer.js';
-import { ErrorCode, H2Session, type H2Stream } from './h2/index.js';
 import { keepAlive } from './keepalive.js';
 import { reserveSendBuffer } from './send-buffer.js';
 
@@ -38,13 +38,11 @@ export interface OpenTunnelRequest {
    * The identity check has passed by then; a refusal still rejects open(), and the destination
    * discards what was sent early.
    */
-  onStream?: (stream: H2Stream) => void;
+  onStream?: (stream: ClientHttp2Stream) => void;
 }
 
 interface PooledSession {
-  readonly socket: TLSSocket;
-  /** Undefined until the TLS handshake (and the identity check) is done. */
-  session: H2Session | undefined;
+  readonly session: ClientHttp2Session;
   readonly context: SecureContext;
   readonly ready: Promise<void>;
   streams: number;
@@ -69,7 +67,7 @@ export class HbonePool {
   }
 
   /** Opens a tunnel; resolves with the CONNECT stream once the destination answered 200. */
-  async open(req: OpenTunnelRequest): Promise<H2Stream> {
+  async open(req: OpenTunnelRequest): Promise<ClientHttp2Stream> {
     try {
       if (req.hostAuthority === true) parseHostAuthority(req.authority);
       else parseAuthority(req.authority);
@@ -105,13 +103,8 @@ export class HbonePool {
     this.groups.clear();
     await Promise.all(all.map((p) => new Promise<void>((resolve) => {
       clearTimeout(p.idle);
-      if (p.session === undefined) {
-        p.socket.destroy();
-        return resolve();
-      }
-      if (p.session.closed) return resolve();
-      p.session.once('close', () => resolve());
-      p.session.close();
+      if (p.session.closed || p.session.destroyed) return resolve();
+      p.session.close(() => resolve());
     })));
   }
 
@@ -136,20 +129,14 @@ export class HbonePool {
     const stale = this.groupOf(p)?.some((o) => o !== p && o.usable && o.context !== p.context) ?? false;
     if (!p.usable || stale) {
       this.forget(p);
-      this.closeConnection(p);
+      if (!p.session.closed) p.session.close();
       return;
     }
     p.idle = setTimeout(() => {
       this.forget(p);
-      this.closeConnection(p);
+      p.session.close();
     }, this.limits.idleTimeoutMs);
     p.idle.unref();
-  }
-
-  /** GOAWAY once its tunnels ended; a connection still in its handshake is dropped. */
-  private closeConnection(p: PooledSession): void {
-    if (p.session === undefined) p.socket.destroy();
-    else p.session.close();
   }
 
   private groupOf(p: PooledSession): PooledSession[] | undefined {
@@ -171,70 +158,75 @@ export class HbonePool {
   private connect(req: OpenTunnelRequest, key: string): PooledSession {
     const { host, port } = req.address;
     const limits = this.limits;
-    const socket: TLSSocket = tlsConnect({
-      ...(req.connectSocket ? { socket: req.connectSocket() } : { host, port }),
-      secureContext: req.secureContext,
-      ALPNProtocols: ['h2'],
-      minVersion: 'TLSv1.3',
-      rejectUnauthorized: true,
-      checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots),
+    const session = h2connect(`https://${formatAuthority(req.address)}`, {
+      createConnection: () => {
+        const socket: TLSSocket = tlsConnect({
+          ...(req.connectSocket ? { socket: req.connectSocket() } : { host, port }),
+          secureContext: req.secureContext,
+          ALPNProtocols: ['h2'],
+          minVersion: 'TLSv1.3',
+          rejectUnauthorized: true,
+          checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots),
+        });
+        socket.once('secureConnect', () => {
+          if (socket.alpnProtocol !== 'h2') {
+            socket.destroy(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: ${host}:${port} negotiated ALPN ${showValue(socket.alpnProtocol)}, not "h2"`));
+            return;
+          }
+          // Before any DATA: the server may have a whole connection window outstanding.
+          reserveSendBuffer(socket, limits.initialWindowSize, this.log);
+        });
+        return socket;
+      },
+      settings: { initialWindowSize: limits.initialWindowSize, enablePush: false },
+      maxSessionMemory: limits.maxSessionMemoryMb,
     });
-    const pooled: PooledSession = { session: undefined, socket, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true };
+    const pooled: PooledSession = { session, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true };
     const ready = new Promise<void>((resolve, reject) => {
-      const failed = (err: AmbitError): void => {
-        clearTimeout(timer);
-        this.forget(pooled);
-        socket.destroy();
-        reject(err);
-      };
       const timer = setTimeout(() => {
-        failed(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: no HBONE connection to ${host}:${port} within ${limits.connectTimeoutMs} ms`));
+        session.destroy(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: no HBONE connection to ${host}:${port} within ${limits.connectTimeoutMs} ms`));
       }, limits.connectTimeoutMs);
-      const onError = (err: NodeJS.ErrnoException): void => {
-        failed(err instanceof AmbitError ? err : new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: HBONE connection to ${host}:${port} failed: ${err.code ?? err.message}`, { cause: err }));
-      };
-      const onClose = (): void => failed(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: the HBONE connection to ${host}:${port} closed before it was ready`));
-      socket.once('error', onError);
-      socket.once('close', onClose);
-      socket.once('secureConnect', () => {
-        if (socket.alpnProtocol !== 'h2') {
-          onError(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: ${host}:${port} negotiated ALPN ${showValue(socket.alpnProtocol)}, not "h2"`));
-          return;
-        }
+      session.once('connect', () => {
         clearTimeout(timer);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-        socket.on('error', (err) => this.log.debug({ key, err: err.message }, 'hbone connection error'));
-        // Before any DATA: the server may have a whole connection window outstanding.
-        reserveSendBuffer(socket, limits.initialWindowSize, this.log);
-        const session = new H2Session(socket, 'client', { initialWindowSize: limits.initialWindowSize, maxBufferedBytes: limits.maxSessionMemoryMb * 1024 * 1024 });
-        pooled.session = session;
-        session.on('protocolError', (_code: number, message: string) => this.log.warn({ key, detail: message }, 'hbone connection error from the server, closing'));
-        session.on('goaway', () => this.forget(pooled));
-        session.once('close', () => this.forget(pooled));
+        try {
+          session.setLocalWindowSize(limits.initialWindowSize);
+        } catch (err) {
+          this.log.debug({ err: (err as Error).message }, 'cannot raise connection window');
+        }
         keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (detail) => {
           this.log.warn({ key, detail }, 'hbone connection unresponsive, closing');
           this.forget(pooled);
-          session.destroy(ErrorCode.NO_ERROR, 'keepalive PING unanswered', new AmbitError('HBONE_PEER_UNRESPONSIVE', `HBONE connection to ${host}:${port} closed: ${detail}`));
+          session.destroy(new AmbitError('HBONE_PEER_UNRESPONSIVE', `HBONE connection to ${host}:${port} closed: ${detail}`));
         });
         resolve();
+      });
+      session.once('close', () => {
+        clearTimeout(timer);
+        reject(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: the HBONE connection to ${host}:${port} closed before it was ready`));
+      });
+      session.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(err instanceof AmbitError ? err : new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: HBONE connection to ${host}:${port} failed: ${err.code ?? err.message}`, { cause: err }));
       });
     });
     ready.catch(() => undefined);
     (pooled as { ready: Promise<void> }).ready = ready;
+    session.on('error', (err) => this.log.debug({ key, err: err.message }, 'hbone session error'));
+    session.on('goaway', () => this.forget(pooled));
+    session.once('close', () => this.forget(pooled));
     return pooled;
   }
 
-  private request(pooled: PooledSession, req: OpenTunnelRequest): Promise<H2Stream> {
-    let stream: H2Stream;
+  private request(pooled: PooledSession, req: OpenTunnelRequest): Promise<ClientHttp2Stream> {
+    let stream: ClientHttp2Stream;
     try {
-      stream = pooled.session!.request([[':method', 'CONNECT'], [':authority', req.authority]]);
+      stream = pooled.session.request({ ':method': 'CONNECT', ':authority': req.authority }, { endStream: false });
     } catch (err) {
       this.release(pooled);
       return Promise.reject(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel to ${req.authority}: ${(err as Error).message}`, { cause: err }));
     }
     stream.once('close', () => this.release(pooled));
-    const settledP = new Promise<H2Stream>((resolve, reject) => {
+    const settledP = new Promise<ClientHttp2Stream>((resolve, reject) => {
       let settled = false;
       const fail = (code: string, why: string, cause?: unknown): void => {
         if (settled) return;
@@ -244,9 +236,9 @@ export class HbonePool {
       };
       const timer = setTimeout(() => {
         fail('HBONE_CONNECT_FAILED', `no CONNECT response within ${this.limits.responseTimeoutMs} ms`);
-        stream.close(ErrorCode.CANCEL);
+        stream.close(constants.NGHTTP2_CANCEL);
       }, this.limits.responseTimeoutMs);
-      stream.once('response', (headers: Record<string, string>) => {
+      stream.once('response', (headers) => {
         const status = String(headers[':status']);
         if (status === '200') {
           settled = true;

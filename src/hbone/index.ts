@@ -6,7 +6,6 @@ export { createHboneContext, type HboneCredentials } from './context.js';
 export { peerIdentity, verifyServerIdentity, identityFromSubjectAltName, chainAnchoredIn } from './peer.js';
 export { parseAuthority, parseHostAuthority, formatAuthority, type TunnelAuthority } from './authority.js';
 export { spliceTunnel, type SpliceResult } from './splice.js';
-export { H2Session, H2Stream, ErrorCode, type HeaderMap } from './h2/index.js';
 export { DEFAULT_SERVER_LIMITS, DEFAULT_POOL_LIMITS, type HboneServerLimits, type HbonePoolLimits } from './limits.js';
 
 /** The in-pod HBONE port (Istio-compatible). */

@@ -2,15 +2,15 @@
 // port 15008 inside a pod's namespace. It proves the destination's SVID, requires the source's,
 // turns each CONNECT into one onTunnel decision, splices accepted tunnels and reports every
 // refusal with a reason code. It never listens itself: the node proxy does, inside the pod.
+import { constants, createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, type TunnelAuthority } from './authority.js';
-import { ErrorCode, H2Session, type H2Stream, type IncomingStream } from './h2/index.js';
 import { trackHandshakes } from './handshake-deadline.js';
 import { keepAlive } from './keepalive.js';
-import { DEFAULT_SERVER_LIMITS, type HboneServerLimits } from './limits.js';
+import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
 import { chainAnchoredIn, peerIdentity } from './peer.js';
 import { spliceTunnel } from './splice.js';
 import { reserveSendBuffer } from './send-buffer.js';
@@ -37,7 +37,7 @@ export interface TunnelRequest {
   /** The source's SPIFFE ID, proven in the TLS handshake. */
   peer: string;
   authority: TunnelAuthority;
-  stream: H2Stream;
+  stream: ServerHttp2Stream;
   socket: TLSSocket;
 }
 
@@ -70,13 +70,7 @@ export interface HboneServerOptions {
   logger?: Logger;
 }
 
-/**
- * A TLS server speaking HBONE. Besides tls.Server's own events it emits, for observers such as the
- * egress audit: 'session' (H2Session) once a client's certificate is verified, 'stream'
- * (H2Stream, headers) for each request before the server acts on it (a listener put first may
- * rewrite `headers`), and 'unknownProtocol' (TLSSocket) for a handshake without ALPN h2.
- */
-export type HboneServer = TlsServer & {
+export type HboneServer = Http2SecureServer & {
   /** GOAWAY to every connection, then destroys what is left after `deadlineMs`; stops listening. */
   drain(deadlineMs?: number): Promise<void>;
 };
@@ -91,13 +85,25 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     opts.onRefused?.(code, detail, context);
   };
 
-  const server = createTlsServer({
+  const server = createSecureServer({
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
+    allowHTTP1: false,
     minVersion: 'TLSv1.3',
     // Node's own timer is an inactivity timer (a trickling client resets it); ours is absolute.
     handshakeTimeout: limits.handshakeTimeoutMs * 4,
+    unknownProtocolTimeout: 100,
+    maxSessionMemory: limits.maxSessionMemoryMb,
+    settings: {
+      // nghttp2 refuses streams above its setting without telling us, so it gets twice the limit
+      // as a hard cap and the limit itself is enforced (and reported) in the 'stream' handler.
+      maxConcurrentStreams: 2 * limits.maxConcurrentStreams,
+      // nghttp2 resets (silently) above this hard cap; between the two limits we answer 431 and log.
+      maxHeaderListSize: Math.max(4 * limits.maxHeaderListSize, 64 * 1024),
+      initialWindowSize: limits.initialWindowSize,
+      enablePush: false,
+    },
   }) as HboneServer;
 
   // Node has no public way to hand a ready SecureContext to a TLS server for connections without
@@ -118,83 +124,122 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     const detail = authz ? `client certificate rejected: ${authz}` : `${err.code ?? 'ERROR'}: ${err.message.trim()}`;
     refuse(code, detail, { remote: socket.remoteAddress });
   });
+  server.on('unknownProtocol', (socket: TLSSocket) => {
+    refuse('ALPN', `client negotiated ${JSON.stringify(socket.alpnProtocol)}, only "h2" is served`, { remote: socket.remoteAddress });
+    socket.destroy();
+  });
 
-  const sessions = new Set<H2Session>();
-  const idleTimers = new WeakMap<H2Session, NodeJS.Timeout>();
-  const armIdle = (session: H2Session, peer: string): void => {
+  const sessions = new Set<ServerHttp2Session>();
+  const peers = new WeakMap<ServerHttp2Session, string>();
+  // The last stream each session handed over ('stream'), and a stream the HTTP/2 layer began past
+  // it at the last check. nghttp2 refuses some header blocks by itself and tells JS nothing: a
+  // field over its 64 KB HPACK limit ends the session with GOAWAY(COMPRESSION_ERROR), after which
+  // it stops reading the socket, so the connection would sit until the idle timeout even once the
+  // client left. Such a session shows a processed stream ID past the last one handed over, and
+  // keeps showing it; a header block merely split across reads catches up within a turn.
+  const lastStream = new WeakMap<ServerHttp2Session, number>();
+  const pendingSince = new WeakMap<ServerHttp2Session, { id: number; at: number }>();
+  const checkHeaderBlocks = (): void => {
+    const now = performance.now();
+    for (const session of sessions) {
+      if (session.destroyed) continue;
+      const id = (session.state as { lastProcStreamID?: number }).lastProcStreamID ?? 0;
+      if (id <= (lastStream.get(session) ?? 0)) {
+        pendingSince.delete(session);
+        continue;
+      }
+      const pending = pendingSince.get(session);
+      if (pending?.id !== id) {
+        pendingSince.set(session, { id, at: now });
+        continue;
+      }
+      if (now - pending.at < limits.headerBlockTimeoutMs) continue;
+      const remote = session.socket?.remoteAddress;
+      refuse('BAD_REQUEST', `stream ${id} never reached the server: the HTTP/2 layer refused its header block (a field over 64 KB, or a malformed block) or it was not finished within ${limits.headerBlockTimeoutMs} ms; connection closed`, { peer: peers.get(session)!, ...(remote !== undefined ? { remote } : {}) });
+      session.destroy();
+    }
+  };
+  const headerBlockTimer = setInterval(checkHeaderBlocks, Math.max(10, limits.headerBlockTimeoutMs / 2));
+  headerBlockTimer.unref();
+  server.once('close', () => clearInterval(headerBlockTimer));
+  const active = new WeakMap<ServerHttp2Session, number>();
+  const idleTimers = new WeakMap<ServerHttp2Session, NodeJS.Timeout>();
+  const armIdle = (session: ServerHttp2Session): void => {
     clearTimeout(idleTimers.get(session));
     const t = setTimeout(() => {
-      log.debug({ peer }, 'hbone connection idle, closing');
+      log.debug({ peer: peers.get(session) }, 'hbone connection idle, closing');
       session.close();
     }, limits.idleTimeoutMs);
     t.unref();
     idleTimers.set(session, t);
   };
 
-  server.on('secureConnection', (socket: TLSSocket) => {
-    socket.on('error', (err) => log.debug({ err: err.message }, 'hbone connection error'));
-    if (socket.alpnProtocol !== 'h2') {
-      // A client that offered no ALPN at all gets through the handshake; one offering only others does not (tlsClientError).
-      server.emit('unknownProtocol', socket);
-      refuse('ALPN', `client negotiated ${JSON.stringify(socket.alpnProtocol)}, only "h2" is served`, { remote: socket.remoteAddress });
-      socket.destroy();
-      return;
-    }
+  server.on('session', (session: ServerHttp2Session) => {
+    const socket = session.socket as TLSSocket;
     let peer: string;
     try {
       if (!chainAnchoredIn(socket.getPeerCertificate(true), opts.trustedRoots())) throw new Error('the client certificate does not chain to the trusted roots');
       peer = peerIdentity(socket);
     } catch (err) {
       refuse('TLS_FAILURE', (err as Error).message, { remote: socket.remoteAddress });
-      socket.destroy();
+      session.destroy();
       return;
     }
-    const remote = socket.remoteAddress;
-    const where = { peer, ...(remote !== undefined ? { remote } : {}) };
-    const session = new H2Session(socket, 'server', {
-      maxConcurrentStreams: limits.maxConcurrentStreams,
-      initialWindowSize: limits.initialWindowSize,
-      maxHeaderListSize: limits.maxHeaderListSize,
-      headerBlockTimeoutMs: limits.headerBlockTimeoutMs,
-      maxBufferedBytes: limits.maxSessionMemoryMb * 1024 * 1024,
-    });
+    peers.set(session, peer);
+    active.set(session, 0);
     sessions.add(session);
-    server.emit('session', session);
-    session.on('protocolError', (_code: number, message: string) => refuse('BAD_REQUEST', `${message}; connection closed`, where));
-    session.on('streamError', (id: number, _code: number, message: string) => log.debug({ peer, stream: id, err: message }, 'hbone stream error'));
-    session.on('streamRefused', (id: number, why: string) => refuse('TOO_MANY_STREAMS', `stream ${id} refused: ${why} on one connection`, where));
+    session.on('error', (err) => log.debug({ peer, err: err.message }, 'hbone session error'));
     session.once('close', () => {
       sessions.delete(session);
       clearTimeout(idleTimers.get(session));
     });
-    session.on('streamClosed', () => {
-      if (session.streamCount === 0 && !session.closed) armIdle(session, peer);
-    });
-    armIdle(session, peer);
+    try {
+      session.setLocalWindowSize(limits.initialWindowSize);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'cannot raise connection window');
+    }
+    armIdle(session);
     keepAlive(session, { intervalMs: limits.keepaliveIntervalMs, timeoutMs: limits.keepaliveTimeoutMs }, (detail) => {
-      refuse('UNRESPONSIVE', `${detail}; connection closed`, where);
-      session.destroy(ErrorCode.NO_ERROR, 'keepalive PING unanswered');
-    });
-    session.on('stream', (incoming: IncomingStream) => {
-      server.emit('stream', incoming.stream, incoming.headers);
-      onStream(session, peer, incoming);
+      const remote = socket.remoteAddress;
+      refuse('UNRESPONSIVE', `${detail}; connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      session.destroy();
     });
   });
 
-  const onStream = (session: H2Session, peer: string, { stream, headers, listSize, oversized }: IncomingStream): void => {
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+    const session = stream.session as ServerHttp2Session;
+    const peer = peers.get(session);
+    if (peer === undefined) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     stream.on('error', () => undefined); // reported through 'close' and the splice result
-    clearTimeout(idleTimers.get(session));
+    lastStream.set(session, Math.max(lastStream.get(session) ?? 0, stream.id ?? 0));
     const streamContext = (): RefusalContext => {
       const raw = headers[':authority'];
-      const remote = session.socket.remoteAddress;
+      const remote = session.socket?.remoteAddress;
       return { ...(typeof raw === 'string' ? { authority: raw } : {}), ...(remote !== undefined ? { remote } : {}) };
     };
     const reply = (status: number, code: RefusalCode, detail: string): void => {
       refuse(code, detail, { peer, ...streamContext() });
-      if (!stream.destroyed) stream.respond(status, {}, { endStream: true });
+      if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
       stream.resume();
     };
-    if (oversized) return reply(431, 'HEADERS_TOO_LARGE', `request headers are ${listSize} bytes, limit ${limits.maxHeaderListSize}`);
+    const size = headerListSize(rawHeaders);
+    if (size > limits.maxHeaderListSize) return reply(431, 'HEADERS_TOO_LARGE', `request headers are ${size} bytes, limit ${limits.maxHeaderListSize}`);
+    const open = (active.get(session) ?? 0) + 1;
+    if (open > limits.maxConcurrentStreams) {
+      refuse('TOO_MANY_STREAMS', `stream ${stream.id} would be number ${open} on one connection, limit ${limits.maxConcurrentStreams}`, { peer, ...streamContext() });
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    active.set(session, open);
+    clearTimeout(idleTimers.get(session));
+    stream.once('close', () => {
+      const left = (active.get(session) ?? 1) - 1;
+      active.set(session, left);
+      if (left === 0 && !session.closed) armIdle(session);
+    });
     if (headers[':method'] !== 'CONNECT') return reply(400, 'BAD_REQUEST', `method ${JSON.stringify(headers[':method'])} is not CONNECT`);
     if (headers[':protocol'] !== undefined) return reply(400, 'BAD_REQUEST', 'extended CONNECT (:protocol) is not HBONE');
     let authority: TunnelAuthority;
@@ -204,7 +249,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       return reply(400, 'BAD_AUTHORITY', (err as Error).message);
     }
     void runTunnel({ peer, authority, stream, socket: session.socket as TLSSocket });
-  };
+  });
 
   const runTunnel = async (t: TunnelRequest): Promise<void> => {
     const started = performance.now();
@@ -230,7 +275,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       const reason = decision.reason ?? `onTunnel answered ${decision.status}`;
       const remote = t.socket.remoteAddress;
       refuse(REFUSAL_BY_STATUS[decision.status] ?? 'UNREACHABLE', reason, { peer: t.peer, authority: formatAuthority(t.authority), ...(remote !== undefined ? { remote } : {}), ...(decided ? { decided: true as const } : {}) });
-      if (!stream.destroyed && stream.awaitingResponse) stream.respond(decision.status, {}, { endStream: true });
+      if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': decision.status }, { endStream: true });
       stream.resume();
       record(decision.status, reason, 0, 0);
       return;
@@ -241,7 +286,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       record(200, 'stream closed before the tunnel opened', 0, 0);
       return;
     }
-    stream.respond(200);
+    stream.respond({ ':status': 200 });
     const result = await spliceTunnel(stream, upstream);
     record(200, result.error ?? decision.reason, result.bytesIn, result.bytesOut);
   };

@@ -61,17 +61,9 @@ export interface IncomingStream {
   oversized: boolean;
 }
 
-function partialHeaders(fields: ReadonlyArray<readonly [string, string]>): HeaderMap {
-  const map = Object.create(null) as HeaderMap;
-  for (const [name, value] of fields) if (!(name in map)) map[name] = value;
-  return map;
-}
-
 /** Why a new stream cannot be opened now (client side). */
 export class H2UnavailableError extends Error {}
 
-const ignore = (): void => undefined;
-const HOLD_WRITES_ABOVE = 1024 * 1024;
 const WRITE_NOW_BYTES = 64 * 1024;
 const MAX_OUTSTANDING_PINGS = 10;
 
@@ -107,7 +99,6 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
   closed = false;
   /** destroy() is under way (its GOAWAY is being written). */
   private ending = false;
-  private abortError: Error | undefined;
 
   private readonly opts: H2SessionOptions;
   private readonly reader: FrameReader;
@@ -133,7 +124,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
   private readonly empties = new Bucket(500, 250);
   private openedByPeer = 0;
 
-  constructor(readonly socket: Duplex & { remoteAddress?: string | undefined; bytesRead?: number }, readonly role: 'client' | 'server', options: Partial<H2SessionOptions> = {}) {
+  constructor(private readonly socket: Duplex, readonly role: 'client' | 'server', options: Partial<H2SessionOptions> = {}) {
     super();
     this.opts = { ...DEFAULT_SESSION_OPTIONS, ...options };
     this.reader = new FrameReader(this, this.opts.maxFrameSize);
@@ -205,14 +196,10 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
     this.maybeFinish();
   }
 
-  /**
-   * Ends the connection now: GOAWAY with `code`, then the socket is closed; every open stream
-   * aborts, with `error` as its 'error' when given.
-   */
-  destroy(code: number = ErrorCode.NO_ERROR, message = '', error?: Error): void {
+  /** Ends the connection now: GOAWAY with `code`, then the socket is closed; every open stream aborts. */
+  destroy(code: number = ErrorCode.NO_ERROR, message = ''): void {
     if (this.closed || this.ending) return;
     this.ending = true;
-    this.abortError = error;
     this.goingAway = true;
     this.queue(goawayFrame(this.lastPeerStreamId, code, message));
     this.flush();
@@ -577,8 +564,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
       this.streamError(stream, ErrorCode.PROTOCOL_ERROR, `malformed request: ${checked}`);
       return;
     }
-    // An oversized list keeps the fields that fitted, unchecked: enough to say whom the 431 was for.
-    stream.headers = checked ?? partialHeaders(fields);
+    stream.headers = checked ?? (Object.create(null) as HeaderMap);
     const incoming: IncomingStream = { stream, headers: stream.headers, listSize, oversized };
     if (endStream) stream.deliverEnd();
     this.emit('stream', incoming);
@@ -607,8 +593,6 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
 
   private newStream(id: number): H2Stream {
     const s = new H2Stream(id, this, this.remote.initialWindowSize, this.opts.initialWindowSize);
-    // A reset is an 'error' on its stream; one no one listens for must not end the process.
-    s.on('error', ignore);
     this.streams.set(id, s);
     return s;
   }
@@ -708,7 +692,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
       this.out = [];
       this.outBytes = 0;
     }
-    if (this.socket.writableLength > HOLD_WRITES_ABOVE) {
+    if (this.socket.writableNeedDrain) {
       this.waitingDrain.push(...callbacks);
       return;
     }
@@ -754,7 +738,7 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameHandler
     if (this.closed) return;
     this.closed = true;
     if (this.block) clearTimeout(this.block.timer);
-    for (const s of [...this.streams.values()]) s.abort(ErrorCode.CANCEL, this.abortError);
+    for (const s of [...this.streams.values()]) s.abort(ErrorCode.CANCEL);
     for (const p of this.pings.splice(0)) p.cb(new Error(`connection ended: ${reason}`), 0);
     for (const cb of this.waitingDrain.splice(0)) cb(new Error(`connection ended: ${reason}`));
     // As Node's own sessions do: 'close' comes after the call that caused it has returned.

@@ -4,10 +4,10 @@
 // one else's.
 //
 // Ends: end() sends END_STREAM; the peer's END_STREAM ends the readable side. A stream whose both
-// sides ended closes cleanly once its reader has taken everything. Destroying it earlier resets it (RST_STREAM(CANCEL), or the code given
+// sides ended closes cleanly once its reader has taken everything (Node's autoDestroy). Destroying it earlier resets it (RST_STREAM(CANCEL), or the code given
 // to close()); a reset from the peer, or the session's end, marks it aborted ('aborted', then 'close').
 import { Duplex } from 'node:stream';
-import { ErrorCode, errorName } from './frame.js';
+import { ErrorCode } from './frame.js';
 import type { HeaderMap } from './headers.js';
 
 /** What a stream needs of its session (session.ts). */
@@ -20,8 +20,6 @@ export interface StreamOwner {
   /** The reader took `bytes`: they may be credited back to the peer. */
   consumed(stream: H2Stream, bytes: number): void;
   forget(stream: H2Stream): void;
-  /** Ends the whole connection (GOAWAY with `code`). */
-  destroy(code?: number, message?: string): void;
 }
 
 export class H2Stream extends Duplex {
@@ -46,22 +44,10 @@ export class H2Stream extends Duplex {
   awaitingResponse = true;
   private flowing = true;
 
-  /** The connection this stream is on. */
-  get session(): StreamOwner {
-    return this.owner;
-  }
-
   constructor(readonly id: number, private readonly owner: StreamOwner, sendWindow: number, recvWindow: number) {
-    // Not autoDestroy: a reader that stops iterating (for await) must not reset a stream whose
-    // other half is still sending, as with Node's own HTTP/2 streams. It closes once both halves have.
-    super({ allowHalfOpen: true, autoDestroy: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
-    const done = (): void => {
-      if (this.readableEnded && this.writableFinished) this.destroy();
-    };
-    this.once('end', done);
-    this.once('finish', done);
   }
 
   /** Server side: answers the request. */
@@ -102,12 +88,11 @@ export class H2Stream extends Duplex {
   }
 
   /** Session side: the peer reset the stream, or the session ended under it. */
-  abort(code: number, error?: Error): void {
+  abort(code: number): void {
     if (this.destroyed) return;
     this.rstCode ??= code;
     this.emit('aborted');
-    // An error, so that whatever is layered on the stream (a TLS client, a pipe) sees the break.
-    this.destroy(error ?? Object.assign(new Error(`HTTP/2 stream ${this.id} reset (${errorName(code)})`), { code: 'HBONE_STREAM_RESET' }));
+    this.destroy();
   }
 
   private credit(): void {
@@ -140,17 +125,12 @@ export class H2Stream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const clean = this.localEnded && this.remoteEnded;
-    if (this.rstCode === undefined && !clean) {
+    if (this.rstCode === undefined && !(this.localEnded && this.remoteEnded)) {
       this.rstCode = ErrorCode.CANCEL;
       this.owner.sendReset(this, ErrorCode.CANCEL);
     }
-    // As Node's own streams: a stream that ended both ways closed with NO_ERROR.
-    this.rstCode ??= ErrorCode.NO_ERROR;
     for (const p of this.pending.splice(0)) p.done(err ?? new Error('stream closed'));
     this.owner.forget(this);
-    // 'close' a turn later, after the 'end' and 'finish' that led here have been seen by whoever
-    // awaits them (Node's HTTP/2 streams close once the session has processed the close, too).
-    setImmediate(cb, err);
+    cb(err);
   }
 }

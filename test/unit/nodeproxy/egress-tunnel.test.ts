@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { H2Stream } from '../../../src/hbone/index.js';
+import type { ClientHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,7 +169,7 @@ spec:
 
   test('a gateway refusal after the tunnel opened reaches the client as a closed stream', async () => {
     // The gateway answers 200 at once, then refuses SNI other.example.com on a tunnel for api.example.com.
-    const stream: H2Stream = await pool.open(request(`api.example.com:${externalPort}`));
+    const stream: ClientHttp2Stream = await pool.open(request(`api.example.com:${externalPort}`));
     const result = drain(stream);
     const tls = await tlsThrough(stream, 'other.example.com', externalRoot).catch((e: Error) => e);
     assert.ok(tls instanceof Error, 'no TLS session with the external host');
