@@ -8,14 +8,15 @@
 // same second as the revocation is refused too; one issued a second later is not.
 //
 // One credential can be revoked alone, by its ID (`jti`, named in the audit lines of its issuance
-// and sessions), leaving the node's others working. No registry of issued credentials is kept, so
-// the entry is kept for the longest lifetime a credential can have (MAX_CREDENTIAL_TTL_SECONDS)
-// and a week's margin for the clock from the revocation, after which any credential with that ID
-// has expired anyway.
+// and sessions), leaving the node's others working. The control plane checks the ID against the
+// credentials it issued first (credential-registry.ts); the entry here is kept for the longest
+// lifetime a credential can have (MAX_CREDENTIAL_TTL_SECONDS) and a week's margin for the clock
+// from the revocation, after which any credential with that ID has expired anyway.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, showValue } from '../errors.js';
 import { replaceFileDurably } from '../store/index.js';
+import { CREDENTIAL_ID, credentialEntry, isObject, parseStateObject, unixSeconds, wholeSeconds } from './state-file.js';
 
 export const NODE_REVOCATIONS_FILE = 'node-revocations.json';
 
@@ -24,7 +25,6 @@ export const MAX_CREDENTIAL_TTL_SECONDS = 366 * 86400;
 /** Kept this much longer still, for a clock that moved between issuance and revocation. */
 export const CREDENTIAL_REVOCATION_MARGIN_SECONDS = 7 * 86400;
 
-const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface NodeRevocation {
   node: string;
@@ -49,46 +49,37 @@ function corrupt(path: string, why: string): never {
   throw new AmbitError('NODE_REVOCATIONS_INVALID', `Cannot load node revocations from ${path}: ${why}; refusing to start rather than accept revoked credentials`, { path });
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const wholeSeconds = (t: unknown): t is number => Number.isSafeInteger(t) && (t as number) >= 0;
-
 /** The file's content, checked whole: version 1 (nodes only) or 2 (nodes and credentials). */
 export function parseRevocations(text: string, path: string): RevocationSets {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    return corrupt(path, `not JSON (${(err as Error).message})`);
-  }
-  if (!isObject(v)) corrupt(path, 'not a JSON object');
-  const o = v as Record<string, unknown>;
-  if (o.version !== 1 && o.version !== 2) corrupt(path, `version must be 1 or 2, got ${showValue(o.version)}`);
-  const fields = o.version === 1 ? ['version', 'nodes'] : ['version', 'nodes', 'credentials'];
-  const extra = Object.keys(o).find((k) => !fields.includes(k));
-  if (extra !== undefined) corrupt(path, `unknown field ${JSON.stringify(extra)}`);
-  if (!isObject(o.nodes)) corrupt(path, 'nodes must be an object of node name to time');
+  const bad: (why: string) => never = (why) => corrupt(path, why);
+  // An unknown version is reported as such, before its fields.
+  const o = parseStateObject(text, (v) => (v.version === 1 ? ['version', 'nodes'] : v.version === 2 ? ['version', 'nodes', 'credentials'] : Object.keys(v)), bad);
+  if (o.version !== 1 && o.version !== 2) bad(`version must be 1 or 2, got ${showValue(o.version)}`);
+  if (!isObject(o.nodes)) bad('nodes must be an object of node name to time');
   const nodes = new Map<string, number>();
   for (const [node, t] of Object.entries(o.nodes as Record<string, unknown>)) {
-    if (!wholeSeconds(t)) corrupt(path, `nodes[${JSON.stringify(node)}] must be a whole number of seconds, got ${showValue(t)}`);
+    if (!wholeSeconds(t)) bad(`nodes[${JSON.stringify(node)}] must be a whole number of seconds, got ${showValue(t)}`);
     nodes.set(node, t);
   }
   const credentials = new Map<string, { node: string; keepUntil: number }>();
   if (o.version === 2) {
-    if (!isObject(o.credentials)) corrupt(path, 'credentials must be an object of credential ID to {node, keepUntil}');
+    if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, keepUntil}');
     for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
-      const at = `credentials[${JSON.stringify(id)}]`;
-      if (!CREDENTIAL_ID.test(id)) corrupt(path, `${at}: not a credential ID (1-64 base64url characters)`);
-      if (!isObject(e) || Object.keys(e).some((k) => k !== 'node' && k !== 'keepUntil')) corrupt(path, `${at} must be exactly {node, keepUntil}`);
-      const entry = e as Record<string, unknown>;
-      if (typeof entry.node !== 'string' || entry.node === '') corrupt(path, `${at}.node must be a node name, got ${showValue(entry.node)}`);
-      if (!wholeSeconds(entry.keepUntil)) corrupt(path, `${at}.keepUntil must be a whole number of seconds, got ${showValue(entry.keepUntil)}`);
-      credentials.set(id, { node: entry.node as string, keepUntil: entry.keepUntil as number });
+      const { node, at } = credentialEntry(id, e, 'keepUntil', bad);
+      credentials.set(id, { node, keepUntil: at });
     }
   }
   return { nodes, credentials };
 }
 
-const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+const seconds = unixSeconds;
+
+/** Throws NODE_REVOCATION_INVALID for an ID that no credential could have. */
+export function checkCredentialId(node: string, credential: unknown): asserts credential is string {
+  if (typeof credential !== 'string' || !CREDENTIAL_ID.test(credential)) {
+    throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke a credential of node ${JSON.stringify(node)}: ${showValue(credential)} is not a credential ID (1-64 base64url characters, the "credential" of its audit lines)`, { path: 'credential', value: credential });
+  }
+}
 
 export class NodeRevocations {
   private constructor(
@@ -121,9 +112,7 @@ export class NodeRevocations {
    * Throws NODE_REVOCATION_INVALID for an ID that no credential could have.
    */
   revokeCredential(node: string, credential: string, now = new Date()): CredentialRevocation {
-    if (typeof credential !== 'string' || !CREDENTIAL_ID.test(credential)) {
-      throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke a credential of node ${JSON.stringify(node)}: ${showValue(credential)} is not a credential ID (1-64 base64url characters, the "credential" of its audit lines)`, { path: 'credential', value: credential });
-    }
+    checkCredentialId(node, credential);
     const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
     this.commit({ nodes: this.sets.nodes, credentials: this.live(now).set(credential, { node, keepUntil }) });
     return { credential, node, keepUntil };

@@ -12,7 +12,7 @@ export function registerNode(program: Command): void {
     .command('revoke')
     .argument('<node>', 'the node name, as its credentials carry it')
     .description(
-      'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts): its config-stream sessions end at once and it gets no more configuration or SVIDs. SVIDs it already holds live out their TTL (spec.certificateTTLSeconds of MeshConfig). Credentials issued a second later work, to re-provision the node. With --credential, revoke only that one credential (its ID is the "credential" of the control plane\'s audit lines node_token.issued, workload_token.issued and stream.accepted): the sessions it opened end, the node\'s other credentials keep working.',
+      'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts): its config-stream sessions end at once and it gets no more configuration or SVIDs. SVIDs it already holds live out their TTL (spec.certificateTTLSeconds of MeshConfig). Credentials issued a second later work, to re-provision the node. With --credential, revoke only that one credential (its ID is the "credential" of the control plane\'s audit lines node_token.issued, workload_token.issued and stream.accepted): the sessions it opened end, the node\'s other credentials keep working; an ID the control plane did not issue to NODE, or that has expired, is refused and nothing is revoked.',
     )
     .option('--credential <id>', 'revoke only the credential with this ID')
     .option('-o, --output <format>', 'json | yaml (default: text)')

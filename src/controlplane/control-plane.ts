@@ -12,7 +12,10 @@ import { VERSION } from '../version.js';
 import type { Logger } from '../log.js';
 import { Store } from '../store/index.js';
 import { parseResource } from '../config/index.js';
-import { CA_FILES, CertificateAuthority, MAX_CREDENTIAL_TTL_SECONDS, NodeRevocations, NodeTokenIssuer, authorizeIssuance } from '../ca/index.js';
+import {
+  CA_FILES, CREDENTIAL_REVOCATION_MARGIN_SECONDS, CertificateAuthority, CredentialRegistry, MAX_CREDENTIAL_TTL_SECONDS, NODE_TOKEN_KEY_FILE, NodeRevocations, NodeTokenIssuer,
+  authorizeIssuance, checkCredentialId,
+} from '../ca/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import type { AdminBackend } from './admin-server.js';
@@ -68,6 +71,7 @@ export class ControlPlane {
     readonly ca: CertificateAuthority,
     readonly tokens: NodeTokenIssuer,
     private readonly revocations: NodeRevocations,
+    private readonly issued: CredentialRegistry,
   ) {
     this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
     this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''));
@@ -96,8 +100,10 @@ export class ControlPlane {
       await ca.save(caDir);
       log.info({ trustDomain: td, caDir }, 'generated a new mesh root CA');
     }
+    // A token key made now has signed nothing yet: the registry then knows every credential of it.
+    const newTokenKey = !existsSync(join(caDir, NODE_TOKEN_KEY_FILE));
     const tokens = await NodeTokenIssuer.loadOrGenerate(caDir);
-    const cp = new ControlPlane(opts, store, ca, tokens, NodeRevocations.load(caDir));
+    const cp = new ControlPlane(opts, store, ca, tokens, NodeRevocations.load(caDir), CredentialRegistry.load(caDir, { complete: newTokenKey }));
     await cp.listen();
     return cp;
   }
@@ -203,6 +209,8 @@ export class ControlPlane {
   /** Audits a credential once it exists, with its ID and expiry (read back from the token itself). */
   private auditIssued(token: string, event: string, message: string, ttlSeconds: number): string {
     const t = this.tokens.verify(token);
+    // Recorded before it is handed out: a credential the registry does not know is never issued.
+    this.issued.record(t.credential, t.node, t.exp);
     this.opts.log.info({ audit: true, event, node: t.node, ...(t.identity === undefined ? {} : { identity: t.identity }), credential: t.credential, ttlSeconds, expiresAt: t.exp.toISOString() }, message);
     return token;
   }
@@ -243,6 +251,14 @@ export class ControlPlane {
       },
       revokeCredential: async (node, credential) => {
         checkNodeName('revoke a credential', node);
+        checkCredentialId(node, credential);
+        const issued = this.issued.lookup(credential);
+        if (issued !== undefined && issued.node !== node) {
+          throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it was issued to node "${issued.node}"; name that node`, { path: 'node', value: node });
+        }
+        if (issued === undefined && this.issued.knowsAll(MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS)) {
+          throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": this control plane issued no credential with that ID that is still unexpired (take the ID from the "credential" of a node_token.issued, workload_token.issued or stream.accepted audit line); nothing revoked`, { path: 'credential', value: credential });
+        }
         // The ID alone decides; a node that does not match the sessions it opened is a mistake to name.
         const holders = this.stream.nodesUsing(credential).filter((n) => n !== node);
         if (holders.length > 0) {
@@ -251,7 +267,7 @@ export class ControlPlane {
         const r = this.revocations.revokeCredential(node, credential);
         const ended = this.stream.endCredential(credential, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credential ${credential} was revoked`);
         const keptUntil = new Date(r.keepUntil * 1000).toISOString();
-        this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, keptUntil, sessionsEnded: ended }, 'credential revoked');
+        this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, known: issued !== undefined, keptUntil, sessionsEnded: ended }, 'credential revoked');
         return { node, credential, keptUntil, sessionsEnded: ended };
       },
       watch: (from, onEvent) => this.watchStore(from, onEvent),

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlaneProcess, CLI_PATH } from '../../src/testing/control-plane-process.js';
 import { ConfigStreamClient } from '../../src/stream/index.js';
@@ -15,7 +15,7 @@ import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
 import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
 import { silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
-import { NODE_REVOCATIONS_FILE } from '../../src/ca/index.js';
+import { ISSUED_CREDENTIALS_FILE, NODE_REVOCATIONS_FILE } from '../../src/ca/index.js';
 import { SHOP_WEB } from './shop-fixture.js';
 
 const run = promisify(execFile);
@@ -158,4 +158,44 @@ test('ambit node revoke --credential with something that is no credential ID fai
   assert.ok(r, 'the command failed');
   assert.match(r.stderr, /Cannot revoke a credential of node "node-2": "not an id!" is not a credential ID/);
   assert.equal(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8'), before);
+});
+
+test('ambit node revoke --credential with a well-formed ID this control plane never issued fails, and revokes nothing', async () => {
+  const before = readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8');
+  const r = await ambit('node', 'revoke', 'node-2', '--credential', 'AAAAAAAAAAAAAAAAAAAAAA').then(() => undefined, (err: { code: number; stderr: string }) => err);
+  assert.ok(r, 'the command failed');
+  assert.match(r.stderr, /Cannot revoke credential AAAAAAAAAAAAAAAAAAAAAA of node "node-2": this control plane issued no credential with that ID that is still unexpired .*; nothing revoked/);
+  assert.equal(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8'), before);
+});
+
+test('ambit node revoke --credential naming another node than the one the credential was issued to fails, also with no session open', async () => {
+  const token = await cp.admin.issueNodeToken('node-1', 3600);
+  const id = jtiOf(token);
+  const registry = JSON.parse(readFileSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE), 'utf8')) as { credentials: Record<string, { node: string; expiresAt: number }> };
+  assert.equal(registry.credentials[id]?.node, 'node-1', 'recorded at issuance');
+  assert.equal(statSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE)).mode & 0o777, 0o600);
+  const before = readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8');
+  const r = await ambit('node', 'revoke', 'node-2', '--credential', id).then(() => undefined, (err: { code: number; stderr: string }) => err);
+  assert.ok(r, 'the command failed');
+  assert.match(r.stderr, new RegExp(`Cannot revoke credential ${id} of node "node-2": it was issued to node "node-1"; name that node`));
+  assert.equal(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8'), before);
+});
+
+// Last: it restarts the control plane as one upgraded from before the registry.
+test('a control plane upgraded from before the registry still revokes a credential it issued then (known: false in the audit)', async () => {
+  const old = await cp.admin.issueNodeToken('node-2', 3600);
+  const id = jtiOf(old);
+  for (const c of clients) c.stop();
+  // What an older control plane left: a token key, and no registry. (Moved while the process
+  // runs: it reads the file only at start.)
+  renameSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE), join(cp.dataDir, 'ca', `${ISSUED_CREDENTIALS_FILE}.old`));
+  await cp.restart();
+  const registry = JSON.parse(readFileSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE), 'utf8')) as { complete: boolean; credentials: object };
+  assert.equal(registry.complete, false, 'a registry started beside an existing token key does not claim to know every credential');
+  assert.deepEqual(registry.credentials, {});
+  const { stdout } = await ambit('node', 'revoke', 'node-2', '--credential', id);
+  assert.match(stdout, new RegExp(`^node node-2: credential ${id} revoked`));
+  const audit = cp.auditLines().find((l) => l.event === 'credential.revoked' && l.credential === id);
+  assert.equal(audit?.known, false);
+  assert.equal((await within(client('node-2', old).refused, 5000, 'the revoked credential was not refused')).code, 'NODE_TOKEN_REVOKED');
 });

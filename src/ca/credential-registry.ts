@@ -1,0 +1,121 @@
+// The credentials this control plane issued and that have not expired yet: each node or workload
+// credential's ID (`jti`), the node it was issued to and when it expires. Kept so that revoking
+// one credential by ID (revocations.ts) can say "no such credential" for an ID that was never
+// issued (a typo would otherwise be accepted and revoke nothing), and can name the right node for
+// an ID given with the wrong one, also while no session of it is open.
+//
+// In the CA's directory (`issued-credentials.json`, 0600, replaced whole by a durable rename) and
+// written before a credential is handed out: an issuance that cannot be recorded fails. Entries
+// are dropped once expired.
+//
+// A registry started beside a token key that already existed (a control plane upgraded from
+// before the registry) does not know the credentials issued before it: until the longest
+// credential lifetime has passed since it started, an unknown ID may be one of those, and is
+// taken on its form alone, as before. A registry started with a new token key knows them all.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError, showValue } from '../errors.js';
+import { replaceFileDurably } from '../store/index.js';
+import { credentialEntry, isObject, parseStateObject, unixSeconds, wholeSeconds } from './state-file.js';
+
+export const ISSUED_CREDENTIALS_FILE = 'issued-credentials.json';
+
+export interface IssuedCredential {
+  node: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+interface RegistryState {
+  /** When the registry started (Unix seconds). */
+  since: number;
+  /** Whether it has known every credential of its token key from the start. */
+  complete: boolean;
+  credentials: Map<string, IssuedCredential>;
+}
+
+function corrupt(path: string, why: string): never {
+  throw new AmbitError('ISSUED_CREDENTIALS_INVALID', `Cannot load the issued-credential registry from ${path}: ${why}; move the file aside to start a new registry (unknown credential IDs are then taken on their form alone, as for a control plane upgraded to it)`, { path });
+}
+
+const seconds = unixSeconds;
+
+/** The file's content, checked whole. */
+export function parseIssuedCredentials(text: string, path: string): RegistryState {
+  const bad: (why: string) => never = (why) => corrupt(path, why);
+  // An unknown version is reported as such, before its fields.
+  const o = parseStateObject(text, (v) => (v.version === 1 ? ['version', 'since', 'complete', 'credentials'] : Object.keys(v)), bad);
+  if (o.version !== 1) bad(`version must be 1, got ${showValue(o.version)}`);
+  if (!wholeSeconds(o.since)) bad(`since must be a whole number of seconds, got ${showValue(o.since)}`);
+  if (typeof o.complete !== 'boolean') bad(`complete must be true or false, got ${showValue(o.complete)}`);
+  if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, expiresAt}');
+  const credentials = new Map<string, IssuedCredential>();
+  for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
+    const { node, at } = credentialEntry(id, e, 'expiresAt', bad);
+    credentials.set(id, { node, expiresAt: at });
+  }
+  return { since: o.since as number, complete: o.complete as boolean, credentials };
+}
+
+export class CredentialRegistry {
+  private constructor(
+    private readonly path: string,
+    private state: RegistryState,
+  ) {}
+
+  /**
+   * Loads `dir`/issued-credentials.json. With none yet, starts one (on disk at once, so its start
+   * survives a restart): `complete` when the token key was made in this same start.
+   */
+  static load(dir: string, opts: { complete: boolean; now?: Date }): CredentialRegistry {
+    const path = join(dir, ISSUED_CREDENTIALS_FILE);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const registry = new CredentialRegistry(path, { since: seconds(opts.now ?? new Date()), complete: opts.complete, credentials: new Map() });
+      registry.commit(registry.state.credentials);
+      return registry;
+    }
+    return new CredentialRegistry(path, parseIssuedCredentials(text, path));
+  }
+
+  /** Records an issued credential (on disk before it returns); expired entries are dropped. */
+  record(credential: string, node: string, expiresAt: Date, now = new Date()): void {
+    const next = this.live(now);
+    next.set(credential, { node, expiresAt: seconds(expiresAt) });
+    this.commit(next);
+  }
+
+  /** The credential with this ID, while it has not expired. */
+  lookup(credential: string, now = new Date()): IssuedCredential | undefined {
+    const e = this.state.credentials.get(credential);
+    return e !== undefined && e.expiresAt > seconds(now) ? e : undefined;
+  }
+
+  /**
+   * Whether every unexpired credential is in the registry: it started with its token key, or has
+   * run longer than a credential can live (`maxLifetimeSeconds`).
+   */
+  knowsAll(maxLifetimeSeconds: number, now = new Date()): boolean {
+    return this.state.complete || seconds(now) - this.state.since > maxLifetimeSeconds;
+  }
+
+  /** When the registry started, and whether it knew every credential from then. */
+  info(): { since: Date; complete: boolean; credentials: number } {
+    return { since: new Date(this.state.since * 1000), complete: this.state.complete, credentials: this.state.credentials.size };
+  }
+
+  private live(now: Date): Map<string, IssuedCredential> {
+    const t = seconds(now);
+    return new Map([...this.state.credentials].filter(([, e]) => e.expiresAt > t));
+  }
+
+  /** On disk first, then in memory: a failed write changes nothing. */
+  private commit(credentials: Map<string, IssuedCredential>): void {
+    const file = { version: 1, since: this.state.since, complete: this.state.complete, credentials: Object.fromEntries(credentials) };
+    replaceFileDurably(this.path, `${JSON.stringify(file, null, 2)}\n`);
+    this.state = { ...this.state, credentials };
+  }
+}
