@@ -23,7 +23,10 @@ export const ISSUED_CREDENTIALS_FILE = 'issued-credentials.json';
 export interface IssuedCredential {
   node: string;
   /** Unix seconds. */
+  issuedAt: number;
   expiresAt: number;
+  /** A workload credential's SPIFFE ID (none: a node credential). */
+  identity?: string;
 }
 
 interface RegistryState {
@@ -48,11 +51,11 @@ export function parseIssuedCredentials(text: string, path: string): RegistryStat
   if (o.version !== 1) bad(`version must be 1, got ${showValue(o.version)}`);
   if (!wholeSeconds(o.since)) bad(`since must be a whole number of seconds, got ${showValue(o.since)}`);
   if (typeof o.complete !== 'boolean') bad(`complete must be true or false, got ${showValue(o.complete)}`);
-  if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, expiresAt}');
+  if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, issuedAt, expiresAt}');
   const credentials = new Map<string, IssuedCredential>();
   for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
-    const { node, at } = credentialEntry(id, e, 'expiresAt', bad);
-    credentials.set(id, { node, expiresAt: at });
+    const { node, issuedAt, expiresAt, optional } = credentialEntry(id, e, ['issuedAt', 'expiresAt'], bad, ['identity']);
+    credentials.set(id, { node, issuedAt, expiresAt, ...(optional.identity !== undefined ? { identity: optional.identity } : {}) });
   }
   return { since: o.since as number, complete: o.complete as boolean, credentials };
 }
@@ -82,10 +85,18 @@ export class CredentialRegistry {
   }
 
   /** Records an issued credential (on disk before it returns); expired entries are dropped. */
-  record(credential: string, node: string, expiresAt: Date, now = new Date()): void {
+  record(credential: string, c: { node: string; issuedAt: Date; expiresAt: Date; identity?: string }, now = new Date()): void {
     const next = this.live(now);
-    next.set(credential, { node, expiresAt: seconds(expiresAt) });
+    next.set(credential, { node: c.node, issuedAt: seconds(c.issuedAt), expiresAt: seconds(c.expiresAt), ...(c.identity !== undefined ? { identity: c.identity } : {}) });
     this.commit(next);
+  }
+
+  /** The unexpired credentials of `node` (every node's when undefined), oldest first. */
+  list(node?: string, now = new Date()): Array<{ credential: string } & IssuedCredential> {
+    return [...this.live(now)]
+      .filter(([, e]) => node === undefined || e.node === node)
+      .map(([credential, e]) => ({ credential, ...e }))
+      .sort((a, b) => a.issuedAt - b.issuedAt || a.credential.localeCompare(b.credential));
   }
 
   /** The credential with this ID, while it has not expired. */

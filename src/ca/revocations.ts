@@ -65,8 +65,8 @@ export function parseRevocations(text: string, path: string): RevocationSets {
   if (o.version === 2) {
     if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, keepUntil}');
     for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
-      const { node, at } = credentialEntry(id, e, 'keepUntil', bad);
-      credentials.set(id, { node, keepUntil: at });
+      const { node, keepUntil } = credentialEntry(id, e, ['keepUntil'], bad);
+      credentials.set(id, { node, keepUntil });
     }
   }
   return { nodes, credentials };
@@ -116,6 +116,13 @@ export class NodeRevocations {
     const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
     this.commit({ nodes: this.sets.nodes, credentials: this.live(now).set(credential, { node, keepUntil }) });
     return { credential, node, keepUntil };
+  }
+
+  /** Whether the credential `credential` of `node`, issued at `iat` (seconds), is revoked: alone, with its node, or not. */
+  revokedBy(node: string, iat: number, credential: string): 'credential' | 'node' | undefined {
+    if (this.sets.credentials.has(credential)) return 'credential';
+    const upTo = this.sets.nodes.get(node);
+    return upTo !== undefined && iat <= upTo ? 'node' : undefined;
   }
 
   /** Throws NODE_TOKEN_REVOKED when the credential `credential` of `node`, issued at `iat` (seconds), was revoked. */

@@ -26,15 +26,27 @@ export function parseStateObject(text: string, fields: (o: Record<string, unknow
 }
 
 /**
- * One `credentials` entry of a state file: keyed by a credential ID, exactly {node, <time>} with
- * `time` in whole seconds. Returns the node and the time.
+ * One `credentials` entry of a state file: keyed by a credential ID, an object with `node`, the
+ * whole-seconds `times` and at most the `optional` strings, nothing else.
  */
-export function credentialEntry(id: string, e: unknown, time: string, corrupt: (why: string) => never): { node: string; at: number } {
+export function credentialEntry<T extends string>(
+  id: string, e: unknown, times: readonly T[], corrupt: (why: string) => never, optional: readonly string[] = [],
+): { node: string; optional: Record<string, string> } & Record<T, number> {
   const where = `credentials[${JSON.stringify(id)}]`;
   if (!CREDENTIAL_ID.test(id)) corrupt(`${where}: not a credential ID (1-64 base64url characters)`);
-  if (!isObject(e) || Object.keys(e).some((k) => k !== 'node' && k !== time)) corrupt(`${where} must be exactly {node, ${time}}`);
+  const known = ['node', ...times, ...optional];
+  if (!isObject(e) || Object.keys(e).some((k) => !known.includes(k))) corrupt(`${where} must be exactly {${['node', ...times].join(', ')}}${optional.length ? `, and optionally ${optional.join(', ')}` : ''}`);
   const entry = e as Record<string, unknown>;
   if (typeof entry.node !== 'string' || entry.node === '') corrupt(`${where}.node must be a node name, got ${showValue(entry.node)}`);
-  if (!wholeSeconds(entry[time])) corrupt(`${where}.${time} must be a whole number of seconds, got ${showValue(entry[time])}`);
-  return { node: entry.node as string, at: entry[time] as number };
+  const out: Record<string, unknown> = { node: entry.node, optional: {} };
+  for (const t of times) {
+    if (!wholeSeconds(entry[t])) corrupt(`${where}.${t} must be a whole number of seconds, got ${showValue(entry[t])}`);
+    out[t] = entry[t];
+  }
+  for (const k of optional) {
+    if (entry[k] === undefined) continue;
+    if (typeof entry[k] !== 'string' || entry[k] === '') corrupt(`${where}.${k} must be a non-empty string, got ${showValue(entry[k])}`);
+    (out.optional as Record<string, string>)[k] = entry[k] as string;
+  }
+  return out as { node: string; optional: Record<string, string> } & Record<T, number>;
 }

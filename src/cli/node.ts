@@ -1,8 +1,9 @@
 // `ambit node revoke NODE [--credential ID]`: cuts a node off the control plane (a compromised or
-// retired node), or only one of its credentials (a leaked token).
+// retired node), or only one of its credentials (a leaked token). `ambit node credentials [NODE]`
+// lists the unexpired credentials the control plane issued, to find the one to revoke.
 import type { Command } from 'commander';
 import { adminClient } from './context.js';
-import { outputFormat, printData } from './output.js';
+import { outputFormat, printData, table } from './output.js';
 
 const plural = (n: number): string => `${n} config-stream session${n === 1 ? '' : 's'} ended`;
 
@@ -27,5 +28,20 @@ export function registerNode(program: Command): void {
       const r = await adminClient(program).revokeNode(name);
       if (format !== 'table') return printData(r, format);
       process.stdout.write(`node ${r.node}: credentials issued up to ${r.issuedUpTo} revoked; ${plural(r.sessionsEnded)}\n`);
+    });
+  node
+    .command('credentials')
+    .argument('[node]', 'only this node\'s (default: every node\'s)')
+    .description(
+      'List the unexpired node and workload credentials the control plane issued, oldest first: ID (what node revoke --credential takes), node, kind, identity (workload credentials), when issued and when it expires, and whether it is revoked (alone, or with its node). A control plane upgraded from before its credential registry lists only what it issued since (the note says from when).',
+    )
+    .option('-o, --output <format>', 'json | yaml (default: table)')
+    .action(async (name: string | undefined, o: { output?: string }) => {
+      const format = outputFormat(o.output);
+      const r = await adminClient(program).listCredentials(name);
+      if (format !== 'table') return printData(r, format);
+      const rows = r.credentials.map((c) => [c.credential, c.node, c.kind, c.identity ?? '-', c.issuedAt, c.expiresAt, c.revoked === false ? 'active' : `revoked (${c.revoked})`]);
+      process.stdout.write(rows.length === 0 ? `no unexpired credentials${name === undefined ? '' : ` of node ${name}`}\n` : table(['CREDENTIAL', 'NODE', 'KIND', 'IDENTITY', 'ISSUED', 'EXPIRES', 'STATE'], rows));
+      if (!r.registry.complete) process.stdout.write(`note: the registry started at ${r.registry.since}, after this control plane's first credentials; older ones are not listed\n`);
     });
 }

@@ -39,6 +39,24 @@ export interface NodeRevocationResult {
   sessionsEnded: number;
 }
 
+export interface IssuedCredentialInfo {
+  credential: string;
+  node: string;
+  kind: 'node' | 'workload';
+  /** A workload credential's SPIFFE ID. */
+  identity?: string;
+  issuedAt: string;
+  expiresAt: string;
+  /** Revoked alone (`credential`), with its whole node (`node`), or not (false). */
+  revoked: 'credential' | 'node' | false;
+}
+
+export interface CredentialList {
+  /** When the registry started, and whether it has known every credential since (docs/ca.md). */
+  registry: { since: string; complete: boolean };
+  credentials: IssuedCredentialInfo[];
+}
+
 export interface CredentialRevocationResult {
   node: string;
   credential: string;
@@ -108,6 +126,8 @@ export interface AdminApi {
    * is refused from then on; the node's other credentials keep working.
    */
   revokeCredential(node: string, credential: string): Promise<CredentialRevocationResult>;
+  /** The unexpired credentials this control plane issued, of `node` or of every node, oldest first. */
+  listCredentials(node?: string): Promise<CredentialList>;
   /** Fault knob: hold (true) or resume (false) configuration delivery to one node's proxy. */
   pauseDelivery(node: string, paused: boolean): Promise<void>;
 }

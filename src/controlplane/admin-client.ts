@@ -1,7 +1,7 @@
 // The CLI's and the lab's handle on a control plane: AdminApi over HTTP on the admin Unix socket.
 import http from 'node:http';
 import { AmbitError } from '../errors.js';
-import type { AdminApi, ApplyResult, ControlPlaneStatus, DeleteResult, NodeRevocationResult, CredentialRevocationResult, StoreEvent } from './admin-api.js';
+import type { AdminApi, ApplyResult, ControlPlaneStatus, CredentialList, DeleteResult, NodeRevocationResult, CredentialRevocationResult, StoreEvent } from './admin-api.js';
 import type { Kind, PodStatus, Resource } from '../config/types.js';
 
 export class AdminHttpClient implements AdminApi {
@@ -38,6 +38,10 @@ export class AdminHttpClient implements AdminApi {
 
   revokeCredential(node: string, credential: string): Promise<CredentialRevocationResult> {
     return this.call('POST', '/v1/node-revocations', { node, credential });
+  }
+
+  listCredentials(node?: string): Promise<CredentialList> {
+    return this.call('GET', node === undefined ? '/v1/credentials' : `/v1/credentials?node=${encodeURIComponent(node)}`);
   }
   async pauseDelivery(node: string, paused: boolean): Promise<void> {
     await this.call('POST', '/v1/faults/pause-delivery', { node, paused });

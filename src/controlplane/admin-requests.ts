@@ -27,6 +27,7 @@ export type AdminRequest =
   | { route: 'status' }
   | { route: 'pause-delivery'; node: string; paused: boolean }
   | { route: 'node-revocations'; node: string; credential?: string }
+  | { route: 'credentials'; node?: string }
   | { route: 'watch'; from: number };
 
 const bool: Reader<boolean> = (v, path) => (typeof v === 'boolean' ? v : fail(path, 'must be true or false', v));
@@ -89,6 +90,11 @@ const QUERY_ROUTES: Record<string, (url: URL) => AdminRequest> = {
     const kind = oneOf(KINDS)(q.kind, 'query.kind');
     for (const k of ['namespace', 'name'] as const) if (q[k] === '') fail(`query.${k}`, 'must not be empty');
     return { route: 'resources', kind, ...(q.namespace !== undefined ? { namespace: q.namespace } : {}), ...(q.name !== undefined ? { name: q.name } : {}) };
+  },
+  'GET /v1/credentials': (url) => {
+    const q = query(url, ['node']);
+    if (q.node === '') fail('query.node', 'must not be empty');
+    return { route: 'credentials', ...(q.node !== undefined ? { node: q.node } : {}) };
   },
   'GET /v1/trust-bundle': (url) => (query(url, []), { route: 'trust-bundle' }),
   'GET /v1/status': (url) => (query(url, []), { route: 'status' }),

@@ -87,6 +87,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, api: 
       return send(await api.status());
     case 'node-revocations':
       return send(r.credential === undefined ? await api.revokeNode(r.node) : await api.revokeCredential(r.node, r.credential));
+    case 'credentials':
+      return send(await api.listCredentials(r.node));
     case 'pause-delivery':
       await api.pauseDelivery(r.node, r.paused);
       return send({ ok: true });

@@ -210,7 +210,7 @@ export class ControlPlane {
   private auditIssued(token: string, event: string, message: string, ttlSeconds: number): string {
     const t = this.tokens.verify(token);
     // Recorded before it is handed out: a credential the registry does not know is never issued.
-    this.issued.record(t.credential, t.node, t.exp);
+    this.issued.record(t.credential, { node: t.node, issuedAt: new Date(t.iat * 1000), expiresAt: t.exp, ...(t.identity === undefined ? {} : { identity: t.identity }) });
     this.opts.log.info({ audit: true, event, node: t.node, ...(t.identity === undefined ? {} : { identity: t.identity }), credential: t.credential, ttlSeconds, expiresAt: t.exp.toISOString() }, message);
     return token;
   }
@@ -269,6 +269,19 @@ export class ControlPlane {
         const keptUntil = new Date(r.keepUntil * 1000).toISOString();
         this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, known: issued !== undefined, keptUntil, sessionsEnded: ended }, 'credential revoked');
         return { node, credential, keptUntil, sessionsEnded: ended };
+      },
+      listCredentials: async (node) => {
+        if (node !== undefined) checkNodeName('list credentials', node);
+        const info = this.issued.info();
+        return {
+          registry: { since: info.since.toISOString(), complete: info.complete },
+          credentials: this.issued.list(node).map((c) => ({
+            credential: c.credential, node: c.node, kind: c.identity === undefined ? 'node' as const : 'workload' as const,
+            ...(c.identity === undefined ? {} : { identity: c.identity }),
+            issuedAt: new Date(c.issuedAt * 1000).toISOString(), expiresAt: new Date(c.expiresAt * 1000).toISOString(),
+            revoked: this.revocations.revokedBy(c.node, c.issuedAt, c.credential) ?? false,
+          })),
+        };
       },
       watch: (from, onEvent) => this.watchStore(from, onEvent),
     };

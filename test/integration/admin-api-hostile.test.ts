@@ -55,6 +55,8 @@ const CASES: [what: string, method: string, path: string, body: unknown, status:
   ['a credential revocation whose credential is empty', 'POST', '/v1/node-revocations', { node: 'node-1', credential: '' }, 400, 'NODE_REVOCATION_INVALID', /Cannot revoke a credential of node "node-1": "" is not a credential ID/, 'credential'],
   ['a workload credential without its identity', 'POST', '/v1/workload-tokens', { node: 'node-1', ttlSeconds: 3600 }, 400, 'REQUEST_INVALID', /identity: required/, 'identity'],
   ['a watch from a revision that is not a number', 'GET', '/v1/watch?from=abc', undefined, 400, 'REQUEST_INVALID', /query\.from: must be a store revision \(a whole number, 0 or more\), got "abc"/, 'query.from'],
+  ['a credential list with an empty node', 'GET', '/v1/credentials?node=', undefined, 400, 'REQUEST_INVALID', /query\.node: must not be empty/, 'query.node'],
+  ['a credential list with a parameter it does not take', 'GET', '/v1/credentials?kind=node', undefined, 400, 'REQUEST_INVALID', /query\.kind: unknown parameter \(known: node\)/, 'query.kind'],
   ['a list without a kind', 'GET', '/v1/resources?namespace=shop', undefined, 400, 'REQUEST_INVALID', /query\.kind: required/, 'query.kind'],
   ['a list with a parameter it does not take', 'GET', '/v1/resources?kind=Pod&labelSelector=app%3Dweb', undefined, 400, 'REQUEST_INVALID', /query\.labelSelector: unknown parameter \(known: kind, namespace, name\)/, 'query.labelSelector'],
   ['a parameter given twice', 'GET', '/v1/resources?kind=Pod&kind=Service', undefined, 400, 'REQUEST_INVALID', /query\.kind: given more than once/, 'query.kind'],

@@ -181,6 +181,27 @@ test('ambit node revoke --credential naming another node than the one the creden
   assert.equal(readFileSync(join(cp.dataDir, 'ca', NODE_REVOCATIONS_FILE), 'utf8'), before);
 });
 
+test('ambit node credentials lists the unexpired credentials with their state; -o json gives the same', async () => {
+  const mine = await cp.admin.issueWorkloadToken('node-2', API, 3600);
+  const id = jtiOf(mine);
+  const { stdout } = await ambit('node', 'credentials', 'node-2');
+  const lines = stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^CREDENTIAL\s+NODE\s+KIND\s+IDENTITY\s+ISSUED\s+EXPIRES\s+STATE$/);
+  const row = lines.find((l) => l.startsWith(id));
+  assert.ok(row, `listed; got ${stdout}`);
+  assert.match(row, new RegExp(`^${id}\\s+node-2\\s+workload\\s+${API.replace(/[/.]/g, '\\$&')}\\s+\\d{4}-\\S+Z\\s+\\d{4}-\\S+Z\\s+active$`));
+  assert.ok(lines.slice(1).every((l) => /\snode-2\s/.test(l)), 'only node-2\'s');
+  // The credential revoked alone in an earlier test, and node-1's cut-off ones, say so.
+  const json = JSON.parse((await ambit('node', 'credentials', '-o', 'json')).stdout) as { registry: { complete: boolean }; credentials: Array<{ credential: string; node: string; revoked: string | false }> };
+  assert.equal(json.registry.complete, true);
+  assert.equal(json.credentials.find((c) => c.credential === id)?.revoked, false);
+  assert.ok(json.credentials.some((c) => c.node === 'node-2' && c.revoked === 'credential'), 'the credential revoked alone');
+  assert.ok(json.credentials.some((c) => c.node === 'node-1' && c.revoked === 'node'), 'node-1\'s credentials from before its revocation');
+  assert.ok(json.credentials.some((c) => c.node === 'node-1' && c.revoked === false), 'node-1\'s credential issued after it');
+  const bad = await ambit('node', 'credentials', 'Not A Node').then(() => undefined, (err: { stderr: string }) => err);
+  assert.match(bad?.stderr ?? '', /Cannot list credentials/);
+});
+
 // Last: it restarts the control plane as one upgraded from before the registry.
 test('a control plane upgraded from before the registry still revokes a credential it issued then (known: false in the audit)', async () => {
   const old = await cp.admin.issueNodeToken('node-2', 3600);
@@ -197,5 +218,6 @@ test('a control plane upgraded from before the registry still revokes a credenti
   assert.match(stdout, new RegExp(`^node node-2: credential ${id} revoked`));
   const audit = cp.auditLines().find((l) => l.event === 'credential.revoked' && l.credential === id);
   assert.equal(audit?.known, false);
+  assert.match((await ambit('node', 'credentials')).stdout, /^note: the registry started at \d{4}-\S+Z, after this control plane's first credentials; older ones are not listed$/m);
   assert.equal((await within(client('node-2', old).refused, 5000, 'the revoked credential was not refused')).code, 'NODE_TOKEN_REVOKED');
 });

@@ -23,12 +23,15 @@ const YEAR = 366 * 86400;
 test('a recorded credential is found until it expires, then forgotten (and dropped from the file at the next write)', () => {
   withDir((dir) => {
     const r = CredentialRegistry.load(dir, { complete: true, now: at('2026-12-01T00:00:00Z') });
-    r.record('cred-a', 'node-1', at('2026-12-01T01:00:00Z'), at('2026-12-01T00:00:00Z'));
-    r.record('cred-b', 'node-2', at('2026-12-02T00:00:00Z'), at('2026-12-01T00:00:00Z'));
-    assert.deepEqual(r.lookup('cred-a', at('2026-12-01T00:59:59Z')), { node: 'node-1', expiresAt: Date.parse('2026-12-01T01:00:00Z') / 1000 });
+    const issuedAt = at('2026-12-01T00:00:00Z');
+    r.record('cred-a', { node: 'node-1', issuedAt, expiresAt: at('2026-12-01T01:00:00Z') }, issuedAt);
+    r.record('cred-b', { node: 'node-2', issuedAt, expiresAt: at('2026-12-02T00:00:00Z'), identity: 'spiffe://cluster.local/ns/a/sa/b' }, issuedAt);
+    assert.deepEqual(r.lookup('cred-a', at('2026-12-01T00:59:59Z')), { node: 'node-1', issuedAt: issuedAt.getTime() / 1000, expiresAt: Date.parse('2026-12-01T01:00:00Z') / 1000 });
+    assert.deepEqual(r.list(undefined, at('2026-12-01T00:30:00Z')).map((c) => c.credential), ['cred-a', 'cred-b']);
+    assert.deepEqual(r.list('node-2', at('2026-12-01T00:30:00Z')), [{ credential: 'cred-b', node: 'node-2', issuedAt: issuedAt.getTime() / 1000, expiresAt: Date.parse('2026-12-02T00:00:00Z') / 1000, identity: 'spiffe://cluster.local/ns/a/sa/b' }]);
     assert.equal(r.lookup('cred-a', at('2026-12-01T01:00:00Z')), undefined, 'gone at its expiry second');
     assert.equal(r.lookup('never', at('2026-12-01T00:00:00Z')), undefined);
-    r.record('cred-c', 'node-1', at('2026-12-03T00:00:00Z'), at('2026-12-01T02:00:00Z'));
+    r.record('cred-c', { node: 'node-1', issuedAt, expiresAt: at('2026-12-03T00:00:00Z') }, at('2026-12-01T02:00:00Z'));
     const file = JSON.parse(readFileSync(join(dir, ISSUED_CREDENTIALS_FILE), 'utf8')) as { credentials: Record<string, unknown> };
     assert.deepEqual(Object.keys(file.credentials).sort(), ['cred-b', 'cred-c'], 'the expired entry is not written again');
   });
@@ -43,7 +46,7 @@ test('on disk (0600) from its start, and read back whole after a restart', () =>
     assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { version: 1, since: start.getTime() / 1000, complete: false, credentials: {} });
     const r = CredentialRegistry.load(dir, { complete: true, now: at('2027-01-01T00:00:00Z') });
     assert.deepEqual(r.info(), { since: start, complete: false, credentials: 0 }, 'the file\'s own start and completeness stand');
-    r.record('cred-a', 'node-1', at('2027-02-01T00:00:00Z'), at('2027-01-01T00:00:00Z'));
+    r.record('cred-a', { node: 'node-1', issuedAt: at('2027-01-01T00:00:00Z'), expiresAt: at('2027-02-01T00:00:00Z') }, at('2027-01-01T00:00:00Z'));
     assert.equal(CredentialRegistry.load(dir, { complete: true }).lookup('cred-a', at('2027-01-02T00:00:00Z'))?.node, 'node-1');
   });
 });
@@ -64,19 +67,21 @@ test('it knows every live credential when started with its token key, or once a 
 });
 
 test('a file that cannot be read whole refuses to load, naming the field', () => {
-  const good = { version: 1, since: 1, complete: true, credentials: { 'cred-a': { node: 'node-1', expiresAt: 2 } } };
+  const good = { version: 1, since: 1, complete: true, credentials: { 'cred-a': { node: 'node-1', issuedAt: 1, expiresAt: 2, identity: 'spiffe://cluster.local/ns/a/sa/b' } } };
   const cases: Array<[string, unknown, RegExp]> = [
     ['not JSON', '{', /not JSON/],
     ['another version', { ...good, version: 2 }, /version must be 1, got 2/],
     ['an unknown field', { ...good, extra: 1 }, /unknown field "extra"/],
     ['since not whole seconds', { ...good, since: 1.5 }, /since must be a whole number of seconds, got 1\.5/],
     ['complete not a boolean', { ...good, complete: 'yes' }, /complete must be true or false, got "yes"/],
-    ['a bad credential ID', { ...good, credentials: { 'not an id': { node: 'n', expiresAt: 1 } } }, /credentials\["not an id"\]: not a credential ID/],
-    ['an entry with an extra key', { ...good, credentials: { a: { node: 'n', expiresAt: 1, x: 1 } } }, /credentials\["a"\] must be exactly \{node, expiresAt\}/],
-    ['an empty node', { ...good, credentials: { a: { node: '', expiresAt: 1 } } }, /credentials\["a"\]\.node must be a node name/],
-    ['a negative expiry', { ...good, credentials: { a: { node: 'n', expiresAt: -1 } } }, /credentials\["a"\]\.expiresAt must be a whole number of seconds, got -1/],
+    ['a bad credential ID', { ...good, credentials: { 'not an id': { node: 'n', issuedAt: 1, expiresAt: 1 } } }, /credentials\["not an id"\]: not a credential ID/],
+    ['an entry with an extra key', { ...good, credentials: { a: { node: 'n', issuedAt: 1, expiresAt: 1, x: 1 } } }, /credentials\["a"\] must be exactly \{node, issuedAt, expiresAt\}, and optionally identity/],
+    ['an empty node', { ...good, credentials: { a: { node: '', issuedAt: 1, expiresAt: 1 } } }, /credentials\["a"\]\.node must be a node name/],
+    ['a negative expiry', { ...good, credentials: { a: { node: 'n', issuedAt: 1, expiresAt: -1 } } }, /credentials\["a"\]\.expiresAt must be a whole number of seconds, got -1/],
+    ['no issue time', { ...good, credentials: { a: { node: 'n', expiresAt: 1 } } }, /credentials\["a"\]\.issuedAt must be a whole number of seconds, got undefined/],
+    ['an empty identity', { ...good, credentials: { a: { node: 'n', issuedAt: 1, expiresAt: 1, identity: '' } } }, /credentials\["a"\]\.identity must be a non-empty string/],
   ];
-  assert.equal(parseIssuedCredentials(JSON.stringify(good), 'f').credentials.get('cred-a')?.node, 'node-1');
+  assert.deepEqual(parseIssuedCredentials(JSON.stringify(good), 'f').credentials.get('cred-a'), { node: 'node-1', issuedAt: 1, expiresAt: 2, identity: 'spiffe://cluster.local/ns/a/sa/b' });
   for (const [what, content, message] of cases) {
     assert.throws(() => parseIssuedCredentials(typeof content === 'string' ? content : JSON.stringify(content), '/x/issued-credentials.json'), (e: { code?: string; message: string }) => {
       assert.equal(e.code, 'ISSUED_CREDENTIALS_INVALID', what);
