@@ -6,7 +6,8 @@
 //
 // In the CA's directory (`issued-credentials.json`, 0600, replaced whole by a durable rename) and
 // written before a credential is handed out: an issuance that cannot be recorded fails. Entries
-// are dropped once expired.
+// are dropped a week after their credential expired. Every issuance rewrites the file (two
+// fsyncs): fine at the rate operators provision nodes, not for thousands of credentials a second.
 //
 // A registry started beside a token key that already existed (a control plane upgraded from
 // before the registry) does not know the credentials issued before it: until the longest
@@ -19,6 +20,8 @@ import { replaceFileDurably } from '../store/index.js';
 import { credentialEntry, isObject, parseStateObject, unixSeconds, wholeSeconds } from './state-file.js';
 
 export const ISSUED_CREDENTIALS_FILE = 'issued-credentials.json';
+/** An entry is kept this long past its credential's expiry, for a clock that moves. */
+export const KEPT_AFTER_EXPIRY_SECONDS = 7 * 86400;
 
 export interface IssuedCredential {
   node: string;
@@ -51,7 +54,7 @@ export function parseIssuedCredentials(text: string, path: string): RegistryStat
   if (o.version !== 1) bad(`version must be 1, got ${showValue(o.version)}`);
   if (!wholeSeconds(o.since)) bad(`since must be a whole number of seconds, got ${showValue(o.since)}`);
   if (typeof o.complete !== 'boolean') bad(`complete must be true or false, got ${showValue(o.complete)}`);
-  if (!isObject(o.credentials)) bad('credentials must be an object of credential ID to {node, issuedAt, expiresAt}');
+  if (!isObject(o.credentials)) bad(`credentials must be an object of credential ID to {node, issuedAt, expiresAt}, got ${showValue(o.credentials)}`);
   const credentials = new Map<string, IssuedCredential>();
   for (const [id, e] of Object.entries(o.credentials as Record<string, unknown>)) {
     const { node, issuedAt, expiresAt, optional } = credentialEntry(id, e, ['issuedAt', 'expiresAt'], bad, ['identity']);
@@ -84,9 +87,10 @@ export class CredentialRegistry {
     return new CredentialRegistry(path, parseIssuedCredentials(text, path));
   }
 
-  /** Records an issued credential (on disk before it returns); expired entries are dropped. */
+  /** Records an issued credential (on disk before it returns); entries a week past their expiry are dropped. */
   record(credential: string, c: { node: string; issuedAt: Date; expiresAt: Date; identity?: string }, now = new Date()): void {
-    const next = this.live(now);
+    const t = seconds(now) - KEPT_AFTER_EXPIRY_SECONDS;
+    const next = new Map([...this.state.credentials].filter(([, e]) => e.expiresAt > t));
     next.set(credential, { node: c.node, issuedAt: seconds(c.issuedAt), expiresAt: seconds(c.expiresAt), ...(c.identity !== undefined ? { identity: c.identity } : {}) });
     this.commit(next);
   }
@@ -99,10 +103,12 @@ export class CredentialRegistry {
       .sort((a, b) => a.issuedAt - b.issuedAt || a.credential.localeCompare(b.credential));
   }
 
-  /** The credential with this ID, while it has not expired. */
-  lookup(credential: string, now = new Date()): IssuedCredential | undefined {
-    const e = this.state.credentials.get(credential);
-    return e !== undefined && e.expiresAt > seconds(now) ? e : undefined;
+  /**
+   * The credential with this ID, also for a week after it expired: a clock set back (after it ran
+   * ahead) could make it verify again, and it must still be revocable by ID then.
+   */
+  lookup(credential: string): IssuedCredential | undefined {
+    return this.state.credentials.get(credential);
   }
 
   /**

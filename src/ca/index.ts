@@ -6,4 +6,4 @@ export { checkCsr } from './csr-checks.js';
 export { NodeTokenIssuer, NODE_TOKEN_AUDIENCE, NODE_TOKEN_KEY_FILE, type NodeTokenClaims, type VerifiedNodeToken } from './node-token.js';
 export { authorizeIssuance, type PodPlacementLookup, type PlacedPod, type IssuanceDecision } from './issuance.js';
 export { NodeRevocations, NODE_REVOCATIONS_FILE, checkCredentialId, MAX_CREDENTIAL_TTL_SECONDS, CREDENTIAL_REVOCATION_MARGIN_SECONDS, parseRevocations, type NodeRevocation, type CredentialRevocation } from './revocations.js';
-export { CredentialRegistry, ISSUED_CREDENTIALS_FILE, parseIssuedCredentials, type IssuedCredential } from './credential-registry.js';
+export { CredentialRegistry, ISSUED_CREDENTIALS_FILE, KEPT_AFTER_EXPIRY_SECONDS, parseIssuedCredentials, type IssuedCredential } from './credential-registry.js';

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { Store } from '../store/index.js';
 import { parseResource } from '../config/index.js';
 import {
-  CA_FILES, CREDENTIAL_REVOCATION_MARGIN_SECONDS, CertificateAuthority, CredentialRegistry, MAX_CREDENTIAL_TTL_SECONDS, NODE_TOKEN_KEY_FILE, NodeRevocations, NodeTokenIssuer,
+  CA_FILES, CREDENTIAL_REVOCATION_MARGIN_SECONDS, CertificateAuthority, CredentialRegistry, ISSUED_CREDENTIALS_FILE, MAX_CREDENTIAL_TTL_SECONDS, NODE_TOKEN_KEY_FILE, NodeRevocations, NodeTokenIssuer,
   authorizeIssuance, checkCredentialId,
 } from '../ca/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
@@ -210,7 +210,11 @@ export class ControlPlane {
   private auditIssued(token: string, event: string, message: string, ttlSeconds: number): string {
     const t = this.tokens.verify(token);
     // Recorded before it is handed out: a credential the registry does not know is never issued.
-    this.issued.record(t.credential, { node: t.node, issuedAt: new Date(t.iat * 1000), expiresAt: t.exp, ...(t.identity === undefined ? {} : { identity: t.identity }) });
+    try {
+      this.issued.record(t.credential, { node: t.node, issuedAt: new Date(t.iat * 1000), expiresAt: t.exp, ...(t.identity === undefined ? {} : { identity: t.identity }) });
+    } catch (err) {
+      throw new AmbitError('CREDENTIAL_NOT_RECORDED', `Cannot issue a credential to node "${t.node}": it could not be recorded in the CA's ${ISSUED_CREDENTIALS_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); nothing was issued`, { cause: err });
+    }
     this.opts.log.info({ audit: true, event, node: t.node, ...(t.identity === undefined ? {} : { identity: t.identity }), credential: t.credential, ttlSeconds, expiresAt: t.exp.toISOString() }, message);
     return token;
   }
@@ -257,7 +261,7 @@ export class ControlPlane {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it was issued to node "${issued.node}"; name that node`, { path: 'node', value: node });
         }
         if (issued === undefined && this.issued.knowsAll(MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS)) {
-          throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": this control plane issued no credential with that ID that is still unexpired (take the ID from the "credential" of a node_token.issued, workload_token.issued or stream.accepted audit line); nothing revoked`, { path: 'credential', value: credential });
+          throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": this control plane issued no credential with that ID, or it expired more than a week ago (take the ID from ambit node credentials, or from the "credential" of a node_token.issued, workload_token.issued or stream.accepted audit line); nothing revoked. A credential the registry cannot know (a CA directory restored from a backup, or written by an older control plane) is cut off with the whole node: ambit node revoke ${node}`, { path: 'credential', value: credential });
         }
         // The ID alone decides; a node that does not match the sessions it opened is a mistake to name.
         const holders = this.stream.nodesUsing(credential).filter((n) => n !== node);
@@ -274,7 +278,8 @@ export class ControlPlane {
         if (node !== undefined) checkNodeName('list credentials', node);
         const info = this.issued.info();
         return {
-          registry: { since: info.since.toISOString(), complete: info.complete },
+          // Complete once no credential from before it can still live.
+          registry: { since: info.since.toISOString(), complete: this.issued.knowsAll(MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS) },
           credentials: this.issued.list(node).map((c) => ({
             credential: c.credential, node: c.node, kind: c.identity === undefined ? 'node' as const : 'workload' as const,
             ...(c.identity === undefined ? {} : { identity: c.identity }),
