@@ -48,6 +48,9 @@ export interface ControlPlaneOptions {
 export { controlPlaneIdentity };
 
 
+/** After this long, no credential issued before the registry started can still verify. */
+const LONGEST_CREDENTIAL_LIFE_SECONDS = MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
+
 export class ControlPlane {
   readonly view: ConfigView;
   readonly metrics = new ControlPlaneMetrics();
@@ -260,7 +263,7 @@ export class ControlPlane {
         if (issued !== undefined && issued.node !== node) {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it was issued to node "${issued.node}"; name that node`, { path: 'node', value: node });
         }
-        if (issued === undefined && this.issued.knowsAll(MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS)) {
+        if (issued === undefined && this.issued.knowsAll(LONGEST_CREDENTIAL_LIFE_SECONDS)) {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": this control plane issued no credential with that ID, or it expired more than a week ago (take the ID from ambit node credentials, or from the "credential" of a node_token.issued, workload_token.issued or stream.accepted audit line); nothing revoked. A credential the registry cannot know (a CA directory restored from a backup, or written by an older control plane) is cut off with the whole node: ambit node revoke ${node}`, { path: 'credential', value: credential });
         }
         // The ID alone decides; a node that does not match the sessions it opened is a mistake to name.
@@ -279,7 +282,7 @@ export class ControlPlane {
         const info = this.issued.info();
         return {
           // Complete once no credential from before it can still live.
-          registry: { since: info.since.toISOString(), complete: this.issued.knowsAll(MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS) },
+          registry: { since: info.since.toISOString(), complete: this.issued.knowsAll(LONGEST_CREDENTIAL_LIFE_SECONDS) },
           credentials: this.issued.list(node).map((c) => ({
             credential: c.credential, node: c.node, kind: c.identity === undefined ? 'node' as const : 'workload' as const,
             ...(c.identity === undefined ? {} : { identity: c.identity }),
