@@ -44,7 +44,6 @@ function corrupt(path: string, why: string): never {
   throw new AmbitError('ISSUED_CREDENTIALS_INVALID', `Cannot load the issued-credential registry from ${path}: ${why}; move the file aside to start a new registry (unknown credential IDs are then taken on their form alone, as for a control plane upgraded to it)`, { path });
 }
 
-const seconds = unixSeconds;
 
 /** The file's content, checked whole. */
 export function parseIssuedCredentials(text: string, path: string): RegistryState {
@@ -80,7 +79,7 @@ export class CredentialRegistry {
       text = readFileSync(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const registry = new CredentialRegistry(path, { since: seconds(opts.now ?? new Date()), complete: opts.complete, credentials: new Map() });
+      const registry = new CredentialRegistry(path, { since: unixSeconds(opts.now ?? new Date()), complete: opts.complete, credentials: new Map() });
       registry.commit(registry.state.credentials);
       return registry;
     }
@@ -89,9 +88,9 @@ export class CredentialRegistry {
 
   /** Records an issued credential (on disk before it returns); entries a week past their expiry are dropped. */
   record(credential: string, c: { node: string; issuedAt: Date; expiresAt: Date; identity?: string }, now = new Date()): void {
-    const t = seconds(now) - KEPT_AFTER_EXPIRY_SECONDS;
+    const t = unixSeconds(now) - KEPT_AFTER_EXPIRY_SECONDS;
     const next = new Map([...this.state.credentials].filter(([, e]) => e.expiresAt > t));
-    next.set(credential, { node: c.node, issuedAt: seconds(c.issuedAt), expiresAt: seconds(c.expiresAt), ...(c.identity !== undefined ? { identity: c.identity } : {}) });
+    next.set(credential, { node: c.node, issuedAt: unixSeconds(c.issuedAt), expiresAt: unixSeconds(c.expiresAt), ...(c.identity !== undefined ? { identity: c.identity } : {}) });
     this.commit(next);
   }
 
@@ -116,7 +115,7 @@ export class CredentialRegistry {
    * run longer than a credential can live (`maxLifetimeSeconds`).
    */
   knowsAll(maxLifetimeSeconds: number, now = new Date()): boolean {
-    return this.state.complete || seconds(now) - this.state.since > maxLifetimeSeconds;
+    return this.state.complete || unixSeconds(now) - this.state.since > maxLifetimeSeconds;
   }
 
   /** When the registry started, and whether it knew every credential from then. */
@@ -125,7 +124,7 @@ export class CredentialRegistry {
   }
 
   private live(now: Date): Map<string, IssuedCredential> {
-    const t = seconds(now);
+    const t = unixSeconds(now);
     return new Map([...this.state.credentials].filter(([, e]) => e.expiresAt > t));
   }
 

@@ -72,7 +72,6 @@ export function parseRevocations(text: string, path: string): RevocationSets {
   return { nodes, credentials };
 }
 
-const seconds = unixSeconds;
 
 /** Throws NODE_REVOCATION_INVALID for an ID that no credential could have. */
 export function checkCredentialId(node: string, credential: unknown): asserts credential is string {
@@ -102,7 +101,7 @@ export class NodeRevocations {
 
   /** Revokes every credential of `node` issued up to `now` (kept on disk before it returns). */
   revoke(node: string, now = new Date()): NodeRevocation {
-    const issuedUpTo = Math.max(seconds(now), this.sets.nodes.get(node) ?? 0);
+    const issuedUpTo = Math.max(unixSeconds(now), this.sets.nodes.get(node) ?? 0);
     this.commit({ nodes: new Map(this.sets.nodes).set(node, issuedUpTo), credentials: this.live(now) });
     return { node, issuedUpTo };
   }
@@ -113,7 +112,7 @@ export class NodeRevocations {
    */
   revokeCredential(node: string, credential: string, now = new Date()): CredentialRevocation {
     checkCredentialId(node, credential);
-    const keepUntil = seconds(now) + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
+    const keepUntil = unixSeconds(now) + MAX_CREDENTIAL_TTL_SECONDS + CREDENTIAL_REVOCATION_MARGIN_SECONDS;
     this.commit({ nodes: this.sets.nodes, credentials: this.live(now).set(credential, { node, keepUntil }) });
     return { credential, node, keepUntil };
   }
@@ -150,7 +149,7 @@ export class NodeRevocations {
 
   /** The credential revocations still needed at `now` (a copy). */
   private live(now: Date): Map<string, { node: string; keepUntil: number }> {
-    const t = seconds(now);
+    const t = unixSeconds(now);
     return new Map([...this.sets.credentials].filter(([, e]) => e.keepUntil > t));
   }
 
