@@ -28,6 +28,12 @@ export interface SignRequest {
   spiffeId: SpiffeId;
   ttlSeconds: number;
   now?: Date;
+  /**
+   * The node and the credential (its ID) of the session that asked: written into the SVID, so
+   * that peers refuse it once that node or credential is revoked. Absent only for the control
+   * plane's own serving certificate.
+   */
+  issuedTo?: { node: string; credential: string };
 }
 
 export interface CaFiles {
@@ -157,7 +163,8 @@ export class CertificateAuthority {
     const notBefore = new Date(nowMs - CLOCK_SKEW_MS);
     const notAfter = new Date(Math.min(nowMs + req.ttlSeconds * 1000, this.notAfter.getTime()));
     const serial = randomSerial();
-    const certDer = this.template.issue({ serial, notBefore, notAfter, spkiDer: parsed.spkiDer, uri: req.spiffeId.uri });
+    const issuedTo = req.issuedTo === undefined ? undefined : { ...req.issuedTo, issuedAt: nowMs / 1000 };
+    const certDer = this.template.issue({ serial, notBefore, notAfter, spkiDer: parsed.spkiDer, uri: req.spiffeId.uri, ...(issuedTo ? { issuedTo } : {}) });
     const certPem = toPem('CERTIFICATE', certDer);
     return { certPem, certDer, chainPem: [certPem, ...this.intermediatesPem], serial: serial.toString('hex'), notBefore, notAfter };
   }

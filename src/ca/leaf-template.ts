@@ -2,7 +2,7 @@
 // one CA (version, algorithm, issuer, the fixed extensions, the AKI) is encoded once; a leaf
 // costs only the serial, validity, SPKI and SAN encodings plus one P-256 signature.
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
-import { der, encodeUriSan, OID } from '../identity/index.js';
+import { der, encodeIssuedTo, encodeUriSan, OID, type IssuedTo } from '../identity/index.js';
 import {
   authorityKeyId, basicConstraints, ECDSA_WITH_SHA256, extension, LEAF_KEY_USAGE, SERVER_AND_CLIENT_AUTH,
 } from './extensions.js';
@@ -16,6 +16,8 @@ export interface LeafFields {
   notAfter: Date;
   spkiDer: Buffer;
   uri: string;
+  /** The node (and credential) it is issued to: written as ambit's issued-to extension. */
+  issuedTo?: IssuedTo;
 }
 
 /** 16 random bytes with the top bit set: a positive 128-bit serial whose DER is always 17 octets. */
@@ -46,7 +48,7 @@ export class LeafTemplate {
       der.sequence(der.x509Time(f.notBefore), der.x509Time(f.notAfter)),
       EMPTY_SUBJECT,
       f.spkiDer,
-      der.explicit(3, der.sequence(this.fixedExtensions, san, this.aki)),
+      der.explicit(3, der.sequence(this.fixedExtensions, san, this.aki, ...(f.issuedTo ? [extension(OID.ambitIssuedTo, false, encodeIssuedTo(f.issuedTo))] : []))),
     );
   }
 

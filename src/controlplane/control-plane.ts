@@ -18,6 +18,7 @@ import {
 } from '../ca/index.js';
 import { createCsr, parseSpiffeId } from '../identity/index.js';
 import { controlPlaneIdentity } from '../stream/index.js';
+import type { WireRevocations } from '../stream/resources.js';
 import type { AdminBackend } from './admin-server.js';
 import { serveAdmin } from './admin-server.js';
 import type { ControlPlaneStatus, StoreEvent } from './admin-api.js';
@@ -77,7 +78,7 @@ export class ControlPlane {
     private readonly issued: CredentialRegistry,
   ) {
     this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
-    this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''));
+    this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''), revocationsOnTheWire(revocations));
     this.placement = new PlacementIndex(this.store);
     this.store.watch((e) => {
       this.recent.push(e);
@@ -192,13 +193,13 @@ export class ControlPlane {
         this.revocations.check(t.node, t.iat, t.credential);
         return { node: t.node, expiresAt: t.exp.getTime(), credential: t.credential, ...(t.identity === undefined ? {} : { identity: t.identity }) };
       },
-      issue: (node, identity, csrPem, boundIdentity) => {
+      issue: ({ node, credential, identity, csrPem, boundIdentity }) => {
         try {
           const spiffeId = parseSpiffeId(identity);
           const decision = authorizeIssuance({ node, spiffeId, ...(boundIdentity === undefined ? {} : { boundIdentity }) }, this.placement);
           if (!decision.allowed) throw new AmbitError(decision.code, decision.reason);
           const mesh = this.view.mesh();
-          const svid = this.ca.signCsr(csrPem, { spiffeId, ttlSeconds: mesh.certificateTTLSeconds });
+          const svid = this.ca.signCsr(csrPem, { spiffeId, ttlSeconds: mesh.certificateTTLSeconds, issuedTo: { node, credential } });
           this.signed++;
           return { chain: svid.chainPem, serial: svid.serial, notAfter: svid.notAfter };
         } catch (err) {
@@ -252,6 +253,8 @@ export class ControlPlane {
         checkNodeName('revoke a node', node);
         const r = this.revocations.revoke(node);
         const upTo = new Date(r.issuedUpTo * 1000).toISOString();
+        // Peers first: from the next version on, every proxy refuses the SVIDs this node holds.
+        this.view.setRevocations(revocationsOnTheWire(this.revocations));
         const ended = this.stream.endNode(node, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credentials (issued up to ${upTo}) were revoked`);
         this.opts.log.warn({ audit: true, event: 'node.revoked', node, issuedUpTo: upTo, sessionsEnded: ended }, 'node credentials revoked');
         return { node, issuedUpTo: upTo, sessionsEnded: ended };
@@ -272,6 +275,7 @@ export class ControlPlane {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it is in use by node "${holders[0]}"; name that node`, { path: 'node', value: node });
         }
         const r = this.revocations.revokeCredential(node, credential);
+        this.view.setRevocations(revocationsOnTheWire(this.revocations));
         const ended = this.stream.endCredential(credential, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credential ${credential} was revoked`);
         const keptUntil = new Date(r.keepUntil * 1000).toISOString();
         this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, known: issued !== undefined, keptUntil, sessionsEnded: ended }, 'credential revoked');
@@ -341,4 +345,12 @@ function checkWorkloadIdentity(identity: string, trustDomain: string): void {
 function meshTrustDomain(store: Store): string {
   const e = store.get(resourceKey('MeshConfig', undefined, 'mesh'));
   return e?.resource.kind === 'MeshConfig' ? e.resource.spec.trustDomain : DEFAULT_MESH_SETTINGS.trustDomain;
+}
+
+/** What proxies are told of the revocations (none yet: nothing, so proxies from before revocations reached the wire keep working). */
+function revocationsOnTheWire(r: NodeRevocations): WireRevocations | undefined {
+  const nodes = r.list();
+  const credentials = r.credentials();
+  if (nodes.length === 0 && credentials.length === 0) return undefined;
+  return { nodes: Object.fromEntries(nodes.map((n) => [n.node, n.issuedUpTo])), credentials: credentials.map((c) => c.credential) };
 }

@@ -21,8 +21,9 @@ export interface IssuanceService {
    *  `identity` is set for a workload credential: the one SPIFFE ID the session may ask for. */
   authenticateNode(token: string): AuthenticatedNode;
   /** Authorizes and signs; throws an AmbitError naming why it refused. `boundIdentity`: the
-   *  session's workload credential allows this identity only. */
-  issue(node: string, identity: string, csrPem: string, boundIdentity?: string): { chain: string[]; serial: string; notAfter: Date };
+   *  session's workload credential allows this identity only. `credential`: the ID of the
+   *  session's credential, written into the SVID with `node` (docs/ca.md, "Revoking a node"). */
+  issue(req: { node: string; credential: string; identity: string; csrPem: string; boundIdentity?: string }): { chain: string[]; serial: string; notAfter: Date };
 }
 
 /** What a verified credential speaks for; `credential` is its ID, named in the session's audit line. */
@@ -305,7 +306,7 @@ export class StreamServer {
     if (Date.now() >= s.expiresAt) return refuse('NODE_TOKEN_EXPIRED', `Cannot issue ${identity}: the node credential of "${s.node}" has expired; reconnect with a fresh one`);
     let svid: ReturnType<StreamServerOptions['issuance']['issue']>;
     try {
-      svid = this.opts.issuance.issue(s.node, identity, csrPem, s.identity);
+      svid = this.opts.issuance.issue({ node: s.node, credential: s.credential, identity, csrPem, ...(s.identity === undefined ? {} : { boundIdentity: s.identity }) });
     } catch (err) {
       const e = err as AmbitError;
       return refuse(e.code ?? 'SVID_REFUSED', e.message);

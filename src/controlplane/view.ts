@@ -1,12 +1,12 @@
 // The proxies' view of the registry: store resources turned into stream resources (workloads,
-// services with endpoints, policies, service entries, destination rules, mesh settings, trust bundle), each keyed and
+// services with endpoints, policies, service entries, destination rules, mesh settings, trust bundle, revocations), each keyed and
 // versioned, with a change log so that any proxy gets exactly what changed since the version it
 // holds. Every node proxy gets the whole view (as ztunnel does); per-proxy filtering can come later.
 
 import { DEFAULT_MESH_SETTINGS, type MeshSettings, type PodResource, type Resource, type ServiceResource } from '../config/types.js';
 import type { StoreEvent } from './admin-api.js';
 import type { Store } from '../store/index.js';
-import type { WireService, WireWorkload } from '../stream/resources.js';
+import type { WireRevocations, WireService, WireWorkload } from '../stream/resources.js';
 
 interface Entry {
   version: number;
@@ -35,6 +35,7 @@ export class ConfigView {
   constructor(
     private readonly store: Store,
     private trustRoots: string[],
+    private revocations?: WireRevocations,
   ) {
     this.current = store.revision;
     this.floor = store.revision;
@@ -64,6 +65,12 @@ export class ConfigView {
   setTrustBundle(roots: string[]): void {
     this.trustRoots = roots;
     this.bump(new Set(['trust-bundle/mesh']));
+  }
+
+  /** Replaces the revocations carried to proxies (undefined: none, the resource is removed). Bumps the view version. */
+  setRevocations(revocations: WireRevocations | undefined): void {
+    this.revocations = revocations;
+    this.bump(new Set(['revocations/mesh']));
   }
 
   value(key: string): unknown {
@@ -134,6 +141,7 @@ export class ConfigView {
     for (const e of this.store.iterate()) for (const k of derivedKeysOf(e.resource)) keys.add(k);
     keys.add('mesh/mesh');
     keys.add('trust-bundle/mesh');
+    keys.add('revocations/mesh');
     return keys;
   }
 
@@ -178,6 +186,8 @@ export class ConfigView {
         return meshOnTheWire(mesh);
       case 'trust-bundle':
         return { roots: this.trustRoots };
+      case 'revocations':
+        return this.revocations;
       case 'node': {
         const e = this.store.get(`Node//${a}`);
         return e && e.resource.kind === 'Node' ? { name: a, podCIDR: e.resource.spec.podCIDR ?? null } : undefined;

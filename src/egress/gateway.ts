@@ -11,7 +11,7 @@ import type { SecureContext } from 'node:tls';
 import { Registry } from 'prom-client';
 import { isIPv4, type OutboundTrafficMode } from '../config/index.js';
 import { AmbitError, showValue } from '../errors.js';
-import { createHboneServer, formatAuthority, type HboneServer, type HboneServerLimits, type TunnelDecision, type TunnelRequest } from '../hbone/index.js';
+import { createHboneServer, formatAuthority, type HboneServer, type HboneServerLimits, type PeerCertificateCheck, type TunnelDecision, type TunnelRequest } from '../hbone/index.js';
 import { createLogger, type Logger } from '../log.js';
 import type { PolicyEvaluator, PolicyTarget } from '../policy/index.js';
 import { EgressRegistry, egressAuthorize, type EgressServiceEntry } from './decision.js';
@@ -59,6 +59,8 @@ export interface EgressGatewayOptions {
   /** The gateway's own SVID (createHboneContext) and the mesh roots, as for any HBONE server. */
   secureContext: () => SecureContext;
   trustedRoots: () => string[];
+  /** Refuses a source certificate that chains to the roots all the same (a revoked node's SVID). */
+  refusePeerCertificate?: PeerCertificateCheck;
   /** Current ServiceEntries and mesh outboundTrafficPolicy mode. */
   serviceEntries: () => readonly EgressServiceEntry[];
   outboundTrafficPolicy: () => OutboundTrafficMode;
@@ -178,6 +180,7 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
   const server = createHboneServer({
     secureContext: opts.secureContext,
     trustedRoots: opts.trustedRoots,
+    ...(opts.refusePeerCertificate ? { refusePeerCertificate: opts.refusePeerCertificate } : {}),
     ...(opts.hboneLimits ? { limits: opts.hboneLimits } : {}),
     logger: log,
     onRefused: (code, detail, context) => refusals.onRefused(code, detail, context),

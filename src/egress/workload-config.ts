@@ -7,6 +7,7 @@ import { AmbitError, showValue } from '../errors.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from '../config/index.js';
 import { compilePolicies, type PolicyEvaluator, type PolicyTarget } from '../policy/index.js';
 import { resourcesByType, type ConfigState } from '../stream/index.js';
+import { RevokedSvids } from '../hbone/index.js';
 import type { WireDestinationRule, WirePolicy, WireServiceEntry, WireWorkload } from '../stream/resources.js';
 import { forbiddenRanges, type ForbiddenRange } from './address-policy.js';
 import { EgressRegistry } from './decision.js';
@@ -17,6 +18,8 @@ export interface EgressConfig {
   version: number;
   mesh: MeshSettings;
   trustRoots: string[];
+  /** The SVIDs of revoked nodes and credentials: a source proving one is refused. */
+  revoked: RevokedSvids;
   serviceEntries: readonly WireServiceEntry[];
   destinationRules: readonly WireDestinationRule[];
   policies: readonly WirePolicy[];
@@ -44,6 +47,7 @@ export const EMPTY_EGRESS_CONFIG: EgressConfig = {
   version: 0,
   mesh: DEFAULT_MESH_SETTINGS,
   trustRoots: [],
+  revoked: RevokedSvids.NONE,
   serviceEntries: [],
   destinationRules: [],
   policies: [],
@@ -97,6 +101,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const r = resourcesByType(state.resources);
   const mesh = r.mesh.at(-1) ?? DEFAULT_MESH_SETTINGS;
   const trustRoots = r['trust-bundle'].at(-1)?.roots ?? [];
+  const revocations = r.revocations.at(-1);
   const serviceEntries = [...r['service-entry']];
   const destinationRules = [...r['destination-rule']];
   const policies = [...r['authorization-policy']];
@@ -120,6 +125,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     version: state.version,
     mesh,
     trustRoots,
+    revoked: revocations === undefined ? RevokedSvids.NONE : new RevokedSvids(revocations),
     serviceEntries,
     destinationRules,
     policies,

@@ -94,7 +94,11 @@ export class EgressGatewayWorkload {
 
   private adopt(next: EgressConfig): void {
     const { log, pod, node } = this.opts;
+    const before = this.config;
     this.config = next;
+    if (this.server !== undefined && !next.revoked.sameAs(before.revoked)) {
+      log.warn({ version: next.version, connectionsClosed: this.server.recheck() }, 'revocations changed: tunnels from sources proving a revoked SVID are closed, and new ones refused');
+    }
     this.lastNack = undefined;
     if (next.trustRoots.length > 0) this.certs.setTrustRoots(next.trustRoots);
     const self = next.self;
@@ -121,6 +125,7 @@ export class EgressGatewayWorkload {
         return (id === undefined ? undefined : this.certs.current(id)?.secureContext) ?? this.noCredential;
       },
       trustedRoots: () => this.certs.trustedRoots(),
+      refusePeerCertificate: (certDer) => this.config.revoked.check(certDer),
       serviceEntries: () => this.config.serviceEntries,
       outboundTrafficPolicy: () => this.config.mesh.outboundTrafficPolicy.mode,
       policy: () => this.config.evaluator,

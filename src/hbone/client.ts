@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
 import { verifyServerIdentity } from './peer.js';
+import type { PeerCertificateCheck } from './revoked.js';
 import { keepAlive } from './keepalive.js';
 import { reserveSendBuffer } from './send-buffer.js';
 
@@ -21,6 +22,8 @@ export interface OpenTunnelRequest {
   trustedRoots: string[];
   /** The destination must prove exactly this SPIFFE ID, or nothing is sent. */
   expectedIdentity: string;
+  /** Refuses a destination certificate that chains to the roots all the same (a revoked node's: RevokedSvids.check). */
+  refusePeerCertificate?: PeerCertificateCheck;
   /** The destination node proxy's HBONE listener (port 15008). */
   address: TunnelAuthority;
   /** The destination pod's `IP:port` (or, with `hostAuthority`, the external `dns-name:port`). */
@@ -97,6 +100,25 @@ export class HbonePool {
     return { sessions, streams };
   }
 
+  /**
+   * Closes at once, tunnels and all, every connection whose destination certificate `refuse`
+   * refuses now (the revocations changed), so that nothing more is sent to a revoked node.
+   * Returns how many it closed.
+   */
+  recheck(refuse: PeerCertificateCheck): number {
+    let closed = 0;
+    for (const p of [...this.groups.values()].flat()) {
+      const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
+      const why = raw === undefined ? undefined : refuse(raw);
+      if (why === undefined) continue;
+      this.log.warn({ detail: why }, 'hbone connection to a revoked destination closed');
+      this.forget(p);
+      p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
+      closed++;
+    }
+    return closed;
+  }
+
   /** Stops reuse and closes each connection once its tunnels end (GOAWAY, no resets). */
   async close(): Promise<void> {
     const all = [...this.groups.values()].flat();
@@ -166,7 +188,7 @@ export class HbonePool {
           ALPNProtocols: ['h2'],
           minVersion: 'TLSv1.3',
           rejectUnauthorized: true,
-          checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots),
+          checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots, req.refusePeerCertificate),
         });
         socket.once('secureConnect', () => {
           if (socket.alpnProtocol !== 'h2') {

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import { AmbitError, showValue } from '../errors.js';
 import { parseSpiffeId } from '../identity/index.js';
+import type { PeerCertificateCheck } from './revoked.js';
 
 /** The one SPIFFE URI in a certificate's `subjectaltname` string (as Node renders it). */
 export function identityFromSubjectAltName(san: string | undefined): string {
@@ -64,8 +65,11 @@ export function chainAnchoredIn(cert: PeerCertificate, rootsPem: readonly string
   return false;
 }
 
-/** A `checkServerIdentity` for tls.connect: the server must prove exactly `expected`. */
-export function verifyServerIdentity(expected: string, rootsPem?: readonly string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+/**
+ * A `checkServerIdentity` for tls.connect: the server must prove exactly `expected`, chained to
+ * `rootsPem`, with a certificate `refuse` does not refuse (a revoked node's SVID).
+ */
+export function verifyServerIdentity(expected: string, rootsPem?: readonly string[], refuse?: PeerCertificateCheck): (host: string, cert: PeerCertificate) => Error | undefined {
   const want = parseSpiffeId(expected).uri;
   return (_host, cert) => {
     let got: string;
@@ -85,6 +89,10 @@ export function verifyServerIdentity(expected: string, rootsPem?: readonly strin
       return new AmbitError('HBONE_UNTRUSTED_PEER', `Cannot open tunnel: the certificate of ${showValue(got)} does not chain to the trusted roots`, {
         path: 'trustedRoots', value: got,
       });
+    }
+    const revoked = refuse?.(cert.raw);
+    if (revoked !== undefined) {
+      return new AmbitError('HBONE_PEER_REVOKED', `Cannot open tunnel: the destination proved ${showValue(got)}, but ${revoked}`, { path: 'expectedIdentity', value: got });
     }
     return undefined;
   };

@@ -12,12 +12,13 @@ import { trackHandshakes } from './handshake-deadline.js';
 import { keepAlive } from './keepalive.js';
 import { DEFAULT_SERVER_LIMITS, headerListSize, type HboneServerLimits } from './limits.js';
 import { chainAnchoredIn, peerIdentity } from './peer.js';
+import type { PeerCertificateCheck } from './revoked.js';
 import { spliceTunnel } from './splice.js';
 import { reserveSendBuffer } from './send-buffer.js';
 
 export type RefusalCode =
   | 'TLS_FAILURE' | 'ALPN' | 'HANDSHAKE_TIMEOUT' | 'BAD_REQUEST' | 'BAD_AUTHORITY'
-  | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE' | 'UNRESPONSIVE';
+  | 'DENY' | 'UNREACHABLE' | 'TOO_MANY_STREAMS' | 'HEADERS_TOO_LARGE' | 'UNRESPONSIVE' | 'REVOKED';
 
 export type TunnelStatus = 200 | 400 | 401 | 503;
 
@@ -63,6 +64,12 @@ export interface HboneServerOptions {
   secureContext: () => SecureContext;
   /** PEM roots the client's certificate must chain to. */
   trustedRoots: () => string[];
+  /**
+   * Why a client certificate that chains to the roots is refused all the same (its node or
+   * credential was revoked: RevokedSvids.check), or undefined. Asked at every handshake, and for
+   * every open connection by recheck().
+   */
+  refusePeerCertificate?: PeerCertificateCheck;
   onTunnel: (t: TunnelRequest) => Promise<TunnelDecision>;
   onClose?: (r: TunnelRecord) => void;
   onRefused?: (code: RefusalCode, detail: string, context: RefusalContext) => void;
@@ -73,6 +80,11 @@ export interface HboneServerOptions {
 export type HboneServer = Http2SecureServer & {
   /** GOAWAY to every connection, then destroys what is left after `deadlineMs`; stops listening. */
   drain(deadlineMs?: number): Promise<void>;
+  /**
+   * Asks refusePeerCertificate again for every open connection (the revocations changed) and
+   * closes those it refuses now, each reported as a REVOKED refusal. Returns how many it closed.
+   */
+  recheck(): number;
 };
 
 const REFUSAL_BY_STATUS: Record<Exclude<TunnelStatus, 200>, RefusalCode> = { 400: 'BAD_AUTHORITY', 401: 'DENY', 503: 'UNREACHABLE' };
@@ -182,6 +194,12 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       peer = peerIdentity(socket);
     } catch (err) {
       refuse('TLS_FAILURE', (err as Error).message, { remote: socket.remoteAddress });
+      session.destroy();
+      return;
+    }
+    const revoked = opts.refusePeerCertificate?.(socket.getPeerCertificate().raw);
+    if (revoked !== undefined) {
+      refuse('REVOKED', `${peer}: ${revoked}`, { peer, ...(socket.remoteAddress !== undefined ? { remote: socket.remoteAddress } : {}) });
       session.destroy();
       return;
     }
@@ -309,6 +327,24 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     }, deadlineMs);
     await closed;
     clearTimeout(timer);
+  };
+
+  server.recheck = (): number => {
+    const check = opts.refusePeerCertificate;
+    if (check === undefined) return 0;
+    let closed = 0;
+    for (const session of [...sessions]) {
+      const socket = session.socket as TLSSocket | undefined;
+      const raw = socket?.getPeerCertificate()?.raw;
+      const why = raw === undefined ? undefined : check(raw);
+      if (why === undefined) continue;
+      const peer = peers.get(session)!;
+      const remote = socket?.remoteAddress;
+      refuse('REVOKED', `${peer}: ${why}; open connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      session.destroy();
+      closed++;
+    }
+    return closed;
   };
   return server;
 }

@@ -83,17 +83,22 @@ export function readObjectId(node: DerNode): string {
   expectTag(node, 0x06, 'OBJECT IDENTIFIER');
   const c = contentOf(node);
   if (c.length === 0) fail('empty OBJECT IDENTIFIER', node.start);
-  const arcs: number[] = [];
-  let v = 0;
+  // X.667's 2.25.<UUID> arcs are 128 bits; anything past 160 bits is not an OID a certificate needs.
+  if (c.length > 64) fail('OBJECT IDENTIFIER longer than 64 octets', node.start);
+  const arcs: bigint[] = [];
+  let v = 0n;
+  let octets = 0;
   for (let i = 0; i < c.length; i++) {
     const b = c[i]!;
-    if (v === 0 && b === 0x80) fail('non-minimal OBJECT IDENTIFIER arc', node.start);
-    v = v * 128 + (b & 0x7f);
-    if (!Number.isSafeInteger(v)) fail('OBJECT IDENTIFIER arc too large', node.start);
+    if (octets === 0 && b === 0x80) fail('non-minimal OBJECT IDENTIFIER arc', node.start);
+    v = (v << 7n) | BigInt(b & 0x7f);
+    octets++;
+    if (octets > 23) fail('OBJECT IDENTIFIER arc too large', node.start);
     if ((b & 0x80) === 0) {
-      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
+      if (arcs.length === 0) arcs.push(v < 80n ? v / 40n : 2n, v < 80n ? v % 40n : v - 80n);
       else arcs.push(v);
-      v = 0;
+      v = 0n;
+      octets = 0;
     } else if (i === c.length - 1) fail('truncated OBJECT IDENTIFIER', node.start);
   }
   return arcs.join('.');

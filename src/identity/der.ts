@@ -47,21 +47,25 @@ export function integer(value: number | bigint | Buffer): Buffer {
 
 const oidCache = new Map<string, Buffer>();
 
-/** OBJECT IDENTIFIER from dotted form; encodings are cached since a CA reuses a handful. */
+/**
+ * OBJECT IDENTIFIER from dotted form; encodings are cached since a CA reuses a handful. Arcs may
+ * be of any size (a `2.25.<UUID>` OID, X.667, has a 128-bit arc).
+ */
 export function objectId(dotted: string): Buffer {
   const hit = oidCache.get(dotted);
   if (hit) return hit;
-  const arcs = dotted.split('.').map((a) => (/^\d+$/.test(a) ? Number(a) : NaN));
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a)) || arcs[0]! > 2 || (arcs[0]! < 2 && arcs[1]! > 39)) {
+  const parts = dotted.split('.');
+  const arcs = parts.every((a) => /^(0|[1-9]\d{0,79})$/.test(a)) ? parts.map((a) => BigInt(a)) : [];
+  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! > 39n)) {
     throw new AmbitError('DER_INVALID', `Cannot encode OBJECT IDENTIFIER: ${showValue(dotted)} is not a dotted OID`, { value: dotted });
   }
   const out: number[] = [];
-  const push = (arc: number): void => {
-    const chunk: number[] = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
+  const push = (arc: bigint): void => {
+    const chunk: number[] = [Number(arc & 0x7fn)];
+    for (let v = arc >> 7n; v > 0n; v >>= 7n) chunk.unshift(0x80 | Number(v & 0x7fn));
     out.push(...chunk);
   };
-  push(arcs[0]! * 40 + arcs[1]!);
+  push(arcs[0]! * 40n + arcs[1]!);
   for (const a of arcs.slice(2)) push(a);
   const enc = tlv(0x06, Buffer.from(out));
   oidCache.set(dotted, enc);

@@ -5,6 +5,7 @@ export { encodeUriSan, decodeSubjectAltNames, type SubjectAltName } from './subj
 export { readCertificate, subjectKeyIdOf, type CertificateFields, type CertificateExtension } from './certificate.js';
 export { toPem, pemBlocks, pemBlock } from './pem.js';
 export { OID } from './oids.js';
+export { encodeIssuedTo, decodeIssuedTo, issuedToOf, type IssuedTo } from './issued-to.js';
 export * as der from './der.js';
 export * as derRead from './der-read.js';
 export type { DerNode } from './der-read.js';

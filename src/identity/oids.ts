@@ -17,4 +17,6 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  /** ambit's own SVID extension: the node and credential an SVID was issued to (issued-to.ts). */
+  ambitIssuedTo: '2.25.207596835703991948075330188287101006360',
 } as const;

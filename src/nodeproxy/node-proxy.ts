@@ -97,8 +97,13 @@ export class NodeProxy {
   }
 
   private apply(s: ConfigState): void {
+    const before = this.state;
     this.state = this.candidate?.version === s.version ? this.candidate : new MeshState(s);
     this.candidate = undefined;
+    if (!this.state.revoked.sameAs(before.revoked)) {
+      const closed = this.pods.recheckRevoked();
+      this.opts.log.warn({ version: s.version, connectionsClosed: closed }, 'revocations changed: tunnels whose peer proved a revoked SVID are closed, and new ones refused');
+    }
     this.logEgressGateway();
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);

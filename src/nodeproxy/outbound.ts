@@ -177,6 +177,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
       secureContext: cred.secureContext,
       trustedRoots: ctx.certs.trustedRoots(),
       expectedIdentity: hop.expectedIdentity,
+      refusePeerCertificate: ctx.state().revoked.check,
       address: { host: hop.ip, port: PORTS.hbone },
       authority: hop.authority,
       ...(r.kind === 'egress' ? { hostAuthority: true } : {}),
@@ -187,7 +188,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     early?.abort();
     const e = err as AmbitError;
     const flag: ResponseFlag =
-      e.code === 'HBONE_DENIED' ? 'DENY' : e.code === 'HBONE_IDENTITY_MISMATCH' ? 'IDENTITY_MISMATCH' : e.code === 'HBONE_UNREACHABLE' ? 'UNREACHABLE' : e.code === 'HBONE_BAD_REQUEST' ? 'BAD_REQUEST' : 'TLS_FAILURE';
+      e.code === 'HBONE_DENIED' ? 'DENY' : e.code === 'HBONE_IDENTITY_MISMATCH' ? 'IDENTITY_MISMATCH' : e.code === 'HBONE_UNREACHABLE' ? 'UNREACHABLE' : e.code === 'HBONE_BAD_REQUEST' ? 'BAD_REQUEST' : e.code === 'HBONE_PEER_REVOKED' ? 'REVOKED' : 'TLS_FAILURE';
     ctx.telemetry.refuse({ ...base, ...dstInfo, flag, reason: e.message });
     return void client.destroy();
   }

@@ -138,6 +138,17 @@ export class PodManager implements EnrollHandler {
     this.opts.onPodsChanged();
   }
 
+  /**
+   * The revocations changed: closes every open tunnel connection, inbound or outbound, whose peer
+   * proved a certificate that is revoked now. Returns how many it closed.
+   */
+  recheckRevoked(): number {
+    const revoked = this.opts.state().revoked;
+    let closed = 0;
+    for (const c of this.pods.values()) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck(revoked.check);
+    return closed;
+  }
+
   async close(): Promise<void> {
     for (const c of [...this.pods.values()]) await this.remove(c.pod);
   }
@@ -153,6 +164,7 @@ export class PodManager implements EnrollHandler {
         return cred ? cred.secureContext : NO_CERTIFICATE();
       },
       trustedRoots: () => this.opts.certs.trustedRoots(),
+      refusePeerCertificate: (certDer) => this.opts.state().revoked.check(certDer),
       logger: this.log,
       ...(this.opts.hboneLimits ? { limits: this.opts.hboneLimits } : {}),
       // What the server refuses before any tunnel decision (a failed handshake, a bad request) is
@@ -206,7 +218,7 @@ export class PodManager implements EnrollHandler {
 const HBONE_REFUSAL_FLAG: Record<RefusalCode, ResponseFlag> = {
   TLS_FAILURE: 'TLS_FAILURE', ALPN: 'TLS_FAILURE', HANDSHAKE_TIMEOUT: 'TLS_FAILURE',
   BAD_REQUEST: 'BAD_REQUEST', BAD_AUTHORITY: 'BAD_REQUEST', HEADERS_TOO_LARGE: 'BAD_REQUEST', TOO_MANY_STREAMS: 'BAD_REQUEST',
-  DENY: 'DENY', UNREACHABLE: 'UNREACHABLE', UNRESPONSIVE: 'UNRESPONSIVE',
+  DENY: 'DENY', UNREACHABLE: 'UNREACHABLE', UNRESPONSIVE: 'UNRESPONSIVE', REVOKED: 'REVOKED',
 };
 
 export type { MeshState };

@@ -11,6 +11,7 @@ import { EGRESS_GATEWAY, egressGatewayIdentity } from '../config/egress-gateway.
 import { HostSet } from '../config/hosts.js';
 import { compilePolicies, type PolicyEvaluator } from '../policy/index.js';
 import { cidrContains, isIPv4, parseCIDR, type Cidr } from '../config/net.js';
+import { RevokedSvids } from '../hbone/index.js';
 
 export type Workload = WireWorkload;
 export type Service = WireService;
@@ -38,6 +39,8 @@ export class MeshState {
   readonly version: number;
   readonly mesh: MeshSettings;
   readonly trustRoots: string[];
+  /** The SVIDs of revoked nodes and credentials: refused at both ends of every tunnel. */
+  readonly revoked: RevokedSvids;
   readonly policies: WirePolicy[];
   /** The mesh's own address ranges (pod CIDRs, the service CIDR): never a plaintext destination. */
   readonly meshRanges: Cidr[];
@@ -80,6 +83,8 @@ export class MeshState {
     const podCIDRs = r.node.flatMap((n) => (n.podCIDR ? [n.podCIDR] : []));
     this.mesh = mesh;
     this.trustRoots = roots;
+    const revocations = r.revocations.at(-1);
+    this.revoked = revocations === undefined ? RevokedSvids.NONE : new RevokedSvids(revocations);
     this.policies = policies;
     this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
     this.meshRanges = [...podCIDRs, mesh.serviceCIDR].map((c) => parseCIDR(c));

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 export type Direction = 'inbound' | 'outbound';
 
 /** Why a connection did not complete normally (Envoy-style response flags). */
-export type ResponseFlag = '-' | 'DENY' | 'TLS_FAILURE' | 'IDENTITY_MISMATCH' | 'UNREACHABLE' | 'NO_ROUTE' | 'BAD_REQUEST' | 'NO_SVID' | 'UPSTREAM_RESET' | 'UNRESPONSIVE';
+export type ResponseFlag = '-' | 'DENY' | 'TLS_FAILURE' | 'IDENTITY_MISMATCH' | 'UNREACHABLE' | 'NO_ROUTE' | 'BAD_REQUEST' | 'NO_SVID' | 'UPSTREAM_RESET' | 'UNRESPONSIVE' | 'REVOKED';
 
 export interface ConnectionRecord {
   direction: Direction;

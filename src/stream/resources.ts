@@ -74,6 +74,19 @@ export interface WireTrustBundle {
   roots: string[];
 }
 
+/**
+ * The revoked nodes and credentials, so that every proxy refuses the SVIDs they were issued
+ * (their issued-to extension, identity/issued-to.ts): a node's SVIDs signed at or before its
+ * `issuedUpTo` second, and any SVID asked for with a revoked credential. Sent only once something
+ * is revoked, so that proxies from before it keep accepting the versions of a mesh that never revoked.
+ */
+export interface WireRevocations {
+  /** Node name to Unix second: that node's SVIDs issued up to then are refused. */
+  nodes: Record<string, number>;
+  /** Revoked credential IDs: SVIDs issued to a session of one of them are refused. */
+  credentials: string[];
+}
+
 export interface WireTypes {
   workload: WireWorkload;
   service: WireService;
@@ -84,6 +97,7 @@ export interface WireTypes {
   mesh: MeshSettings;
   'trust-bundle': WireTrustBundle;
   node: WireNode;
+  revocations: WireRevocations;
 }
 
 export type WireType = keyof WireTypes;
@@ -98,6 +112,7 @@ export const WIRE_TYPES: readonly WireType[] = [
   'mesh',
   'trust-bundle',
   'node',
+  'revocations',
 ];
 
 /** Key of a stream resource: `<type>/<namespace>/<name>` (or `<type>/<name>` for singletons). */
@@ -111,7 +126,7 @@ export type ResourcesByType = { readonly [T in WireType]: readonly WireTypes[T][
 
 /**
  * Groups a version's resources by type (in the version's order): the one place a proxy turns the
- * stream's keys into typed values. Singletons (mesh, trust-bundle) are lists of at most one.
+ * stream's keys into typed values. Singletons (mesh, trust-bundle, revocations) are lists of at most one.
  */
 export function resourcesByType(resources: ReadonlyMap<string, unknown>): ResourcesByType {
   const out = Object.fromEntries(WIRE_TYPES.map((t) => [t, [] as unknown[]])) as Record<WireType, unknown[]>;
@@ -184,6 +199,13 @@ const SERVICE_FIELDS = fieldsOf<WireService>({ name: true, namespace: true, host
 const NAMED_SPEC_FIELDS = fieldsOf<WirePolicy>({ name: true, namespace: true, spec: true });
 const NODE_FIELDS = fieldsOf<WireNode>({ name: true, podCIDR: true });
 const TRUST_BUNDLE_FIELDS = fieldsOf<WireTrustBundle>({ roots: true });
+const REVOCATIONS_FIELDS = fieldsOf<WireRevocations>({ nodes: true, credentials: true });
+const revokedNodes: Check = (v, e) => {
+  if (!isObj(v.nodes)) return void e.push('nodes: must be an object of node name to Unix seconds');
+  for (const [node, t] of Object.entries(v.nodes)) {
+    if (!Number.isSafeInteger(t) || (t as number) < 0) e.push(`nodes.${JSON.stringify(node)}: must be a whole number of Unix seconds`);
+  }
+};
 
 const CHECKS: Record<WireType, Check[]> = {
   workload: [only(...WORKLOAD_FIELDS), str('uid'), ...named, str('node'), strArr('ips'), str('serviceAccount'), identity, obj('labels')],
@@ -195,6 +217,7 @@ const CHECKS: Record<WireType, Check[]> = {
   mesh: [asApplied('mesh')],
   'trust-bundle': [only(...TRUST_BUNDLE_FIELDS), strArr('roots')],
   node: [only(...NODE_FIELDS), str('name')],
+  revocations: [only(...REVOCATIONS_FIELDS), revokedNodes, strArr('credentials')],
 };
 
 /**

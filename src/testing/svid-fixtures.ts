@@ -21,6 +21,8 @@ export interface MintOptions {
   ttlSeconds?: number;
   /** Signing time; a past date with a short TTL makes an already expired SVID. */
   now?: Date;
+  /** The node (and credential) the SVID is issued to, as the control plane writes it. */
+  issuedTo?: { node: string; credential: string };
 }
 
 export class MeshFixture {
@@ -48,7 +50,7 @@ export class MeshFixture {
     const id = parseSpiffeId(spiffeId);
     const csr = createCsr(id);
     const issued = this.ca.signCsr(csr.csrPem, {
-      spiffeId: id, ttlSeconds: opts.ttlSeconds ?? 3600, ...(opts.now ? { now: opts.now } : {}),
+      spiffeId: id, ttlSeconds: opts.ttlSeconds ?? 3600, ...(opts.now ? { now: opts.now } : {}), ...(opts.issuedTo ? { issuedTo: opts.issuedTo } : {}),
     });
     return {
       spiffeId: id.uri,

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { ControlPlaneProcess, CLI_PATH } from '../../src/testing/control-plane-process.js';
 import { ConfigStreamClient } from '../../src/stream/index.js';
 import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
-import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
+import { createCsr, issuedToOf, parseSpiffeId, pemBlock } from '../../src/identity/index.js';
+import { RevokedSvids } from '../../src/hbone/index.js';
+import type { WireRevocations } from '../../src/stream/resources.js';
 import { silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
 import { ISSUED_CREDENTIALS_FILE, NODE_REVOCATIONS_FILE } from '../../src/ca/index.js';
@@ -48,14 +50,30 @@ function client(node: string, token: string): { c: ConfigStreamClient; refused: 
   return { c, refused };
 }
 
-async function svidFor(c: ConfigStreamClient, identity: string): Promise<void> {
+/** An SVID over `c`'s session: the leaf's DER. */
+async function svidFor(c: ConfigStreamClient, identity: string): Promise<Buffer> {
   await c.waitForVersion(1, 10_000);
   const { csrPem } = createCsr(parseSpiffeId(identity));
-  assert.ok((await c.requestSvid(identity, csrPem)).chain.length > 0);
+  const { chain } = await c.requestSvid(identity, csrPem);
+  assert.ok(chain.length > 0);
+  return pemBlock(chain[0]!, 'CERTIFICATE');
+}
+
+/** The revocations as `c` holds them from the stream, once `ready` says they arrived. */
+async function revokedAt(c: ConfigStreamClient, ready: (r: WireRevocations) => boolean, what: string): Promise<RevokedSvids> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const r = c.state.resources.get('revocations/mesh') as WireRevocations | undefined;
+    if (r !== undefined && ready(r)) return new RevokedSvids(r);
+    if (Date.now() > deadline) assert.fail(`${what}: the config stream did not carry it within 5 s (has ${JSON.stringify(r)})`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms))]);
+
+const jtiOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
 const ambit = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
   run(process.execPath, [CLI_PATH, '--admin-socket', cp.adminSocket, ...args], { timeout: 20_000 });
@@ -66,9 +84,12 @@ test('ambit node revoke ends the node\'s sessions, refuses its old credentials (
   const proxy = client('node-1', oldToken);
   const workload = client('node-1', oldWorkload);
   const other = client('node-2', await cp.admin.issueNodeToken('node-2', 3600));
-  await svidFor(proxy.c, WEB);
-  await svidFor(workload.c, WEB);
-  await svidFor(other.c, API);
+  const proxySvid = await svidFor(proxy.c, WEB);
+  const workloadSvid = await svidFor(workload.c, WEB);
+  const otherSvid = await svidFor(other.c, API);
+  assert.deepEqual({ ...issuedToOf(proxySvid), issuedAt: 0 }, { node: 'node-1', credential: jtiOf(oldToken), issuedAt: 0 }, 'the SVID names the node and the session\'s credential');
+  assert.equal(issuedToOf(workloadSvid)?.credential, jtiOf(oldWorkload));
+  assert.equal(other.c.state.resources.has('revocations/mesh'), false, 'nothing revoked yet: nothing on the wire');
 
   const { stdout } = await ambit('node', 'revoke', 'node-1');
   assert.match(stdout, /^node node-1: credentials issued up to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z revoked; 2 config-stream sessions ended\n$/);
@@ -81,6 +102,12 @@ test('ambit node revoke ends the node\'s sessions, refuses its old credentials (
   assert.equal(audit?.node, 'node-1');
   assert.equal(audit?.sessionsEnded, 2);
   await svidFor(other.c, API);
+
+  // Every other proxy learns the cut from its stream, and with it refuses the SVIDs node-1 still holds.
+  const seen = await revokedAt(other.c, (r) => r.nodes['node-1'] !== undefined, 'node-1\'s revocation');
+  assert.match(seen.check(proxySvid) ?? '', /issued to node "node-1" at .* were revoked/);
+  assert.match(seen.check(workloadSvid) ?? '', /issued to node "node-1"/);
+  assert.equal(seen.check(otherSvid), undefined, 'node-2\'s SVID is not covered');
 
   // The old credential again, on a fresh connection: refused at hello, naming why.
   const again = client('node-1', oldToken);
@@ -100,7 +127,11 @@ test('ambit node revoke ends the node\'s sessions, refuses its old credentials (
   // A credential issued after the revocation (a second later: the cut is by whole seconds) works.
   await new Promise((r) => setTimeout(r, 1100));
   const fresh = client('node-1', await cp.admin.issueNodeToken('node-1', 3600));
-  await svidFor(fresh.c, WEB);
+  const freshSvid = await svidFor(fresh.c, WEB);
+  // The restarted control plane carries the list from its file; the re-provisioned node's new SVID passes it.
+  const kept = await revokedAt(fresh.c, (r) => r.nodes['node-1'] !== undefined, 'the revocation after a restart');
+  assert.ok(kept.check(proxySvid), 'still refused after the restart');
+  assert.equal(kept.check(freshSvid), undefined, 'an SVID signed after the cut passes');
 });
 
 test('ambit node revoke with a name that is not a node name fails, naming it, and revokes nothing', async () => {
@@ -112,16 +143,14 @@ test('ambit node revoke with a name that is not a node name fails, naming it, an
   assert.deepEqual(Object.keys(file.nodes), ['node-1']);
 });
 
-const jtiOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
-
 test('ambit node revoke --credential ends only the sessions of that one credential, refuses it (also after a restart), and the node\'s others keep working', async () => {
   const leaked = await cp.admin.issueNodeToken('node-2', 3600);
   const kept = await cp.admin.issueNodeToken('node-2', 3600);
   const workload = await cp.admin.issueWorkloadToken('node-2', API, 3600);
   const a = client('node-2', leaked);
-  await svidFor(a.c, API);
+  const leakedSvid = await svidFor(a.c, API);
   const w = client('node-2', workload);
-  await svidFor(w.c, API);
+  const workloadSvid = await svidFor(w.c, API);
   const id = jtiOf(leaked);
   assert.ok(cp.auditLines().some((l) => l.event === 'stream.accepted' && l.credential === id), 'the session names its credential');
 
@@ -135,6 +164,10 @@ test('ambit node revoke --credential ends only the sessions of that one credenti
   assert.equal(audit?.sessionsEnded, 1);
   assert.ok(w.c.connected, 'the workload session of the same node stays');
   await svidFor(w.c, API);
+  // Peers refuse the SVIDs asked for with that credential only.
+  const seen = await revokedAt(w.c, (r) => r.credentials.includes(id), 'the credential\'s revocation');
+  assert.equal(seen.check(leakedSvid), `the certificate was issued to node "node-2" through credential ${id}, which was revoked`);
+  assert.equal(seen.check(workloadSvid), undefined, 'the node\'s other credential\'s SVID passes');
 
   const again = client('node-2', leaked);
   const refused = await within(again.refused, 5000, 'a revoked credential was not refused');

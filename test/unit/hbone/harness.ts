@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { pino } from 'pino';
 import {
-  createHboneServer, HbonePool, type HboneServer, type HboneServerLimits, type RefusalCode, type RefusalContext, type TunnelDecision, type TunnelRecord, type TunnelRequest,
+  createHboneServer, HbonePool, RevokedSvids, type HboneServer, type HboneServerLimits, type RefusalCode, type RefusalContext, type TunnelDecision, type TunnelRecord, type TunnelRequest,
 } from '../../../src/hbone/index.js';
 import { MeshFixture, svidContext, type FixtureSvid } from '../../../src/testing/svid-fixtures.js';
 
@@ -53,6 +53,8 @@ export class Harness {
   port = 0;
   echo!: Awaited<ReturnType<typeof startEcho>>;
   readonly pool = new HbonePool({ logger: pino({ level: 'silent' }) });
+  /** What the server refuses as revoked (none by default); recheck() applies a change to open connections. */
+  revoked = RevokedSvids.NONE;
   decide: (t: TunnelRequest) => Promise<TunnelDecision> = async () => ({ status: 200, upstream: await dialEcho(this.echo.port) });
 
   static async start(limits: Partial<HboneServerLimits> = {}): Promise<Harness> {
@@ -62,6 +64,7 @@ export class Harness {
     h.server = createHboneServer({
       secureContext: () => h.serverContext,
       trustedRoots: () => h.mesh.rootsPem,
+      refusePeerCertificate: (der) => h.revoked.check(der),
       onTunnel: (t) => { h.tunnels.push(t); return h.decide(t); },
       onClose: (r) => h.records.push(r),
       onRefused: (code, detail, context) => h.refusals.push({ code, detail, context }),

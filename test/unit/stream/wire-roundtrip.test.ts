@@ -94,7 +94,7 @@ spec: { outboundTrafficPolicy: { mode: REGISTRY_ONLY }, certificateTTLSeconds: 3
 
 test('every resource the control plane derives decodes on a proxy, of every wire type', () => {
   const store = Store.memory();
-  const view = new ConfigView(store, ['-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n']);
+  const view = new ConfigView(store, ['-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----\n'], { nodes: { 'node-9': 1_700_000_000 }, credentials: ['c2VjcmV0'] });
   for (const ns of ['other']) applyResources(store, view, parseDocuments(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n`, 'test'));
   applyResources(store, view, parseDocuments(YAML, 'test'));
   setPodStatus(store, 'default', 'web', { podIP: '10.244.1.5', phase: 'Running' });
@@ -125,4 +125,25 @@ test('a proxy applies the parsed value, with the parser\'s defaults, not the raw
   assert.equal((rule.value as { name: string }).name, 'r', 'name and namespace kept');
   const bad = decodeResourceValue('mesh/mesh', { serviceCIDR: 'x' });
   assert.equal(bad.problems.length, 1);
+});
+
+test('revocations go on the wire only once something is revoked, and a proxy refuses a malformed list whole', () => {
+  const store = Store.memory();
+  const view = new ConfigView(store, []);
+  const keys = (): string[] => view.deltaSince(0, false).upserts.map((u) => u.key);
+  assert.equal(keys().includes('revocations/mesh'), false, 'nothing revoked: no resource (proxies from before it keep accepting every version)');
+  const v0 = view.version;
+  view.setRevocations({ nodes: { 'node-2': 1_700_000_000 }, credentials: [] });
+  assert.equal(view.version, v0 + 1, 'a revocation is a new version');
+  const delta = view.deltaSince(v0, true);
+  assert.deepEqual(delta.upserts.map((u) => [u.key, JSON.parse(u.json)]), [['revocations/mesh', { nodes: { 'node-2': 1_700_000_000 }, credentials: [] }]], 'the delta carries just the list');
+  view.setRevocations(undefined);
+  assert.deepEqual(view.deltaSince(v0 + 1, true).removes, ['revocations/mesh']);
+
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': 5 }, credentials: ['a'] }), []);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': 1.5 }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': '5' }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: [], credentials: [] }), ['revocations/mesh: nodes: must be an object of node name to Unix seconds']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: {}, credentials: [7] }), ['revocations/mesh: credentials: must be a list of strings']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: {}, credentials: [], serials: [] }), ['revocations/mesh: serials: unknown field (known: nodes, credentials)']);
 });

@@ -1,0 +1,182 @@
+// Revoked SVIDs at both ends of a tunnel: the SVID says which node (and credential) it was issued
+// to (the issued-to extension the CA writes), the config stream says what was revoked, and the
+// HBONE server and client refuse such a peer at the handshake and close the connections it
+// already had. Real TLS on loopback, certificates from the real CA code.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HbonePool, RevokedSvids } from '../../../src/hbone/index.js';
+import { der, decodeIssuedTo, derRead, issuedToOf, OID, pemBlock } from '../../../src/identity/index.js';
+import { MeshFixture, svidContext } from '../../../src/testing/svid-fixtures.js';
+import { AmbitError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import { Harness, waitFor } from './harness.js';
+
+const certDer = (pem: string): Buffer => pemBlock(pem, 'CERTIFICATE');
+const NOW = Math.floor(Date.now() / 1000);
+
+describe('the issued-to extension', () => {
+  const mesh = MeshFixture.create();
+  const id = mesh.workload('shop', 'web');
+
+  test('the CA writes node, credential and signing second into an SVID issued to a node; peers read them back', () => {
+    const before = Math.floor(Date.now() / 1000);
+    const svid = mesh.mint(id, { issuedTo: { node: 'node-2', credential: 'cred-A_1' } });
+    const from = issuedToOf(certDer(svid.certPem));
+    assert.ok(from);
+    assert.equal(from.node, 'node-2');
+    assert.equal(from.credential, 'cred-A_1');
+    assert.ok(from.issuedAt >= before && from.issuedAt <= Math.floor(Date.now() / 1000), `issuedAt ${from.issuedAt} is the signing second`);
+    // Node and OpenSSL still take the certificate: the extension is non-critical and well formed.
+    const x = new X509Certificate(svid.certPem);
+    assert.equal(x.subjectAltName, `URI:${id}`);
+    assert.ok(x.verify(new X509Certificate(mesh.rootsPem[0]!).publicKey));
+    const dir = mkdtempSync(join(tmpdir(), 'ambit-issued-to-'));
+    try {
+      writeFileSync(join(dir, 'leaf.pem'), svid.certPem);
+      writeFileSync(join(dir, 'root.pem'), mesh.rootsPem[0]!);
+      const text = execFileSync('openssl', ['x509', '-in', join(dir, 'leaf.pem'), '-noout', '-text'], { encoding: 'utf8' });
+      assert.match(text, new RegExp(OID.ambitIssuedTo.replaceAll('.', '\\.')), 'openssl lists the extension by its OID');
+      assert.doesNotMatch(text.split(OID.ambitIssuedTo)[0]!.split('\n').at(-1)!, /critical/, 'not critical');
+      assert.match(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' }), /leaf\.pem: OK/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an SVID not issued to a node (the control plane\'s own) has none', () => {
+    assert.equal(issuedToOf(certDer(mesh.mint(id).certPem)), undefined);
+  });
+
+  test('a malformed value is CERT_MALFORMED, naming what is wrong', () => {
+    const cases: [Buffer, RegExp][] = [
+      [der.sequence(der.utf8String('node-2'), der.utf8String('c')), /must hold 3 fields, found 2/],
+      [der.sequence(der.utf8String('node-2'), der.utf8String('c'), der.utf8String('now')), /INTEGER/],
+      [der.sequence(der.printableString('node-2'), der.utf8String('c'), der.integer(5)), /issued-to node has tag 0x13, expected 0x0c/],
+      [Buffer.from([0x30, 0x05, 0x0c]), /runs past the end|truncated|past/],
+    ];
+    for (const [value, why] of cases) {
+      assert.throws(() => decodeIssuedTo(value), (err: unknown) => err instanceof AmbitError && err.code === 'CERT_MALFORMED' && why.test(err.message) && err.message.includes(OID.ambitIssuedTo), `${value.toString('hex')}: ${String(why)}`);
+    }
+  });
+
+  test('OIDs with arcs past 2^53 (X.667 2.25.<UUID>) encode and read back exactly; oversized ones are refused', () => {
+    const enc = der.objectId(OID.ambitIssuedTo);
+    assert.equal(derRead.readObjectId(derRead.readOne(enc)), OID.ambitIssuedTo);
+    assert.equal(derRead.readObjectId(derRead.readOne(der.objectId('1.2.840.10045.4.3.2'))), '1.2.840.10045.4.3.2');
+    assert.throws(() => derRead.readObjectId(derRead.readOne(Buffer.concat([Buffer.from([0x06, 0x19, 0x2a]), Buffer.alloc(23, 0xff), Buffer.from([0x01])]))), /arc too large/);
+    assert.throws(() => der.objectId(`2.25.${'9'.repeat(81)}`), { code: 'DER_INVALID' });
+  });
+});
+
+describe('RevokedSvids: which SVIDs a revocation covers', () => {
+  const mesh = MeshFixture.create();
+  const svid = (node: string, credential = 'c1'): Buffer => certDer(mesh.mint(mesh.workload('shop', 'web'), { issuedTo: { node, credential } }).certPem);
+  const issuedAt = issuedToOf(svid('node-2'))!.issuedAt;
+
+  test('a node\'s SVIDs signed at or before its cut are refused; one signed a second later, and other nodes\', are not', () => {
+    const cert = svid('node-2');
+    const at = issuedToOf(cert)!.issuedAt;
+    assert.match(new RevokedSvids({ nodes: { 'node-2': at }, credentials: [] }).check(cert) ?? '', /^the certificate was issued to node "node-2" at .*, and that node's credentials issued up to .* were revoked$/);
+    assert.equal(new RevokedSvids({ nodes: { 'node-2': at - 1 }, credentials: [] }).check(cert), undefined, 're-provisioned: issued after the cut');
+    assert.equal(new RevokedSvids({ nodes: { 'node-1': at + 60 }, credentials: [] }).check(cert), undefined, 'another node was revoked');
+  });
+
+  test('an SVID asked for with a revoked credential is refused, whatever its node\'s cut', () => {
+    assert.equal(new RevokedSvids({ nodes: {}, credentials: ['c9'] }).check(svid('node-2', 'c9')), 'the certificate was issued to node "node-2" through credential c9, which was revoked');
+    assert.equal(new RevokedSvids({ nodes: {}, credentials: ['c9'] }).check(svid('node-2', 'c1')), undefined);
+  });
+
+  test('an SVID without the extension (a CA from before it) cannot be matched and passes; nothing revoked passes everything', () => {
+    assert.equal(new RevokedSvids({ nodes: { 'node-2': NOW + 60 }, credentials: ['c1'] }).check(certDer(mesh.mint(mesh.workload('shop', 'web')).certPem)), undefined);
+    assert.equal(RevokedSvids.NONE.check(svid('node-2')), undefined);
+    assert.ok(issuedAt > 0);
+  });
+
+  test('sameAs compares the entries, not the objects', () => {
+    const a = new RevokedSvids({ nodes: { n: 1 }, credentials: ['x'] });
+    assert.ok(a.sameAs(new RevokedSvids({ nodes: { n: 1 }, credentials: ['x'] })));
+    assert.ok(!a.sameAs(new RevokedSvids({ nodes: { n: 2 }, credentials: ['x'] })));
+    assert.ok(!a.sameAs(new RevokedSvids({ nodes: { n: 1 }, credentials: ['y'] })));
+    assert.ok(!a.sameAs(RevokedSvids.NONE));
+  });
+});
+
+describe('HBONE refuses a revoked node\'s SVIDs at both ends', () => {
+  const harnesses: Harness[] = [];
+  after(async () => {
+    for (const h of harnesses) await h.stop();
+  });
+
+  test('server: a client proving a revoked node\'s SVID is refused (REVOKED, logged), its open connection closed, other clients unaffected', async () => {
+    const h = await Harness.start();
+    harnesses.push(h);
+    const stolen = h.mesh.mint(h.clientId, { issuedTo: { node: 'node-2', credential: 'c2' } });
+    const honest = h.mesh.mint(h.clientId, { issuedTo: { node: 'node-1', credential: 'c1' } });
+    const stolenPool = new HbonePool({ logger: silentLogger() });
+    const honestPool = new HbonePool({ logger: silentLogger() });
+    try {
+      // Before the revocation the stolen SVID works, and its tunnel stays open.
+      const open = await h.openTunnel({ secureContext: svidContext(stolen) }, stolenPool);
+      open.write('before');
+      await once(open, 'data');
+      const upTo = issuedToOf(certDer(stolen.certPem))!.issuedAt;
+      h.revoked = new RevokedSvids({ nodes: { 'node-2': upTo }, credentials: [] });
+      const closed = once(open, 'close');
+      assert.equal(h.server.recheck(), 1, 'one open connection closed');
+      await closed;
+      const r = await h.refusal('REVOKED');
+      assert.equal(r.context.peer, h.clientId);
+      assert.match(r.detail, /issued to node "node-2" .* were revoked; open connection closed$/);
+      assert.ok(h.loggedRefusal('REVOKED'), 'logged as an hbone refusal');
+      // A new connection with it fails at once; nothing reached the tunnel decision.
+      const tunnelsBefore = h.tunnels.length;
+      await assert.rejects(h.openTunnel({ secureContext: svidContext(stolen) }, stolenPool), (err: unknown) => err instanceof AmbitError && err.code === 'HBONE_CONNECT_FAILED');
+      await waitFor(() => h.refusals.filter((x) => x.code === 'REVOKED').length >= 2);
+      assert.equal(h.tunnels.length, tunnelsBefore, 'no CONNECT from the revoked SVID was decided');
+      // A client of another node goes on.
+      const ok = await h.openTunnel({ secureContext: svidContext(honest) }, honestPool);
+      ok.end('after');
+      const [echoed] = (await once(ok, 'data')) as [Buffer];
+      assert.equal(echoed.toString(), 'after');
+    } finally {
+      await stolenPool.close();
+      await honestPool.close();
+    }
+  });
+
+  test('client: a destination proving a revoked node\'s SVID gets nothing (HBONE_PEER_REVOKED); recheck closes pooled connections to it', async () => {
+    const h = await Harness.start();
+    harnesses.push(h);
+    const serverSvid = h.mesh.mint(h.serverId, { issuedTo: { node: 'node-2', credential: 'c2' } });
+    h.serverContext = svidContext(serverSvid);
+    let revoked = RevokedSvids.NONE;
+    const refuse = (d: Buffer): string | undefined => revoked.check(d);
+    const pool = new HbonePool({ logger: silentLogger() });
+    try {
+      const open = await h.openTunnel({ refusePeerCertificate: refuse }, pool);
+      open.write('x');
+      await once(open, 'data');
+      assert.equal(pool.recheck(refuse), 0, 'nothing revoked yet: nothing closed');
+      revoked = new RevokedSvids({ nodes: {}, credentials: ['c2'] });
+      let streamError: unknown;
+      open.on('error', (err) => (streamError = err));
+      const closed = new Promise((resolve) => open.once('close', resolve));
+      assert.equal(pool.recheck(refuse), 1);
+      await closed;
+      assert.equal((streamError as AmbitError | undefined)?.code, 'HBONE_PEER_REVOKED', 'the open tunnel ends with the reason');
+      assert.deepEqual(pool.stats(), { sessions: 0, streams: 0 }, 'the connection left the pool');
+      const tunnelsBefore = h.tunnels.length;
+      await assert.rejects(h.openTunnel({ refusePeerCertificate: refuse }, pool), (err: unknown) =>
+        err instanceof AmbitError && err.code === 'HBONE_PEER_REVOKED' && /the destination proved "spiffe:\/\/cluster\.local\/ns\/shop\/sa\/backend", but the certificate was issued to node "node-2" through credential c2, which was revoked/.test(err.message));
+      assert.equal(h.tunnels.length, tunnelsBefore, 'no CONNECT was sent');
+    } finally {
+      await pool.close();
+    }
+  });
+});
