@@ -116,8 +116,9 @@ export interface AdminApi {
   status(): Promise<ControlPlaneStatus>;
   /**
    * Revokes every node and workload credential of `node` issued up to now (durably): their
-   * sessions end with NODE_TOKEN_REVOKED and they are refused from then on. SVIDs the node holds
-   * already live out their TTL. Credentials issued a second later work.
+   * sessions end with NODE_TOKEN_REVOKED and they are refused from then on. The SVIDs the node
+   * holds are refused by every proxy from the next config version on (revocations/mesh on the
+   * stream, checked against each SVID's issued-to extension). Credentials issued a second later work.
    */
   revokeNode(node: string): Promise<NodeRevocationResult>;
   /**

@@ -1,0 +1,127 @@
+// Revoking a compromised node in a real lab: its root steals an SVID the way its proxy gets one
+// (its node credential, a config-stream session, a CSR), which works until `ambit node revoke`.
+// From then on every other node proxy refuses that SVID, at once and at both ends: the stolen
+// tunnel already open into a pod on another node is closed, a new one is refused (REVOKED,
+// logged with the identity it proved), and no pod sends to the revoked node's pods any more,
+// while traffic between the other nodes flows on.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { teardownLab, execInPod, readLabState } from '../../../src/lab/index.js';
+import { labRunDir } from '../../../src/paths.js';
+import { podManifest as pod } from '../../../src/demo/manifests.js';
+import { admin, apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
+
+const LAB = `rvk${process.pid % 100000}`;
+const ATTACKER = join(fileURLToPath(new URL('.', import.meta.url)), 'attacker.js');
+const WEB = 'spiffe://cluster.local/ns/default/sa/web';
+const NEAR = 'spiffe://cluster.local/ns/default/sa/near';
+const echo = ['ambit', 'app', 'echo', '--port', '8080', '--tcp-port', '9000'];
+
+let work: string;
+const children = new Set<ChildProcessWithoutNullStreams>();
+
+const ipOf = (name: string): string => {
+  const ip = podOf(LAB, name)?.ip;
+  assert.ok(ip, `pod ${name} has an IP`);
+  return ip;
+};
+const nodeNetns = (name: string): string => basename(readLabState(LAB)!.plan.nodes.find((n) => n.name === name)!.netns);
+const nodeProxyLog = (node: string): string => readFileSync(join(labRunDir(LAB), 'logs', `node-proxy-${node}.log`), 'utf8');
+const accessLines = (node: string): Record<string, unknown>[] =>
+  nodeProxyLog(node).split('\n').filter((l) => l.includes('"access":true')).map((l) => JSON.parse(l) as Record<string, unknown>);
+const curl = (from: string, url: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+  execInPod(LAB, 'default', from, ['curl', '-sS', '-m', '3', url], { timeoutMs: 10_000 });
+
+/** The attacker script as root in `node`'s namespace; its stdout lines as they come. */
+function attacker(node: string, mode: 'svid' | 'dial', input: object): { lines: string[]; done: Promise<number> } {
+  const file = join(work, `${mode}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(input), { mode: 0o600 });
+  const p = spawn('ip', ['netns', 'exec', nodeNetns(node), process.execPath, ATTACKER, mode, file]);
+  children.add(p);
+  const lines: string[] = [];
+  let partial = '';
+  p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  let err = '';
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<number>((resolve) => p.once('close', (code) => {
+    children.delete(p);
+    if (err) lines.push(`STDERR ${err}`);
+    resolve(code ?? -1);
+  }));
+  return { lines, done };
+}
+
+const line = (lines: string[], re: RegExp, what: string, ms = 10_000): Promise<string> =>
+  waitFor(what, () => lines.find((l) => re.test(l)), ms).catch((err: Error) => assert.fail(`${err.message}; attacker said: ${lines.join(' | ')}`));
+
+describe('revoking a compromised node: its SVIDs are refused everywhere', () => {
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'ambit-revocation-'));
+    await cliOk(['lab', 'up', '--name', LAB]);
+    await apply(LAB, [
+      pod('web', 'node-2', 'web', echo, { app: 'web' }),
+      pod('near', 'node-1', 'near', echo, { app: 'near' }),
+      pod('client', 'node-1', 'client', ['sleep', 'infinity']),
+    ].join('---\n'));
+    for (const p of ['web', 'near', 'client']) await waitPod(LAB, p);
+    for (const server of ['web', 'near']) {
+      await waitFor(`${server} answers through the mesh`, async () => ((await curl('client', `http://${ipOf(server)}:8080/`)).code === 0 ? true : undefined), 20_000);
+    }
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await cli(['lab', 'down', '--name', LAB]);
+    await teardownLab(LAB);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a stolen SVID works until ambit node revoke, then its open tunnel is closed, new ones are refused, and nobody sends to the node', async () => {
+    const state = readLabState(LAB)!;
+    const roots = (await admin(LAB).trustBundle()).split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== '');
+    // node-2 is compromised: its root holds a node credential, as node-2's proxy does, and asks for web's SVID with it.
+    const token = await admin(LAB).issueNodeToken('node-2', 3600);
+    const steal = attacker('node-2', 'svid', { controlPlane: `${state.plan.cp.ip}:15012`, node: 'node-2', token, trustBundle: roots.join(''), identity: WEB });
+    const stolen = JSON.parse(await line(steal.lines, /^\{/, 'the stolen SVID')) as { chainPem: string[]; keyPem: string };
+    const dialNear = { ...stolen, rootsPem: roots, expectedIdentity: NEAR, host: ipOf('near'), port: 15008, authority: `${ipOf('near')}:9000`, intervalMs: 200 };
+
+    // Before the revocation the SVID is valid: a tunnel from node-2 into near, on node-1, echoes.
+    const open = attacker('node-2', 'dial', dialNear);
+    await line(open.lines, /^ECHO ping 2$/, 'the tunnel with the stolen SVID echoes before the revocation');
+
+    const out = await cliOk(['--lab', LAB, 'node', 'revoke', 'node-2']);
+    assert.match(out, /^node node-2: credentials issued up to .* revoked/);
+
+    // node-1's proxy learns it from the config stream and closes the stolen tunnel it had accepted.
+    await line(open.lines, /^CLOSED$/, 'the open tunnel closed after the revocation');
+    assert.equal(await open.done, 0);
+    await waitFor('the closing logged with the identity proven and the revoked node', () =>
+      nodeProxyLog('node-1').split('\n').some((l) => l.includes('"hbone refused"') && l.includes('"REVOKED"') && l.includes(WEB) && l.includes('open connection closed') && l.includes('issued to node \\"node-2\\"')) ? true : undefined, 5_000);
+
+    // A new tunnel with it is refused at the handshake, access-logged as REVOKED with its true identity.
+    const again = attacker('node-2', 'dial', dialNear);
+    await line(again.lines, /^ERR /, 'a new tunnel with the stolen SVID fails');
+    assert.ok(!again.lines.includes('OPEN'), `no tunnel opened: ${again.lines.join(' | ')}`);
+    await waitFor('the refusal access-logged', () =>
+      accessLines('node-1').some((l) => l.flag === 'REVOKED' && l.sourcePrincipal === 'cluster.local/ns/default/sa/web' && l.destinationWorkload === 'near') ? true : undefined, 5_000);
+
+    // The other direction: node-2's proxy still serves web with its old SVID, and node-1 refuses to send to it.
+    const toWeb = await curl('client', `http://${ipOf('web')}:8080/after-revocation`);
+    assert.notEqual(toWeb.code, 0, `nothing reaches web on the revoked node: ${toWeb.stdout}`);
+    await waitFor('the source refused the destination as revoked', () =>
+      accessLines('node-1').some((l) => l.flag === 'REVOKED' && l.sourceWorkload === 'client' && l.destinationWorkload === 'web' && /issued to node "node-2"/.test(String(l.reason))) ? true : undefined, 5_000);
+
+    // Traffic that does not involve node-2 flows on.
+    const toNear = await curl('client', `http://${ipOf('near')}:8080/still-fine`);
+    assert.equal(toNear.code, 0, toNear.stderr);
+  });
+});
