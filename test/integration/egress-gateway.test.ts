@@ -40,6 +40,8 @@ let P: number;
 let gwPort: number;
 let webCtx: ReturnType<typeof createHboneContext>;
 let dir: string;
+/** The node credential web's SVID was asked for with. */
+let nodeToken: string;
 
 const registry = `
 apiVersion: v1
@@ -167,7 +169,8 @@ before(async () => {
   writeFileSync(join(dir, 'gw.token'), await cp.admin.issueWorkloadToken('node-1', GW, 3600), { mode: 0o600 });
 
   // The source: web's SVID, obtained as its node proxy would (node token, CSR over the stream).
-  const node = new ConfigStreamClient({ address: cp.streamAddress, node: 'node-1', token: await cp.admin.issueNodeToken('node-1', 3600), trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger() });
+  nodeToken = await cp.admin.issueNodeToken('node-1', 3600);
+  const node = new ConfigStreamClient({ address: cp.streamAddress, node: 'node-1', token: nodeToken, trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'), log: silentLogger() });
   node.start();
   cleanups.push(() => node.stop());
   await node.waitForVersion(1, 10_000);
@@ -319,6 +322,24 @@ spec: {hosts: [static.example.com], resolution: STATIC, endpoints: [{address: ${
   const line = await gw.connection((l) => l.sni === 'static.example.com' && l.verdict === 'allowed');
   assert.deepEqual(line.resolved, [EXTERNAL_IP], 'DNS (127.0.0.9) was not asked');
   assert.equal(line.upstream, `${EXTERNAL_IP}:${P}`);
+});
+
+test('a source proving an SVID asked for with a revoked credential is refused and its open connection closed; audited with its identity', async () => {
+  const open = await session();
+  const closed = new Promise((resolve) => open.once('close', resolve));
+  const jti = (JSON.parse(Buffer.from(nodeToken.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+  await cp.admin.revokeCredential('node-1', jti);
+  await closed;
+  const line = await gw.connection((l) => l.code === 'HBONE_REVOKED' && l.source === WEB);
+  assert.match(String(line.reason), new RegExp(`issued to node "node-1" through credential ${jti}, which was revoked; open connection closed$`));
+  // A new connection with the same SVID gets no tunnel.
+  const n = gw.lines.filter((l) => l.code === 'HBONE_REVOKED').length;
+  const again = await session().then(async (s) => openTunnel(s, 'plain.example.com:80').then((t) => t.status, (err: Error) => err.message), (err: Error) => err.message);
+  assert.notEqual(again, 200, 'no tunnel for a revoked SVID');
+  await gw.until('the second refusal audited', () => (gw.lines.filter((l) => l.code === 'HBONE_REVOKED').length > n ? true : undefined), 5000);
+  // Every connection web opened in the tests above is one of them.
+  const said = gw.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('revocations changed'));
+  assert.ok(typeof said?.connectionsClosed === 'number' && said.connectionsClosed >= 1, `the gateway says what it closed: ${JSON.stringify(said)}`);
 });
 
 test('SIGTERM drains and exits cleanly', async () => {
