@@ -12,6 +12,8 @@ interface Dump {
   config: { version: number };
   pods: { namespace: string; name: string; ip: string; identity: string | null }[];
   certificates: { identity: string; serial?: string; notAfter?: string; state: string; lastError?: string }[];
+  /** Absent in the dump of a node proxy from before revocations reached the data plane. */
+  revoked?: { nodes: { node: string; issuedUpTo: string }[]; credentials: string[] };
   workloads: { namespace: string; name: string; node: string; ips: string[]; identity: string }[];
   policies: { namespace: string; name: string; action: string; rules: number }[];
 }
@@ -35,7 +37,7 @@ export async function fetchNodeProxyDump(lab: string, node: string, path = '/con
 export function registerProxyConfig(program: Command): void {
   program
     .command('proxy-config')
-    .description("Show a node proxy's configuration: pods captured, SVIDs (serial, expiry), workloads, policies")
+    .description("Show a node proxy's configuration: pods captured, SVIDs (serial, expiry), revoked nodes and credentials, workloads, policies")
     .argument('<node>', 'node name')
     .option('-o, --output <format>', 'json | yaml (default: text)')
     .action(async (node: string, o: { output?: string }) => {
@@ -53,6 +55,9 @@ export function registerProxyConfig(program: Command): void {
         'CERTIFICATES',
         table(['IDENTITY', 'STATE', 'SERIAL', 'EXPIRES'], dump.certificates.map((c) => [c.identity, c.state + (c.lastError ? ` (${c.lastError})` : ''), c.serial ?? '-', c.notAfter ?? '-'])).trimEnd() || '(none)',
         '',
+        'REVOKED (peers proving an SVID of these are refused)',
+        revokedRows(dump.revoked),
+        '',
         `WORKLOADS (${dump.workloads.length})`,
         table(['NAMESPACE', 'NAME', 'NODE', 'IPS', 'IDENTITY'], dump.workloads.map((w) => [w.namespace, w.name, w.node, w.ips.join(',') || '-', w.identity])).trimEnd() || '(none)',
         '',
@@ -62,4 +67,13 @@ export function registerProxyConfig(program: Command): void {
       ];
       process.stdout.write(out.join('\n'));
     });
+}
+
+function revokedRows(r: Dump['revoked']): string {
+  if (r === undefined) return '(not reported by this node proxy)';
+  const rows = [
+    ...r.nodes.map((n) => [`node ${n.node}`, `SVIDs issued up to ${n.issuedUpTo}`]),
+    ...r.credentials.map((c) => [`credential ${c}`, 'SVIDs asked for with it']),
+  ];
+  return rows.length === 0 ? '(none)' : table(['REVOKED', 'REFUSED'], rows).trimEnd();
 }

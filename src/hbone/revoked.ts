@@ -34,6 +34,14 @@ export class RevokedSvids {
     return true;
   }
 
+  /** For config dumps: each revoked node with its cut as an ISO time, and the revoked credential IDs. */
+  describe(): { nodes: { node: string; issuedUpTo: string }[]; credentials: string[] } {
+    return {
+      nodes: [...this.nodes].sort(([a], [b]) => a.localeCompare(b)).map(([node, t]) => ({ node, issuedUpTo: iso(t) })),
+      credentials: [...this.credentials].sort(),
+    };
+  }
+
   get empty(): boolean {
     return this.nodes.size === 0 && this.credentials.size === 0;
   }

@@ -185,6 +185,7 @@ export class NodeProxy {
         return { ...p, identity: w?.identity ?? null, uid: w?.uid ?? null };
       }),
       certificates: this.certs.dump(),
+      revoked: this.state.revoked.describe(),
       workloads: [...this.state.workloads()].map((w) => ({ uid: w.uid, namespace: w.namespace, name: w.name, node: w.node, ips: w.ips, identity: w.identity })),
       egress: {
         gateway: this.state.egressGateway

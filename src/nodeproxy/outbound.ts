@@ -177,7 +177,7 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
       secureContext: cred.secureContext,
       trustedRoots: ctx.certs.trustedRoots(),
       expectedIdentity: hop.expectedIdentity,
-      refusePeerCertificate: ctx.state().revoked.check,
+      refusePeerCertificate: (certDer) => ctx.state().revoked.check(certDer),
       address: { host: hop.ip, port: PORTS.hbone },
       authority: hop.authority,
       ...(r.kind === 'egress' ? { hostAuthority: true } : {}),

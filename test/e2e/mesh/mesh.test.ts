@@ -492,6 +492,7 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     assert.match(out, /node proxy node-1: config version \d+/);
     assert.match(out, /CAPTURED PODS[\s\S]*client\s+10\.244\.1\.\d+\s+spiffe:\/\/cluster\.local\/ns\/default\/sa\/client/);
     assert.match(out, /CERTIFICATES[\s\S]*spiffe:\/\/cluster\.local\/ns\/default\/sa\/client\s+valid\s+[0-9a-fA-F]+\s+\d{4}-/);
+    assert.match(out, /REVOKED \(peers proving an SVID of these are refused\)\n\(none\)\n/);
     const json = JSON.parse(await cliOk(['--lab', LAB, 'proxy-config', 'node-2', '-o', 'json'])) as { node: string };
     assert.equal(json.node, 'node-2');
     const r = await cli(['--lab', LAB, 'proxy-config', 'node-9']);

@@ -120,6 +120,10 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     await waitFor('the source refused the destination as revoked', () =>
       accessLines('node-1').some((l) => l.flag === 'REVOKED' && l.sourceWorkload === 'client' && l.destinationWorkload === 'web' && /issued to node "node-2"/.test(String(l.reason))) ? true : undefined, 5_000);
 
+    // The operator sees it in node-1's proxy config.
+    const dump = await cliOk(['--lab', LAB, 'proxy-config', 'node-1']);
+    assert.match(dump, /REVOKED \(peers proving an SVID of these are refused\)\nREVOKED\s+REFUSED\nnode node-2\s+SVIDs issued up to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\n/);
+
     // Traffic that does not involve node-2 flows on.
     const toNear = await curl('client', `http://${ipOf('near')}:8080/still-fine`);
     assert.equal(toNear.code, 0, toNear.stderr);
