@@ -189,15 +189,16 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
   server.on('session', (session: ServerHttp2Session) => {
     const socket = session.socket as TLSSocket;
     let peer: string;
+    const cert = socket.getPeerCertificate(true);
     try {
-      if (!chainAnchoredIn(socket.getPeerCertificate(true), opts.trustedRoots())) throw new Error('the client certificate does not chain to the trusted roots');
+      if (!chainAnchoredIn(cert, opts.trustedRoots())) throw new Error('the client certificate does not chain to the trusted roots');
       peer = peerIdentity(socket);
     } catch (err) {
       refuse('TLS_FAILURE', (err as Error).message, { remote: socket.remoteAddress });
       session.destroy();
       return;
     }
-    const revoked = opts.refusePeerCertificate?.(socket.getPeerCertificate().raw);
+    const revoked = opts.refusePeerCertificate?.(cert.raw);
     if (revoked !== undefined) {
       refuse('REVOKED', `${peer}: ${revoked}`, { peer, ...(socket.remoteAddress !== undefined ? { remote: socket.remoteAddress } : {}) });
       session.destroy();
