@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createHboneServer, HbonePool } from '../src/hbone/index.js';
+import { createHboneServer, HbonePool, RevokedSvids } from '../src/hbone/index.js';
 import { silentLogger } from '../src/log.js';
 import { MeshFixture, svidContext } from '../src/testing/svid-fixtures.js';
 
@@ -69,6 +69,8 @@ export async function benchHbone(): Promise<HboneBench> {
   const server = createHboneServer({
     secureContext: () => serverContext,
     trustedRoots: () => mesh.rootsPem,
+    // What the node proxy checks when nothing is revoked.
+    refusePeerCertificate: RevokedSvids.NONE.check,
     logger: silentLogger(),
     onTunnel: () => new Promise((resolve) => {
       const s = netConnect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true, noDelay: true });
@@ -82,7 +84,7 @@ export async function benchHbone(): Promise<HboneBench> {
   const pool = new HbonePool({ logger: silentLogger() });
   const open = (): Promise<Duplex> => pool.open({
     sourceIdentity: clientId, secureContext: clientContext, trustedRoots: mesh.rootsPem, expectedIdentity: serverId,
-    address: { host: '127.0.0.1', port }, authority: '10.0.0.1:80',
+    address: { host: '127.0.0.1', port }, authority: '10.0.0.1:80', refusePeerCertificate: RevokedSvids.NONE.check,
   });
 
   try {

@@ -117,8 +117,9 @@ export interface AdminApi {
   /**
    * Revokes every node and workload credential of `node` issued up to now (durably): their
    * sessions end with NODE_TOKEN_REVOKED and they are refused from then on. The SVIDs the node
-   * holds are refused by every proxy from the next config version on (revocations/mesh on the
-   * stream, checked against each SVID's issued-to extension). Credentials issued a second later work.
+   * holds are refused by every proxy once its config stream delivers the next version
+   * (revocations/mesh, checked against each SVID's issued-to extension; taken even from a version
+   * the proxy rejects otherwise). A proxy cut off from the control plane does not learn of it. Credentials issued a second later work.
    */
   revokeNode(node: string): Promise<NodeRevocationResult>;
   /**

@@ -6,7 +6,7 @@
 import { DEFAULT_MESH_SETTINGS, type MeshSettings, type PodResource, type Resource, type ServiceResource } from '../config/types.js';
 import type { StoreEvent } from './admin-api.js';
 import type { Store } from '../store/index.js';
-import type { WireRevocations, WireService, WireWorkload } from '../stream/resources.js';
+import { REVOCATIONS_KEY, type WireRevocations, type WireService, type WireWorkload } from '../stream/resources.js';
 
 interface Entry {
   version: number;
@@ -70,7 +70,7 @@ export class ConfigView {
   /** Replaces the revocations carried to proxies (undefined: none, the resource is removed). Bumps the view version. */
   setRevocations(revocations: WireRevocations | undefined): void {
     this.revocations = revocations;
-    this.bump(new Set(['revocations/mesh']));
+    this.bump(new Set([REVOCATIONS_KEY]));
   }
 
   value(key: string): unknown {
@@ -141,7 +141,7 @@ export class ConfigView {
     for (const e of this.store.iterate()) for (const k of derivedKeysOf(e.resource)) keys.add(k);
     keys.add('mesh/mesh');
     keys.add('trust-bundle/mesh');
-    keys.add('revocations/mesh');
+    keys.add(REVOCATIONS_KEY);
     return keys;
   }
 

@@ -60,7 +60,7 @@ export interface EgressGatewayOptions {
   secureContext: () => SecureContext;
   trustedRoots: () => string[];
   /** Refuses a source certificate that chains to the roots all the same (a revoked node's SVID). */
-  refusePeerCertificate?: PeerCertificateCheck;
+  refusePeerCertificate: PeerCertificateCheck;
   /** Current ServiceEntries and mesh outboundTrafficPolicy mode. */
   serviceEntries: () => readonly EgressServiceEntry[];
   outboundTrafficPolicy: () => OutboundTrafficMode;
@@ -180,7 +180,7 @@ export function createEgressGateway(opts: EgressGatewayOptions): HboneServer {
   const server = createHboneServer({
     secureContext: opts.secureContext,
     trustedRoots: opts.trustedRoots,
-    ...(opts.refusePeerCertificate ? { refusePeerCertificate: opts.refusePeerCertificate } : {}),
+    refusePeerCertificate: opts.refusePeerCertificate,
     ...(opts.hboneLimits ? { limits: opts.hboneLimits } : {}),
     logger: log,
     onRefused: (code, detail, context) => refusals.onRefused(code, detail, context),

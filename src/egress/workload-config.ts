@@ -125,7 +125,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     version: state.version,
     mesh,
     trustRoots,
-    revoked: revocations === undefined ? RevokedSvids.NONE : new RevokedSvids(revocations),
+    revoked: RevokedSvids.of(revocations),
     serviceEntries,
     destinationRules,
     policies,

@@ -9,11 +9,12 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import type { DnsEndpoint } from '../dns/index.js';
-import { formatAuthority, type HboneServer } from '../hbone/index.js';
+import { formatAuthority, RevocationView, RevokedSvids, type HboneServer } from '../hbone/index.js';
 import type { Logger } from '../log.js';
 import { IdentityManager } from '../nodeproxy/identity.js';
 import { DEFAULT_ADMIN_PORTS, serveNodeProxyAdmin } from '../nodeproxy/admin.js';
 import { ConfigStreamClient } from '../stream/index.js';
+import { revocationsIn } from '../stream/resources.js';
 import { createEgressGateway } from './gateway.js';
 import { dnsResolver } from './resolve.js';
 import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, originationPorts, sourcePodOf, type BundleReader, type EgressConfig, type UpstreamGuardFlags } from './workload-config.js';
@@ -48,6 +49,7 @@ export class EgressGatewayWorkload {
   readonly stream: ConfigStreamClient;
   readonly certs: IdentityManager;
   private config: EgressConfig = EMPTY_EGRESS_CONFIG;
+  private readonly revocations = new RevocationView();
   private candidate: EgressConfig | undefined;
   private lastNack: { version: number; error: string } | undefined;
   private server: HboneServer | undefined;
@@ -81,6 +83,11 @@ export class EgressGatewayWorkload {
     this.stream.on('update', (s) => {
       if (this.candidate?.version === s.version) this.adopt(this.candidate);
     });
+    // A rejected version still revokes: its list only ever refuses more (RevocationView).
+    this.stream.on('rejected', (version, decoded) => {
+      const list = revocationsIn(decoded);
+      if (list !== undefined && this.revocations.reject(RevokedSvids.of(list))) this.revocationsChanged(version, 'rejected');
+    });
     this.stream.on('nack', (version, error) => {
       this.lastNack = { version, error };
     });
@@ -92,13 +99,18 @@ export class EgressGatewayWorkload {
     return this.config.self?.identity;
   }
 
+  private revocationsChanged(version: number, from: 'applied' | 'rejected'): void {
+    const closed = this.server?.recheck() ?? 0;
+    this.opts.log.warn(
+      { version, connectionsClosed: closed, revoked: this.revocations.current.describe(), ...(from === 'rejected' ? { fromRejectedVersion: true } : {}) },
+      `revocations changed${from === 'rejected' ? ' (taken from a version rejected otherwise)' : ''}: tunnels from sources proving a revoked SVID are closed, and new ones refused`,
+    );
+  }
+
   private adopt(next: EgressConfig): void {
     const { log, pod, node } = this.opts;
-    const before = this.config;
     this.config = next;
-    if (this.server !== undefined && !next.revoked.sameAs(before.revoked)) {
-      log.warn({ version: next.version, connectionsClosed: this.server.recheck() }, 'revocations changed: tunnels from sources proving a revoked SVID are closed, and new ones refused');
-    }
+    if (this.revocations.apply(next.revoked)) this.revocationsChanged(next.version, 'applied');
     this.lastNack = undefined;
     if (next.trustRoots.length > 0) this.certs.setTrustRoots(next.trustRoots);
     const self = next.self;
@@ -125,7 +137,7 @@ export class EgressGatewayWorkload {
         return (id === undefined ? undefined : this.certs.current(id)?.secureContext) ?? this.noCredential;
       },
       trustedRoots: () => this.certs.trustedRoots(),
-      refusePeerCertificate: (certDer) => this.config.revoked.check(certDer),
+      refusePeerCertificate: (certDer) => this.revocations.current.check(certDer),
       serviceEntries: () => this.config.serviceEntries,
       outboundTrafficPolicy: () => this.config.mesh.outboundTrafficPolicy.mode,
       policy: () => this.config.evaluator,
@@ -167,6 +179,7 @@ export class EgressGatewayWorkload {
       connected: this.stream.connected,
       ...(this.lastNack ? { lastNack: this.lastNack } : {}),
       identity: this.identity ?? null,
+      revoked: this.revocations.current.describe(),
       svids: this.certs.dump(),
       outboundTrafficPolicy: c.mesh.outboundTrafficPolicy.mode,
       serviceEntries: c.serviceEntries.map((e) => ({

@@ -23,7 +23,7 @@ export interface OpenTunnelRequest {
   /** The destination must prove exactly this SPIFFE ID, or nothing is sent. */
   expectedIdentity: string;
   /** Refuses a destination certificate that chains to the roots all the same (a revoked node's: RevokedSvids.check). */
-  refusePeerCertificate?: PeerCertificateCheck;
+  refusePeerCertificate: PeerCertificateCheck;
   /** The destination node proxy's HBONE listener (port 15008). */
   address: TunnelAuthority;
   /** The destination pod's `IP:port` (or, with `hostAuthority`, the external `dns-name:port`). */

@@ -4,7 +4,7 @@ export { createHboneServer, type HboneServer, type HboneServerOptions, type Tunn
 export { HbonePool, type OpenTunnelRequest } from './client.js';
 export { createHboneContext, type HboneCredentials } from './context.js';
 export { peerIdentity, verifyServerIdentity, identityFromSubjectAltName, chainAnchoredIn } from './peer.js';
-export { RevokedSvids, type SvidRevocationList, type PeerCertificateCheck } from './revoked.js';
+export { RevokedSvids, RevocationView, type SvidRevocationList, type PeerCertificateCheck } from './revoked.js';
 export { parseAuthority, parseHostAuthority, formatAuthority, type TunnelAuthority } from './authority.js';
 export { spliceTunnel, type SpliceResult } from './splice.js';
 export { DEFAULT_SERVER_LIMITS, DEFAULT_POOL_LIMITS, type HboneServerLimits, type HbonePoolLimits } from './limits.js';

@@ -20,9 +20,23 @@ export class RevokedSvids {
   private readonly nodes: ReadonlyMap<string, number>;
   private readonly credentials: ReadonlySet<string>;
 
+  /** The list a config version carries (undefined: none, nothing revoked). */
+  static of(list: SvidRevocationList | undefined): RevokedSvids {
+    return list === undefined ? RevokedSvids.NONE : new RevokedSvids(list);
+  }
+
   constructor(list: SvidRevocationList) {
     this.nodes = new Map(Object.entries(list.nodes));
     this.credentials = new Set(list.credentials);
+  }
+
+  /** Both lists at once: a node's later cut, every credential of either. */
+  union(other: RevokedSvids): RevokedSvids {
+    if (other.empty) return this;
+    if (this.empty) return other;
+    const nodes: Record<string, number> = Object.fromEntries(this.nodes);
+    for (const [node, t] of other.nodes) nodes[node] = Math.max(t, nodes[node] ?? t);
+    return new RevokedSvids({ nodes, credentials: [...new Set([...this.credentials, ...other.credentials])] });
   }
 
   /** Whether both lists hold the same entries. */
@@ -72,6 +86,44 @@ export class RevokedSvids {
       return `the certificate was issued to node ${node} at ${iso(from.issuedAt)}, and that node's credentials issued up to ${iso(upTo)} were revoked`;
     }
     return undefined;
+  }
+}
+
+/**
+ * The revocations a proxy enforces: those of the version it applied, tightened by those of any
+ * version it rejected since. A version is rejected whole for any one resource the proxy cannot
+ * take (a policy it cannot enforce, an unreadable CA bundle), and the control plane then resends
+ * the same changes until it is fixed: a revocation must not wait for that. Taking a rejected
+ * version's list can only refuse more, never accept more, so it is safe; the next applied version
+ * carries the list again (it holds every change since the last applied one) and replaces it.
+ */
+export class RevocationView {
+  private applied = RevokedSvids.NONE;
+  private fromRejected = RevokedSvids.NONE;
+  private effective = RevokedSvids.NONE;
+
+  get current(): RevokedSvids {
+    return this.effective;
+  }
+
+  /** The list of a version the proxy applied. Returns whether what is enforced changed. */
+  apply(list: RevokedSvids): boolean {
+    this.applied = list;
+    this.fromRejected = RevokedSvids.NONE;
+    return this.update();
+  }
+
+  /** The list a rejected version carried. Returns whether what is enforced changed. */
+  reject(list: RevokedSvids): boolean {
+    this.fromRejected = this.fromRejected.union(list);
+    return this.update();
+  }
+
+  private update(): boolean {
+    const next = this.applied.union(this.fromRejected);
+    if (next.sameAs(this.effective)) return false;
+    this.effective = next;
+    return true;
   }
 }
 

@@ -67,9 +67,9 @@ export interface HboneServerOptions {
   /**
    * Why a client certificate that chains to the roots is refused all the same (its node or
    * credential was revoked: RevokedSvids.check), or undefined. Asked at every handshake, and for
-   * every open connection by recheck().
+   * every open connection by recheck(). Required, so that no server forgets revocations.
    */
-  refusePeerCertificate?: PeerCertificateCheck;
+  refusePeerCertificate: PeerCertificateCheck;
   onTunnel: (t: TunnelRequest) => Promise<TunnelDecision>;
   onClose?: (r: TunnelRecord) => void;
   onRefused?: (code: RefusalCode, detail: string, context: RefusalContext) => void;
@@ -198,7 +198,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       session.destroy();
       return;
     }
-    const revoked = opts.refusePeerCertificate?.(cert.raw);
+    const revoked = opts.refusePeerCertificate(cert.raw);
     if (revoked !== undefined) {
       refuse('REVOKED', `${peer}: ${revoked}`, { peer, ...(socket.remoteAddress !== undefined ? { remote: socket.remoteAddress } : {}) });
       session.destroy();
@@ -332,7 +332,6 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
 
   server.recheck = (): number => {
     const check = opts.refusePeerCertificate;
-    if (check === undefined) return 0;
     let closed = 0;
     for (const session of [...sessions]) {
       const socket = session.socket as TLSSocket | undefined;

@@ -2,6 +2,7 @@
 // and non-minimal lengths, high tag numbers) and anything that runs past its container, so a
 // hostile CSR fails here with DER_INVALID instead of confusing the checks that follow.
 import { AmbitError } from '../errors.js';
+import { MAX_OID_ARC, MAX_OID_OCTETS } from './der.js';
 
 export interface DerNode {
   readonly buf: Buffer;
@@ -83,8 +84,8 @@ export function readObjectId(node: DerNode): string {
   expectTag(node, 0x06, 'OBJECT IDENTIFIER');
   const c = contentOf(node);
   if (c.length === 0) fail('empty OBJECT IDENTIFIER', node.start);
-  // X.667's 2.25.<UUID> arcs are 128 bits; anything past 160 bits is not an OID a certificate needs.
-  if (c.length > 64) fail('OBJECT IDENTIFIER longer than 64 octets', node.start);
+  // X.667's 2.25.<UUID> arcs are 128 bits; the limits (der.ts) leave room and refuse absurd ones.
+  if (c.length > MAX_OID_OCTETS) fail(`OBJECT IDENTIFIER longer than ${MAX_OID_OCTETS} octets`, node.start);
   const arcs: bigint[] = [];
   let v = 0n;
   let octets = 0;
@@ -93,7 +94,7 @@ export function readObjectId(node: DerNode): string {
     if (octets === 0 && b === 0x80) fail('non-minimal OBJECT IDENTIFIER arc', node.start);
     v = (v << 7n) | BigInt(b & 0x7f);
     octets++;
-    if (octets > 23) fail('OBJECT IDENTIFIER arc too large', node.start);
+    if (v >= MAX_OID_ARC) fail('OBJECT IDENTIFIER arc too large', node.start);
     if ((b & 0x80) === 0) {
       if (arcs.length === 0) arcs.push(v < 80n ? v / 40n : 2n, v < 80n ? v % 40n : v - 80n);
       else arcs.push(v);

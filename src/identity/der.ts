@@ -46,6 +46,9 @@ export function integer(value: number | bigint | Buffer): Buffer {
 }
 
 const oidCache = new Map<string, Buffer>();
+/** Limits shared with der-read.ts: an X.667 UUID arc (128 bits) fits with room to spare. */
+export const MAX_OID_ARC = 1n << 161n;
+export const MAX_OID_OCTETS = 128;
 
 /**
  * OBJECT IDENTIFIER from dotted form; encodings are cached since a CA reuses a handful. Arcs may
@@ -55,8 +58,9 @@ export function objectId(dotted: string): Buffer {
   const hit = oidCache.get(dotted);
   if (hit) return hit;
   const parts = dotted.split('.');
-  const arcs = parts.every((a) => /^(0|[1-9]\d{0,79})$/.test(a)) ? parts.map((a) => BigInt(a)) : [];
-  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! > 39n)) {
+  const arcs = parts.every((a) => /^(0|[1-9]\d{0,48})$/.test(a)) ? parts.map((a) => BigInt(a)) : [];
+  // The reader's limits (der-read.ts): an arc below 2^161, an encoding of at most 128 octets.
+  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! > 39n) || arcs.some((a) => a >= MAX_OID_ARC) || arcs[0]! * 40n + arcs[1]! >= MAX_OID_ARC) {
     throw new AmbitError('DER_INVALID', `Cannot encode OBJECT IDENTIFIER: ${showValue(dotted)} is not a dotted OID`, { value: dotted });
   }
   const out: number[] = [];
@@ -67,6 +71,9 @@ export function objectId(dotted: string): Buffer {
   };
   push(arcs[0]! * 40n + arcs[1]!);
   for (const a of arcs.slice(2)) push(a);
+  if (out.length > MAX_OID_OCTETS) {
+    throw new AmbitError('DER_INVALID', `Cannot encode OBJECT IDENTIFIER: ${showValue(dotted)} takes ${out.length} octets, over ${MAX_OID_OCTETS}`, { value: dotted });
+  }
   const enc = tlv(0x06, Buffer.from(out));
   oidCache.set(dotted, enc);
   return enc;

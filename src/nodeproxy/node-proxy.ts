@@ -6,6 +6,8 @@ import type net from 'node:net';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConfigStreamClient, type ConfigState } from '../stream/index.js';
+import { revocationsIn } from '../stream/resources.js';
+import { RevocationView, RevokedSvids } from '../hbone/index.js';
 import type { DnsEndpoint } from '../dns/index.js';
 import { IdentityManager } from './identity.js';
 import { MeshState, type Workload } from './state.js';
@@ -33,6 +35,7 @@ export interface NodeProxyOptions {
 
 export class NodeProxy {
   private state = MeshState.empty();
+  private readonly revocations = new RevocationView();
   private candidate: MeshState | undefined;
   readonly telemetry: Telemetry;
   readonly certs: IdentityManager;
@@ -66,6 +69,7 @@ export class NodeProxy {
     this.certs.setTrustRoots(opts.trustBundle.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim()));
     this.pods = new PodManager({
       state: () => this.state,
+      revoked: () => this.revocations.current,
       workloadOf: (pod) => this.workloadOf(pod),
       certs: this.certs,
       telemetry: this.telemetry,
@@ -76,6 +80,11 @@ export class NodeProxy {
     });
     registerCaptureDropMetrics(this.telemetry.registry, () => this.pods.list(), log);
     this.stream.on('update', (s) => this.apply(s));
+    // A rejected version still revokes: its list only ever refuses more (RevocationView).
+    this.stream.on('rejected', (version, decoded) => {
+      const list = revocationsIn(decoded);
+      if (list !== undefined && this.revocations.reject(RevokedSvids.of(list))) this.revocationsChanged(version, 'rejected');
+    });
     this.stream.on('connected', () => this.refreshIdentities());
   }
 
@@ -97,18 +106,22 @@ export class NodeProxy {
   }
 
   private apply(s: ConfigState): void {
-    const before = this.state;
     this.state = this.candidate?.version === s.version ? this.candidate : new MeshState(s);
     this.candidate = undefined;
-    if (!this.state.revoked.sameAs(before.revoked)) {
-      const closed = this.pods.recheckRevoked();
-      this.opts.log.warn({ version: s.version, connectionsClosed: closed }, 'revocations changed: tunnels whose peer proved a revoked SVID are closed, and new ones refused');
-    }
+    if (this.revocations.apply(this.state.revoked)) this.revocationsChanged(s.version, 'applied');
     this.logEgressGateway();
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);
     this.refreshIdentities();
     for (const w of [...this.waiters]) w();
+  }
+
+  private revocationsChanged(version: number, from: 'applied' | 'rejected'): void {
+    const closed = this.pods.recheckRevoked();
+    this.opts.log.warn(
+      { version, connectionsClosed: closed, revoked: this.revocations.current.describe(), ...(from === 'rejected' ? { fromRejectedVersion: true } : {}) },
+      `revocations changed${from === 'rejected' ? ' (taken from a version rejected otherwise)' : ''}: tunnels whose peer proved a revoked SVID are closed, and new ones refused`,
+    );
   }
 
   /** Says, on each version, what the egress gateway is and which selected endpoints are NOT trusted as it. */
@@ -185,7 +198,7 @@ export class NodeProxy {
         return { ...p, identity: w?.identity ?? null, uid: w?.uid ?? null };
       }),
       certificates: this.certs.dump(),
-      revoked: this.state.revoked.describe(),
+      revoked: this.revocations.current.describe(),
       workloads: [...this.state.workloads()].map((w) => ({ uid: w.uid, namespace: w.namespace, name: w.name, node: w.node, ips: w.ips, identity: w.identity })),
       egress: {
         gateway: this.state.egressGateway

@@ -51,6 +51,8 @@ export interface PodManagerOptions extends Omit<OutboundContext, 'pool' | 'egres
 
 export class PodManager implements EnrollHandler {
   private readonly pods = new Map<string, Captured>();
+  /** Every pod whose listeners are (or may be) open, including while it is being added or released. */
+  private readonly live = new Set<Captured>();
   private readonly log: Logger;
 
   constructor(private readonly opts: PodManagerOptions) {
@@ -78,6 +80,8 @@ export class PodManager implements EnrollHandler {
     const egressZone = new EgressZone({ state: this.opts.state, vips: this.opts.egressVips, pod: key, log: this.log });
     const dns = new DnsServer({ zones: [new MeshZone(this.opts.state), egressZone], logger: this.log, ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) });
     const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], sockets: new Set(), udp: [], dns };
+    // Open from the first listen to the last close: a revocation must reach its tunnels all along.
+    this.live.add(c);
     try {
       // Listeners first, then rules: a captured connection must always find its listener.
       const ctx = { ...this.opts, pool: c.pool, egressNames: this.opts.egressVips };
@@ -120,6 +124,7 @@ export class PodManager implements EnrollHandler {
       await tunePodNetwork(pod.netns).catch((err: Error) => this.log.warn({ pod: key, err: err.message }, 'cannot tune the pod network (TIME_WAIT reuse); busy apps may run out of ports'));
     } catch (err) {
       await this.closeAll(c);
+      this.live.delete(c);
       throw err;
     }
     this.pods.set(key, c);
@@ -134,6 +139,7 @@ export class PodManager implements EnrollHandler {
     this.pods.delete(key);
     await removeCapture(c.pod.netns).catch(() => {});
     await this.closeAll(c);
+    this.live.delete(c);
     this.log.info({ pod: key }, 'pod released: rules and listeners removed');
     this.opts.onPodsChanged();
   }
@@ -143,9 +149,9 @@ export class PodManager implements EnrollHandler {
    * proved a certificate that is revoked now. Returns how many it closed.
    */
   recheckRevoked(): number {
-    const revoked = this.opts.state().revoked;
+    const revoked = this.opts.revoked();
     let closed = 0;
-    for (const c of this.pods.values()) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck(revoked.check);
+    for (const c of this.live) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck(revoked.check);
     return closed;
   }
 
@@ -164,7 +170,7 @@ export class PodManager implements EnrollHandler {
         return cred ? cred.secureContext : NO_CERTIFICATE();
       },
       trustedRoots: () => this.opts.certs.trustedRoots(),
-      refusePeerCertificate: (certDer) => this.opts.state().revoked.check(certDer),
+      refusePeerCertificate: (certDer) => this.opts.revoked().check(certDer),
       logger: this.log,
       ...(this.opts.hboneLimits ? { limits: this.opts.hboneLimits } : {}),
       // What the server refuses before any tunnel decision (a failed handshake, a bad request) is

@@ -83,8 +83,7 @@ export class MeshState {
     const podCIDRs = r.node.flatMap((n) => (n.podCIDR ? [n.podCIDR] : []));
     this.mesh = mesh;
     this.trustRoots = roots;
-    const revocations = r.revocations.at(-1);
-    this.revoked = revocations === undefined ? RevokedSvids.NONE : new RevokedSvids(revocations);
+    this.revoked = RevokedSvids.of(r.revocations.at(-1));
     this.policies = policies;
     this.authz = compilePolicies(policies, { rootNamespace: mesh.rootNamespace });
     this.meshRanges = [...podCIDRs, mesh.serviceCIDR].map((c) => parseCIDR(c));

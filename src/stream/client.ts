@@ -50,6 +50,11 @@ export interface ConfigStreamEvents {
   connected: [];
   disconnected: [err?: Error];
   nack: [version: number, error: string];
+  /**
+   * A version was rejected (NACKed): the resources of it that decoded, for what a proxy must take
+   * even from a version it cannot apply whole (the revocations). Not emitted for a malformed delta.
+   */
+  rejected: [version: number, decoded: ReadonlyMap<string, unknown>];
   refused: [err: AmbitError];
 }
 
@@ -220,16 +225,22 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
     };
     const malformed = deltaProblem(d);
     if (malformed) return nack(`malformed delta: ${malformed}`);
-    if (!d.reset && (d.baseVersion !== this.st.version || d.storeId !== this.st.storeId)) {
-      return nack(`delta is based on version ${d.baseVersion}, but this proxy holds ${this.st.version}`);
-    }
     const errors: string[] = [];
+    const clean = new Map<string, unknown>();
     const decoded = d.upserts.map((u) => {
       const r = decodeResourceValue(u.key, u.value);
       errors.push(...r.problems);
+      if (r.problems.length === 0) clean.set(u.key, r.value);
       return [u.key, r.value] as const;
     });
-    if (errors.length) return nack(errors.slice(0, 5).join('; '));
+    const reject = (error: string): void => {
+      nack(error);
+      this.emit('rejected', d.version, clean);
+    };
+    if (!d.reset && (d.baseVersion !== this.st.version || d.storeId !== this.st.storeId)) {
+      return reject(`delta is based on version ${d.baseVersion}, but this proxy holds ${this.st.version}`);
+    }
+    if (errors.length) return reject(errors.slice(0, 5).join('; '));
     const next = new Map(d.reset ? [] : this.st.resources);
     for (const [key, value] of decoded) next.set(key, value);
     for (const k of d.removes) next.delete(k);
@@ -237,7 +248,7 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
     try {
       this.opts.validate?.(state);
     } catch (err) {
-      return nack((err as Error).message);
+      return reject((err as Error).message);
     }
     this.st = state;
     writeFrame(sock, { type: 'ack', version: d.version });

@@ -87,6 +87,14 @@ export interface WireRevocations {
   credentials: string[];
 }
 
+/** The one key the revocations travel under. */
+export const REVOCATIONS_KEY = 'revocations/mesh';
+
+/** The revocations among decoded resources (a version's, or the clean part of a rejected one), if any. */
+export function revocationsIn(resources: ReadonlyMap<string, unknown>): WireRevocations | undefined {
+  return resources.get(REVOCATIONS_KEY) as WireRevocations | undefined;
+}
+
 export interface WireTypes {
   workload: WireWorkload;
   service: WireService;
@@ -220,6 +228,9 @@ const CHECKS: Record<WireType, Check[]> = {
   revocations: [only(...REVOCATIONS_FIELDS), revokedNodes, strArr('credentials')],
 };
 
+/** The kinds of which a version holds one, under this key: another key would be a second, conflicting one. */
+const SINGLETON_KEYS: Partial<Record<WireType, string>> = { mesh: 'mesh/mesh', 'trust-bundle': 'trust-bundle/mesh', revocations: REVOCATIONS_KEY };
+
 /**
  * Validates one stream resource: its problems (none when it is usable) and the value to apply,
  * which for the parsed kinds (APPLIED) is the parser's own output, not the raw value it read.
@@ -228,6 +239,8 @@ export function decodeResourceValue(key: string, value: unknown): { problems: st
   const type = wireTypeOf(key);
   if (type === undefined) return { problems: [`${key}: unknown resource type`], value };
   if (!isObj(value)) return { problems: [`${key}: must be an object`], value };
+  const singleton = SINGLETON_KEYS[type];
+  if (singleton !== undefined && key !== singleton) return { problems: [`${key}: a ${type} resource is a singleton, keyed ${singleton} only`], value };
   const errs: string[] = [];
   let applied: unknown = value;
   for (const c of CHECKS[type]) {

@@ -324,12 +324,18 @@ spec: {hosts: [static.example.com], resolution: STATIC, endpoints: [{address: ${
   assert.equal(line.upstream, `${EXTERNAL_IP}:${P}`);
 });
 
-test('a source proving an SVID asked for with a revoked credential is refused and its open connection closed; audited with its identity', async () => {
+test('a source proving an SVID asked for with a revoked credential is refused and its open connection closed, even while the gateway rejects every version; audited with its identity', async () => {
   const open = await session();
   const closed = new Promise((resolve) => open.once('close', resolve));
+  // The gateway rejects every version from here on (a CA bundle it cannot read): the revocation must not wait for that.
+  await cp.admin.apply(parseDocuments(rule('broken', 'api.example.com', join(dir, 'no-such-bundle.pem')), 'broken.yaml'));
+  const nacked = await gw.dumpWhen('the NACK', (x) => x.lastNack !== undefined);
   const jti = (JSON.parse(Buffer.from(nodeToken.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
   await cp.admin.revokeCredential('node-1', jti);
   await closed;
+  const d = await gw.dumpWhen('the revocation in the dump', (x) => (x.revoked as { credentials: string[] }).credentials.includes(jti));
+  assert.equal(d.version, nacked.version, 'no version was applied: the list came from a rejected one');
+  assert.ok(d.lastNack !== undefined, 'still rejecting');
   const line = await gw.connection((l) => l.code === 'HBONE_REVOKED' && l.source === WEB);
   assert.match(String(line.reason), new RegExp(`issued to node "node-1" through credential ${jti}, which was revoked; open connection closed$`));
   // A new connection with the same SVID gets no tunnel.
@@ -340,6 +346,10 @@ test('a source proving an SVID asked for with a revoked credential is refused an
   // Every connection web opened in the tests above is one of them.
   const said = gw.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('revocations changed'));
   assert.ok(typeof said?.connectionsClosed === 'number' && said.connectionsClosed >= 1, `the gateway says what it closed: ${JSON.stringify(said)}`);
+  assert.equal(said?.fromRejectedVersion, true, 'and that it took the list from a rejected version');
+  await cp.admin.delete([{ kind: 'DestinationRule', namespace: 'shop', name: 'broken' }]);
+  const fixed = await gw.dumpWhen('the NACK to clear', (x) => x.lastNack === undefined);
+  assert.ok((fixed.revoked as { credentials: string[] }).credentials.includes(jti), 'the applied version carries the revocation itself');
 });
 
 test('SIGTERM drains and exits cleanly', async () => {

@@ -49,6 +49,7 @@ async function dial(): Promise<void> {
       expectedIdentity: String(input.expectedIdentity),
       address: { host: String(input.host), port: Number(input.port) },
       authority: String(input.authority),
+      refusePeerCertificate: () => undefined,
     });
   } catch (err) {
     say(`ERR ${(err as { code?: string }).code ?? '-'} ${(err as Error).message}`);

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { teardownLab, execInPod, readLabState } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, podExecArgv, readLabState } from '../../../src/lab/index.js';
 import { labRunDir } from '../../../src/paths.js';
 import { podManifest as pod } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
@@ -41,7 +41,12 @@ const curl = (from: string, url: string): Promise<{ code: number; stdout: string
 function attacker(node: string, mode: 'svid' | 'dial', input: object): { lines: string[]; done: Promise<number> } {
   const file = join(work, `${mode}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(input), { mode: 0o600 });
-  const p = spawn('ip', ['netns', 'exec', nodeNetns(node), process.execPath, ATTACKER, mode, file]);
+  return linesOf(['ip', 'netns', 'exec', nodeNetns(node), process.execPath, ATTACKER, mode, file]);
+}
+
+/** Runs `argv`; its stdout lines as they come, and its exit code. */
+function linesOf(argv: string[]): { lines: string[]; done: Promise<number> } {
+  const p = spawn(argv[0]!, argv.slice(1));
   children.add(p);
   const lines: string[] = [];
   let partial = '';
@@ -60,8 +65,14 @@ function attacker(node: string, mode: 'svid' | 'dial', input: object): { lines: 
   return { lines, done };
 }
 
+/** An app in the client pod (captured, as any app is) holding one TCP connection to web's echo port open, a line every 200 ms. */
+const LONG_LIVED_APP = (ip: string): string => `const s=require('net').connect(9000,'${ip}');let n=0,b='';s.setEncoding('utf8');
+s.on('connect',()=>{setInterval(()=>s.write('ping\\n'),200);s.write('ping\\n')});
+s.on('data',(d)=>{b+=d;for(let i=b.indexOf('\\n');i>=0;i=b.indexOf('\\n')){b=b.slice(i+1);console.log('ECHO '+(++n))}});
+s.on('error',(e)=>console.log('ERR '+e.code));s.on('close',()=>{console.log('CLOSED');process.exit(0)});setTimeout(()=>process.exit(2),30000);`;
+
 const line = (lines: string[], re: RegExp, what: string, ms = 10_000): Promise<string> =>
-  waitFor(what, () => lines.find((l) => re.test(l)), ms).catch((err: Error) => assert.fail(`${err.message}; attacker said: ${lines.join(' | ')}`));
+  waitFor(what, () => lines.find((l) => re.test(l)), ms).catch((err: Error) => assert.fail(`${err.message}; the process said: ${lines.join(' | ')}`));
 
 describe('revoking a compromised node: its SVIDs are refused everywhere', () => {
   before(async () => {
@@ -97,6 +108,9 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     // Before the revocation the SVID is valid: a tunnel from node-2 into near, on node-1, echoes.
     const open = attacker('node-2', 'dial', dialNear);
     await line(open.lines, /^ECHO ping 2$/, 'the tunnel with the stolen SVID echoes before the revocation');
+    // And an app on node-1 holds a connection to web, on node-2, open through node-1's proxy.
+    const app = linesOf(podExecArgv(LAB, 'default', 'client', [process.execPath, '-e', LONG_LIVED_APP(ipOf('web'))]));
+    await line(app.lines, /^ECHO 2$/, 'the app\'s connection to web echoes before the revocation');
 
     const out = await cliOk(['--lab', LAB, 'node', 'revoke', 'node-2']);
     assert.match(out, /^node node-2: credentials issued up to .* revoked/);
@@ -106,6 +120,10 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     assert.equal(await open.done, 0);
     await waitFor('the closing logged with the identity proven and the revoked node', () =>
       nodeProxyLog('node-1').split('\n').some((l) => l.includes('"hbone refused"') && l.includes('"REVOKED"') && l.includes(WEB) && l.includes('open connection closed') && l.includes('issued to node \\"node-2\\"')) ? true : undefined, 5_000);
+
+    // node-1's proxy also closed its own tunnel to web, which proves an SVID of node-2: the app's connection ends.
+    await line(app.lines, /^CLOSED$/, 'the app\'s connection to the revoked node closed');
+    assert.equal(await app.done, 0);
 
     // A new tunnel with it is refused at the handshake, access-logged as REVOKED with its true identity.
     const again = attacker('node-2', 'dial', dialNear);

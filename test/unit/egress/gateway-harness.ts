@@ -134,6 +134,7 @@ spec:
     const metrics = new Registry();
     const ctx = svidContext(gatewaySvid);
     const gateway = createEgressGateway({
+      refusePeerCertificate: () => undefined, // nothing revoked in these tests
       secureContext: () => ctx,
       trustedRoots: () => mesh.rootsPem,
       serviceEntries: () => entries,

@@ -87,6 +87,7 @@ export class Harness {
       expectedIdentity: this.serverId,
       address: { host: '127.0.0.1', port: this.port },
       authority: POD_AUTHORITY,
+      refusePeerCertificate: () => undefined,
       ...overrides,
     });
   }

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HbonePool, RevokedSvids } from '../../../src/hbone/index.js';
+import { HbonePool, RevocationView, RevokedSvids } from '../../../src/hbone/index.js';
 import { der, decodeIssuedTo, derRead, issuedToOf, OID, pemBlock } from '../../../src/identity/index.js';
 import { MeshFixture, svidContext } from '../../../src/testing/svid-fixtures.js';
 import { AmbitError } from '../../../src/errors.js';
@@ -104,6 +104,25 @@ describe('RevokedSvids: which SVIDs a revocation covers', () => {
     assert.ok(!a.sameAs(new RevokedSvids({ nodes: { n: 2 }, credentials: ['x'] })));
     assert.ok(!a.sameAs(new RevokedSvids({ nodes: { n: 1 }, credentials: ['y'] })));
     assert.ok(!a.sameAs(RevokedSvids.NONE));
+  });
+});
+
+describe('RevocationView: what a proxy enforces, from applied and rejected versions', () => {
+  const list = (nodes: Record<string, number>, credentials: string[] = []): RevokedSvids => new RevokedSvids({ nodes, credentials });
+  test('an applied version sets it; a rejected one can only add; the next applied one replaces both', () => {
+    const v = new RevocationView();
+    assert.ok(v.current.empty);
+    assert.equal(v.apply(RevokedSvids.NONE), false, 'nothing to nothing: no change');
+    assert.equal(v.apply(list({ 'node-1': 10 })), true);
+    assert.deepEqual(v.current.describe().nodes.map((n) => n.node), ['node-1']);
+    assert.equal(v.reject(list({ 'node-2': 20 }, ['c9'])), true, 'a rejected version revokes node-2 too');
+    assert.deepEqual(v.current.describe(), { nodes: [{ node: 'node-1', issuedUpTo: new Date(10_000).toISOString() }, { node: 'node-2', issuedUpTo: new Date(20_000).toISOString() }], credentials: ['c9'] });
+    assert.equal(v.reject(list({ 'node-1': 5 })), false, 'an earlier cut from a rejected version loosens nothing');
+    assert.equal(v.current.describe().nodes[0]!.issuedUpTo, new Date(10_000).toISOString());
+    assert.equal(v.reject(list({ 'node-1': 15 })), true, 'a later cut tightens');
+    assert.equal(v.apply(list({ 'node-1': 15, 'node-2': 20 }, ['c9'])), false, 'the applied version carrying the same list changes nothing');
+    assert.equal(v.apply(list({ 'node-1': 15 })), true, 'an applied version is the control plane\'s whole word');
+    assert.deepEqual(v.current.describe().credentials, []);
   });
 });
 

@@ -81,3 +81,27 @@ describe('DER reader', () => {
     assert.throws(() => derRead.readTime(read('170131')), { message: 'Cannot read DER: malformed time at offset 0' });
   });
 });
+
+describe('OBJECT IDENTIFIER: arcs of any size up to the shared limit', () => {
+  const read = (h: string): string => derRead.readObjectId(derRead.readOne(Buffer.from(h, 'hex')));
+  test('round trips, including 2.x with a large second arc and X.667 UUID arcs', () => {
+    for (const oid of ['1.2.840.10045.4.3.2', '2.5.29.17', '2.999.3', '0.0', '2.25.207596835703991948075330188287101006360', `2.25.${((1n << 160n) + 1n).toString()}`]) {
+      assert.equal(derRead.readObjectId(derRead.readOne(der.objectId(oid))), oid, oid);
+    }
+    assert.equal(hex(der.objectId('2.999.3')), '0603883703', 'first subidentifier 999 + 80 = 1079, two octets');
+  });
+  test('the reader refuses non-minimal arcs (first or later), a truncated last arc, and arcs past the limit', () => {
+    assert.throws(() => read('0602802a'), { message: 'Cannot read DER: non-minimal OBJECT IDENTIFIER arc at offset 0' });
+    assert.throws(() => read('06032a8001'), { message: 'Cannot read DER: non-minimal OBJECT IDENTIFIER arc at offset 0' });
+    assert.throws(() => read('06022a86'), { message: 'Cannot read DER: truncated OBJECT IDENTIFIER at offset 0' });
+    assert.throws(() => read('0600'), { message: 'Cannot read DER: empty OBJECT IDENTIFIER at offset 0' });
+    assert.throws(() => read(`0619${'ff'.repeat(24)}01`), { message: 'Cannot read DER: OBJECT IDENTIFIER arc too large at offset 0' });
+    assert.throws(() => read(`0681${(129).toString(16)}${'01'.repeat(129)}`), { message: 'Cannot read DER: OBJECT IDENTIFIER longer than 128 octets at offset 0' });
+  });
+  test('the writer refuses what the reader would: leading zeros, a second arc over 39 under 0 or 1, arcs past the limit', () => {
+    for (const bad of ['1.02', '1.40', '3.1', '1', '1.2.', `2.25.${(1n << 161n).toString()}`, `2.${(1n << 161n).toString()}`]) {
+      assert.throws(() => der.objectId(bad), { code: 'DER_INVALID' }, bad);
+    }
+    assert.throws(() => der.objectId(`1.2.${Array(130).fill('1').join('.')}`), { code: 'DER_INVALID', message: /takes 131 octets, over 128/ });
+  });
+});

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { EGRESS_GATEWAY, parseDocuments, type AuthorizationPolicyResource, type ServiceEntryResource } from '../../../src/config/index.js';
 import { DnsServer, StaticZone } from '../../../src/dns/index.js';
 import { createEgressGateway, dnsResolver, forbiddenRanges } from '../../../src/egress/index.js';
-import { HbonePool } from '../../../src/hbone/index.js';
+import { HbonePool, RevokedSvids } from '../../../src/hbone/index.js';
 import { createPublicCa } from '../../../src/lab/public-ca.js';
 import { silentLogger } from '../../../src/log.js';
 import { compilePolicies } from '../../../src/policy/index.js';
@@ -97,6 +97,7 @@ spec:
 `, 'ap.yaml') as AuthorizationPolicyResource[]).map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace!, spec: p.spec }));
       const gatewayContext = svidContext(mesh.mint(GATEWAY_IDENTITY));
       const gateway = createEgressGateway({
+      refusePeerCertificate: () => undefined, // nothing revoked in these tests
         secureContext: () => gatewayContext,
         trustedRoots: () => mesh.rootsPem,
         serviceEntries: () => entries,
@@ -118,6 +119,7 @@ spec:
       closers.push(() => pool.close());
       const ctx: OutboundContext = {
         state: () => state,
+        revoked: () => RevokedSvids.NONE,
         workloadOf: async () => source,
         certs: { current: () => cred, waitFor: async () => cred, trustedRoots: () => mesh.rootsPem },
         pool,

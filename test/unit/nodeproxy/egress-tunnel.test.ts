@@ -40,6 +40,7 @@ describe('HbonePool -> egress gateway -> external host, on loopback', () => {
     secureContext: sourceContext,
     trustedRoots: mesh.rootsPem,
     expectedIdentity: GATEWAY_ID,
+    refusePeerCertificate: () => undefined,
     address: { host: '127.0.0.1', port: gatewayPort },
     authority,
     hostAuthority: true,
@@ -71,6 +72,7 @@ spec:
     // pino accepts any { write(line) }: keep the audit lines.
     const sink = { write: (line: string): void => void ((o: EgressRecord & { msg: string }) => o.msg === 'egress connection' && records.push(o))(JSON.parse(line)) };
     const gateway = createEgressGateway({
+      refusePeerCertificate: () => undefined, // nothing revoked in these tests
       secureContext: () => ctx,
       trustedRoots: () => mesh.rootsPem,
       serviceEntries: () => entries,

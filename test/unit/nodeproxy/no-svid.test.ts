@@ -13,6 +13,7 @@ import { silentLogger } from '../../../src/log.js';
 test('an HBONE listener without an SVID refuses handshakes and stays up', async () => {
   const mesh = await MeshFixture.create();
   const server = createHboneServer({
+    refusePeerCertificate: () => undefined,
     secureContext: () => tls.createSecureContext({ minVersion: 'TLSv1.3' }),
     trustedRoots: () => mesh.rootsPem,
     onTunnel: async () => ({ status: 503 }),

@@ -63,3 +63,37 @@ for (const [what, over, error] of [
 test('deltaProblem passes the control plane\'s own shape (incremental, after a version)', () => {
   assert.equal(deltaProblem(base({ reset: false, baseVersion: 2, version: 3, upserts: [], removes: ['workload/d/a'] }) as unknown as Delta), undefined);
 });
+
+test('a rejected version still hands over the resources of it that decoded (the revocations must not wait for a fix)', () => {
+  const { c, send, replies } = client();
+  send(base());
+  const rejected: [number, ReadonlyMap<string, unknown>][] = [];
+  c.on('rejected', (v, decoded) => rejected.push([v, decoded]));
+  const revocations = { nodes: { 'node-2': 1_700_000_000 }, credentials: [] };
+  send(base({ version: 3, upserts: [
+    { key: 'revocations/mesh', value: revocations },
+    { key: 'peer-authentication/d/p', value: { name: 'p', namespace: 'd', spec: { mtls: { mode: 'PERMISIVE' } } } },
+  ] }));
+  assert.equal(replies[1]!.type, 'nack');
+  assert.equal(c.state.version, 2, 'the version is not applied');
+  assert.equal(rejected.length, 1);
+  assert.equal(rejected[0]![0], 3);
+  assert.deepEqual(rejected[0]![1].get('revocations/mesh'), revocations, 'the revocations that decoded are handed over');
+  assert.equal(rejected[0]![1].has('peer-authentication/d/p'), false, 'what did not decode is not');
+  // Also when the delta is based on another version than the proxy holds.
+  send(base({ version: 5, baseVersion: 4, reset: false, upserts: [{ key: 'revocations/mesh', value: revocations }] }));
+  assert.equal(replies[2]!.type, 'nack');
+  assert.deepEqual(rejected[1]?.[1].get('revocations/mesh'), revocations);
+  // A malformed envelope hands over nothing.
+  send(base({ version: 6, bogusField: 1, upserts: [{ key: 'revocations/mesh', value: revocations }] }));
+  assert.equal(rejected.length, 2);
+});
+
+test('a singleton under another key is refused: a version holds one list of revocations, one mesh, one trust bundle', () => {
+  const { c, send, replies } = client();
+  send(base());
+  send(base({ version: 3, upserts: [{ key: 'revocations/other', value: { nodes: {}, credentials: [] } }] }));
+  assert.equal(replies[1]!.type, 'nack');
+  assert.match(String(replies[1]!.error), /revocations\/other: a revocations resource is a singleton, keyed revocations\/mesh only/);
+  assert.equal(c.state.version, 2);
+});
