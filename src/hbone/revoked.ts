@@ -71,7 +71,7 @@ export class RevokedSvids {
     try {
       from = issuedToOf(certDer);
     } catch (err) {
-      return (err as Error).message;
+      return `its issued-to extension cannot be read, so it cannot be cleared of the revocations (${(err as Error).message})`;
     }
     return from === undefined ? undefined : this.reasonFor(from);
   };
