@@ -81,10 +81,10 @@ export async function benchHbone(): Promise<HboneBench> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const pool = new HbonePool({ logger: silentLogger() });
+  const pool = new HbonePool({ logger: silentLogger(), refusePeerCertificate: RevokedSvids.NONE.check });
   const open = (): Promise<Duplex> => pool.open({
     sourceIdentity: clientId, secureContext: clientContext, trustedRoots: mesh.rootsPem, expectedIdentity: serverId,
-    address: { host: '127.0.0.1', port }, authority: '10.0.0.1:80', refusePeerCertificate: RevokedSvids.NONE.check,
+    address: { host: '127.0.0.1', port }, authority: '10.0.0.1:80',
   });
 
   try {

@@ -13,7 +13,16 @@ export function registerNode(program: Command): void {
     .command('revoke')
     .argument('<node>', 'the node name, as its credentials carry it')
     .description(
-      'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts): its config-stream sessions end at once and it gets no more configuration or SVIDs, and every other node proxy and the egress gateway refuse the SVIDs it already holds, inbound and outbound, and close the tunnels that use them, as soon as their config stream carries the revocation (an SVID from a control plane older than this check lives out its TTL, spec.certificateTTLSeconds of MeshConfig). Credentials issued a second later work, to re-provision the node. With --credential, revoke only that one credential (its ID is the "credential" of the control plane\'s audit lines node_token.issued, workload_token.issued and stream.accepted): the sessions it opened end and the SVIDs asked for with it are refused, the node\'s other credentials keep working; an ID the control plane did not issue to NODE, or that has expired, is refused and nothing is revoked.',
+      [
+        'Revoke every node and workload credential of NODE issued up to now, for good (kept across restarts).',
+        'Its config-stream sessions end at once, and it gets no more configuration or SVIDs.',
+        'The SVIDs it already holds are refused from then on: every node proxy refuses them at both ends of a tunnel, the egress gateway refuses them as a source, and both close the tunnels that use them, as soon as their config stream delivers the revocation.',
+        'An SVID signed by a control plane from before this check carries no issued-to extension and lives out its TTL (spec.certificateTTLSeconds of MeshConfig).',
+        'Upgrade every proxy before the first revocation: an older one rejects every version from then on.',
+        'Credentials issued a second later work, to re-provision the node.',
+        'With --credential, revoke only that one credential (its ID is the "credential" of the control plane\'s audit lines node_token.issued, workload_token.issued and stream.accepted): the sessions it opened end and the SVIDs asked for with it are refused; the node\'s other credentials keep working.',
+        'An ID the control plane did not issue to NODE, or that has expired, is refused and nothing is revoked.',
+      ].join(' '),
     )
     .option('--credential <id>', 'revoke only the credential with this ID')
     .option('-o, --output <format>', 'json | yaml (default: text)')

@@ -16,7 +16,7 @@ import {
   CA_FILES, CREDENTIAL_REVOCATION_MARGIN_SECONDS, CertificateAuthority, CredentialRegistry, ISSUED_CREDENTIALS_FILE, MAX_CREDENTIAL_TTL_SECONDS, NODE_TOKEN_KEY_FILE, NodeRevocations, NodeTokenIssuer,
   authorizeIssuance, checkCredentialId,
 } from '../ca/index.js';
-import { createCsr, parseSpiffeId } from '../identity/index.js';
+import { createCsr, parseSpiffeId, splitPemCertificates } from '../identity/index.js';
 import { controlPlaneIdentity } from '../stream/index.js';
 import type { WireRevocations } from '../stream/resources.js';
 import type { AdminBackend } from './admin-server.js';
@@ -78,7 +78,7 @@ export class ControlPlane {
     private readonly issued: CredentialRegistry,
   ) {
     this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
-    this.view = new ConfigView(this.store, this.ca.bundle.pem().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== ''), revocationsOnTheWire(revocations));
+    this.view = new ConfigView(this.store, splitPemCertificates(this.ca.bundle.pem()), revocationsOnTheWire(revocations));
     this.placement = new PlacementIndex(this.store);
     this.store.watch((e) => {
       this.recent.push(e);
@@ -210,6 +210,11 @@ export class ControlPlane {
     };
   }
 
+  /** Puts the revocations into the next config version: from it on, every proxy refuses the SVIDs they cover. */
+  private publishRevocations(): void {
+    this.view.setRevocations(revocationsOnTheWire(this.revocations));
+  }
+
   /** Audits a credential once it exists, with its ID and expiry (read back from the token itself). */
   private auditIssued(token: string, event: string, message: string, ttlSeconds: number): string {
     const t = this.tokens.verify(token);
@@ -253,8 +258,7 @@ export class ControlPlane {
         checkNodeName('revoke a node', node);
         const r = this.revocations.revoke(node);
         const upTo = new Date(r.issuedUpTo * 1000).toISOString();
-        // Peers first: from the next version on, every proxy refuses the SVIDs this node holds.
-        this.view.setRevocations(revocationsOnTheWire(this.revocations));
+        this.publishRevocations();
         const ended = this.stream.endNode(node, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credentials (issued up to ${upTo}) were revoked`);
         this.opts.log.warn({ audit: true, event: 'node.revoked', node, issuedUpTo: upTo, sessionsEnded: ended }, 'node credentials revoked');
         return { node, issuedUpTo: upTo, sessionsEnded: ended };
@@ -275,7 +279,7 @@ export class ControlPlane {
           throw new AmbitError('NODE_REVOCATION_INVALID', `Cannot revoke credential ${credential} of node "${node}": it is in use by node "${holders[0]}"; name that node`, { path: 'node', value: node });
         }
         const r = this.revocations.revokeCredential(node, credential);
-        this.view.setRevocations(revocationsOnTheWire(this.revocations));
+        this.publishRevocations();
         const ended = this.stream.endCredential(credential, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credential ${credential} was revoked`);
         const keptUntil = new Date(r.keepUntil * 1000).toISOString();
         this.opts.log.warn({ audit: true, event: 'credential.revoked', node, credential, known: issued !== undefined, keptUntil, sessionsEnded: ended }, 'credential revoked');

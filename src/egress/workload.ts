@@ -9,16 +9,17 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Registry } from 'prom-client';
 import type { DnsEndpoint } from '../dns/index.js';
-import { formatAuthority, RevocationView, RevokedSvids, type HboneServer } from '../hbone/index.js';
+import { formatAuthority, type HboneServer } from '../hbone/index.js';
 import type { Logger } from '../log.js';
 import { IdentityManager } from '../nodeproxy/identity.js';
 import { DEFAULT_ADMIN_PORTS, serveNodeProxyAdmin } from '../nodeproxy/admin.js';
 import { ConfigStreamClient } from '../stream/index.js';
-import { revocationsIn } from '../stream/resources.js';
+import { RevocationFollower } from '../nodeproxy/revocations.js';
 import { createEgressGateway } from './gateway.js';
 import { dnsResolver } from './resolve.js';
 import { buildEgressConfig, EMPTY_EGRESS_CONFIG, gatewayTargetOf, originationPorts, sourcePodOf, type BundleReader, type EgressConfig, type UpstreamGuardFlags } from './workload-config.js';
 import { relayMode } from '../runtime/index.js';
+import { splitPemCertificates } from '../identity/index.js';
 
 export interface EgressWorkloadOptions {
   node: string;
@@ -42,14 +43,12 @@ export interface EgressWorkloadOptions {
   allowLoopbackUpstreams?: boolean;
 }
 
-const splitPem = (pem: string): string[] => pem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== '');
-
 export class EgressGatewayWorkload {
   readonly metrics = new Registry();
   readonly stream: ConfigStreamClient;
   readonly certs: IdentityManager;
   private config: EgressConfig = EMPTY_EGRESS_CONFIG;
-  private readonly revocations = new RevocationView();
+  private readonly revocations: RevocationFollower;
   private candidate: EgressConfig | undefined;
   private lastNack: { version: number; error: string } | undefined;
   private server: HboneServer | undefined;
@@ -83,34 +82,23 @@ export class EgressGatewayWorkload {
     this.stream.on('update', (s) => {
       if (this.candidate?.version === s.version) this.adopt(this.candidate);
     });
-    // A rejected version still revokes: its list only ever refuses more (RevocationView).
-    this.stream.on('rejected', (version, decoded) => {
-      const list = revocationsIn(decoded);
-      if (list !== undefined && this.revocations.reject(RevokedSvids.of(list))) this.revocationsChanged(version, 'rejected');
-    });
+    // Also from versions it rejects: a revocation must not wait for an unrelated fix.
+    this.revocations = new RevocationFollower(this.stream, () => this.server?.recheck() ?? 0, log);
     this.stream.on('nack', (version, error) => {
       this.lastNack = { version, error };
     });
     this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
-    this.certs.setTrustRoots(splitPem(opts.trustBundle));
+    this.certs.setTrustRoots(splitPemCertificates(opts.trustBundle));
   }
 
   private get identity(): string | undefined {
     return this.config.self?.identity;
   }
 
-  private revocationsChanged(version: number, from: 'applied' | 'rejected'): void {
-    const closed = this.server?.recheck() ?? 0;
-    this.opts.log.warn(
-      { version, connectionsClosed: closed, revoked: this.revocations.current.describe(), ...(from === 'rejected' ? { fromRejectedVersion: true } : {}) },
-      `revocations changed${from === 'rejected' ? ' (taken from a version rejected otherwise)' : ''}: tunnels from sources proving a revoked SVID are closed, and new ones refused`,
-    );
-  }
-
   private adopt(next: EgressConfig): void {
     const { log, pod, node } = this.opts;
     this.config = next;
-    if (this.revocations.apply(next.revoked)) this.revocationsChanged(next.version, 'applied');
+    this.revocations.applied(next.version, next.revoked);
     this.lastNack = undefined;
     if (next.trustRoots.length > 0) this.certs.setTrustRoots(next.trustRoots);
     const self = next.self;

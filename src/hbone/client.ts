@@ -22,8 +22,6 @@ export interface OpenTunnelRequest {
   trustedRoots: string[];
   /** The destination must prove exactly this SPIFFE ID, or nothing is sent. */
   expectedIdentity: string;
-  /** Refuses a destination certificate that chains to the roots all the same (a revoked node's: RevokedSvids.check). */
-  refusePeerCertificate: PeerCertificateCheck;
   /** The destination node proxy's HBONE listener (port 15008). */
   address: TunnelAuthority;
   /** The destination pod's `IP:port` (or, with `hostAuthority`, the external `dns-name:port`). */
@@ -63,10 +61,17 @@ export class HbonePool {
   private readonly groups = new Map<string, PooledSession[]>();
   private readonly limits: HbonePoolLimits;
   private readonly log: Logger;
+  private readonly refuse: PeerCertificateCheck;
 
-  constructor(opts: { limits?: Partial<HbonePoolLimits>; logger?: Logger } = {}) {
+  /**
+   * `refusePeerCertificate`: why a destination certificate that chains to the roots is refused all
+   * the same (a revoked node's: RevokedSvids.check), or undefined. Asked at every handshake, and
+   * for every pooled connection by recheck(). Required, so that no pool forgets revocations.
+   */
+  constructor(opts: { refusePeerCertificate: PeerCertificateCheck; limits?: Partial<HbonePoolLimits>; logger?: Logger }) {
     this.limits = { ...DEFAULT_POOL_LIMITS, ...opts.limits };
     this.log = opts.logger ?? createLogger('hbone-client');
+    this.refuse = opts.refusePeerCertificate;
   }
 
   /** Opens a tunnel; resolves with the CONNECT stream once the destination answered 200. */
@@ -101,20 +106,22 @@ export class HbonePool {
   }
 
   /**
-   * Closes at once, tunnels and all, every connection whose destination certificate `refuse`
-   * refuses now (the revocations changed), so that nothing more is sent to a revoked node.
-   * Returns how many it closed.
+   * Asks refusePeerCertificate again for every pooled connection (the revocations changed) and
+   * closes at once, tunnels and all, those it refuses now, so that nothing more is sent to a
+   * revoked node. Returns how many it closed.
    */
-  recheck(refuse: PeerCertificateCheck): number {
+  recheck(): number {
     let closed = 0;
-    for (const p of [...this.groups.values()].flat()) {
-      const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
-      const why = raw === undefined ? undefined : refuse(raw);
-      if (why === undefined) continue;
-      this.log.warn({ detail: why }, 'hbone connection to a revoked destination closed');
-      this.forget(p);
-      p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
-      closed++;
+    for (const [key, group] of [...this.groups]) {
+      for (const p of [...group]) {
+        const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
+        const why = raw === undefined ? undefined : this.refuse(raw);
+        if (why === undefined) continue;
+        this.log.warn({ key, detail: why }, 'hbone connection to a revoked destination closed');
+        this.forget(p);
+        p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
+        closed++;
+      }
     }
     return closed;
   }
@@ -188,7 +195,7 @@ export class HbonePool {
           ALPNProtocols: ['h2'],
           minVersion: 'TLSv1.3',
           rejectUnauthorized: true,
-          checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots, req.refusePeerCertificate),
+          checkServerIdentity: verifyServerIdentity(req.expectedIdentity, req.trustedRoots, this.refuse),
         });
         socket.once('secureConnect', () => {
           if (socket.alpnProtocol !== 'h2') {

@@ -62,8 +62,9 @@ export class RevokedSvids {
 
   /**
    * Why `certDer` is refused, or undefined. An SVID without the issued-to extension (from a CA
-   * older than it) cannot be matched and passes: it expires within the mesh's SVID TTL. One whose
-   * extension cannot be read is refused: no CA of this mesh writes it so.
+   * older than it) cannot be matched and passes: it expires within the mesh's SVID TTL. While
+   * anything is revoked, one whose certificate or extension cannot be read is refused (no CA of
+   * this mesh writes it so); with nothing revoked, the certificate is not read at all.
    */
   readonly check: PeerCertificateCheck = (certDer) => {
     if (this.empty) return undefined;
@@ -76,7 +77,7 @@ export class RevokedSvids {
     return from === undefined ? undefined : this.reasonFor(from);
   };
 
-  reasonFor(from: IssuedTo): string | undefined {
+  private reasonFor(from: IssuedTo): string | undefined {
     const node = JSON.stringify(from.node);
     if (this.credentials.has(from.credential)) {
       return `the certificate was issued to node ${node} through credential ${from.credential}, which was revoked`;
@@ -98,31 +99,25 @@ export class RevokedSvids {
  * carries the list again (it holds every change since the last applied one) and replaces it.
  */
 export class RevocationView {
-  private applied = RevokedSvids.NONE;
-  private fromRejected = RevokedSvids.NONE;
-  private effective = RevokedSvids.NONE;
+  private enforced = RevokedSvids.NONE;
 
   get current(): RevokedSvids {
-    return this.effective;
+    return this.enforced;
   }
 
-  /** The list of a version the proxy applied. Returns whether what is enforced changed. */
+  /** The list of a version the proxy applied: the control plane's whole word. Returns whether what is enforced changed. */
   apply(list: RevokedSvids): boolean {
-    this.applied = list;
-    this.fromRejected = RevokedSvids.NONE;
-    return this.update();
+    return this.set(list);
   }
 
-  /** The list a rejected version carried. Returns whether what is enforced changed. */
+  /** The list a rejected version carried: added to what is enforced. Returns whether that changed. */
   reject(list: RevokedSvids): boolean {
-    this.fromRejected = this.fromRejected.union(list);
-    return this.update();
+    return this.set(this.enforced.union(list));
   }
 
-  private update(): boolean {
-    const next = this.applied.union(this.fromRejected);
-    if (next.sameAs(this.effective)) return false;
-    this.effective = next;
+  private set(next: RevokedSvids): boolean {
+    if (next.sameAs(this.enforced)) return false;
+    this.enforced = next;
     return true;
   }
 }

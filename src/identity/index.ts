@@ -3,7 +3,7 @@ export { parseSpiffeId, workloadId, trustDomainId, toPrincipal, principalOfUri, 
 export { createCsr, parseCsr, describeSan, type CreatedCsr, type ParsedCsr } from './csr.js';
 export { encodeUriSan, decodeSubjectAltNames, type SubjectAltName } from './subject-alt-name.js';
 export { readCertificate, subjectKeyIdOf, type CertificateFields, type CertificateExtension } from './certificate.js';
-export { toPem, pemBlocks, pemBlock } from './pem.js';
+export { toPem, pemBlocks, pemBlock, splitPemCertificates } from './pem.js';
 export { OID } from './oids.js';
 export { encodeIssuedTo, decodeIssuedTo, issuedToOf, type IssuedTo } from './issued-to.js';
 export * as der from './der.js';

@@ -8,6 +8,11 @@ export function toPem(label: string, der: Buffer): string {
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
+/** The certificates of a PEM bundle, each as its own PEM text, in order (blank text between them dropped). */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== '');
+}
+
 /** Every block with `label` in `text`, decoded, in order. */
 export function pemBlocks(text: string, label: string): Buffer[] {
   const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');

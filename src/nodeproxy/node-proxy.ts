@@ -6,8 +6,7 @@ import type net from 'node:net';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConfigStreamClient, type ConfigState } from '../stream/index.js';
-import { revocationsIn } from '../stream/resources.js';
-import { RevocationView, RevokedSvids } from '../hbone/index.js';
+import { RevocationFollower } from './revocations.js';
 import type { DnsEndpoint } from '../dns/index.js';
 import { IdentityManager } from './identity.js';
 import { MeshState, type Workload } from './state.js';
@@ -19,6 +18,7 @@ import { registerCaptureDropMetrics } from './capture-metrics.js';
 import { EgressVips } from './egress-vips.js';
 import { formatCIDR } from '../config/net.js';
 import { relayMode } from '../runtime/index.js';
+import { splitPemCertificates } from '../identity/index.js';
 
 export interface NodeProxyOptions {
   node: string;
@@ -35,7 +35,7 @@ export interface NodeProxyOptions {
 
 export class NodeProxy {
   private state = MeshState.empty();
-  private readonly revocations = new RevocationView();
+  private readonly revocations: RevocationFollower;
   private candidate: MeshState | undefined;
   readonly telemetry: Telemetry;
   readonly certs: IdentityManager;
@@ -66,7 +66,7 @@ export class NodeProxy {
       },
     });
     this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
-    this.certs.setTrustRoots(opts.trustBundle.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim()));
+    this.certs.setTrustRoots(splitPemCertificates(opts.trustBundle));
     this.pods = new PodManager({
       state: () => this.state,
       revoked: () => this.revocations.current,
@@ -79,12 +79,9 @@ export class NodeProxy {
       onPodsChanged: () => this.refreshIdentities(),
     });
     registerCaptureDropMetrics(this.telemetry.registry, () => this.pods.list(), log);
+    // Also from versions it rejects: a revocation must not wait for an unrelated fix.
+    this.revocations = new RevocationFollower(this.stream, () => this.pods.recheckRevoked(), log);
     this.stream.on('update', (s) => this.apply(s));
-    // A rejected version still revokes: its list only ever refuses more (RevocationView).
-    this.stream.on('rejected', (version, decoded) => {
-      const list = revocationsIn(decoded);
-      if (list !== undefined && this.revocations.reject(RevokedSvids.of(list))) this.revocationsChanged(version, 'rejected');
-    });
     this.stream.on('connected', () => this.refreshIdentities());
   }
 
@@ -108,20 +105,12 @@ export class NodeProxy {
   private apply(s: ConfigState): void {
     this.state = this.candidate?.version === s.version ? this.candidate : new MeshState(s);
     this.candidate = undefined;
-    if (this.revocations.apply(this.state.revoked)) this.revocationsChanged(s.version, 'applied');
+    this.revocations.applied(s.version, this.state.revoked);
     this.logEgressGateway();
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);
     this.refreshIdentities();
     for (const w of [...this.waiters]) w();
-  }
-
-  private revocationsChanged(version: number, from: 'applied' | 'rejected'): void {
-    const closed = this.pods.recheckRevoked();
-    this.opts.log.warn(
-      { version, connectionsClosed: closed, revoked: this.revocations.current.describe(), ...(from === 'rejected' ? { fromRejectedVersion: true } : {}) },
-      `revocations changed${from === 'rejected' ? ' (taken from a version rejected otherwise)' : ''}: tunnels whose peer proved a revoked SVID are closed, and new ones refused`,
-    );
   }
 
   /** Says, on each version, what the egress gateway is and which selected endpoints are NOT trusted as it. */

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { HbonePool, RevokedSvids } from '../hbone/index.js';
+import type { HbonePool } from '../hbone/index.js';
 import { connectFromNetns, originalDst } from '../sys/index.js';
 import type { CertProvider } from './identity.js';
 import type { EgressGatewayEndpoint, MeshState, Workload } from './state.js';
@@ -22,8 +22,6 @@ import { EGRESS_GATEWAY } from '../config/egress-gateway.js';
 
 export interface OutboundContext {
   state: () => MeshState;
-  /** The revoked SVIDs this proxy enforces (NodeProxy's RevocationView: also from rejected versions). */
-  revoked: () => RevokedSvids;
   /** Resolves to the pod's workload once the config has it (fails after a short wait). */
   workloadOf: (pod: EnrolledPod) => Promise<Workload>;
   certs: CertProvider;
@@ -179,7 +177,6 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
       secureContext: cred.secureContext,
       trustedRoots: ctx.certs.trustedRoots(),
       expectedIdentity: hop.expectedIdentity,
-      refusePeerCertificate: (certDer) => ctx.revoked().check(certDer),
       address: { host: hop.ip, port: PORTS.hbone },
       authority: hop.authority,
       ...(r.kind === 'egress' ? { hostAuthority: true } : {}),

@@ -7,7 +7,7 @@ import type dgram from 'node:dgram';
 import type http2 from 'node:http2';
 import type { Logger } from '../log.js';
 import { listenInNetns, udpSocketInNetns, originalDst } from '../sys/index.js';
-import { createHboneServer, HbonePool, type HboneServer } from '../hbone/index.js';
+import { createHboneServer, HbonePool, type HboneServer, type RevokedSvids } from '../hbone/index.js';
 import { DnsServer, type DnsEndpoint } from '../dns/index.js';
 import { installCapture, removeCapture, tunePodNetwork } from './redirect/install.js';
 import { PORTS } from './redirect/rules.js';
@@ -41,6 +41,8 @@ interface Captured {
 
 export interface PodManagerOptions extends Omit<OutboundContext, 'pool' | 'egressNames'> {
   certs: CertProvider;
+  /** The revoked SVIDs this proxy enforces at both ends of every tunnel (also from rejected versions). */
+  revoked: () => RevokedSvids;
   /** The node proxy's one egress VIP table: every pod's DNS proxy allocates from it, outbound reads it. */
   egressVips: EgressVips;
   dnsUpstream?: DnsEndpoint;
@@ -79,7 +81,7 @@ export class PodManager implements EnrollHandler {
     if (prev) await this.remove(prev.pod);
     const egressZone = new EgressZone({ state: this.opts.state, vips: this.opts.egressVips, pod: key, log: this.log });
     const dns = new DnsServer({ zones: [new MeshZone(this.opts.state), egressZone], logger: this.log, ...(this.opts.dnsUpstream ? { upstream: this.opts.dnsUpstream } : {}) });
-    const c: Captured = { pod, pool: new HbonePool({ logger: this.log }), servers: [], sockets: new Set(), udp: [], dns };
+    const c: Captured = { pod, pool: new HbonePool({ logger: this.log, refusePeerCertificate: (certDer) => this.opts.revoked().check(certDer) }), servers: [], sockets: new Set(), udp: [], dns };
     // Open from the first listen to the last close: a revocation must reach its tunnels all along.
     this.live.add(c);
     try {
@@ -149,9 +151,8 @@ export class PodManager implements EnrollHandler {
    * proved a certificate that is revoked now. Returns how many it closed.
    */
   recheckRevoked(): number {
-    const revoked = this.opts.revoked();
     let closed = 0;
-    for (const c of this.live) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck(revoked.check);
+    for (const c of this.live) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck();
     return closed;
   }
 

@@ -5,6 +5,7 @@
 
 import { parseResource } from '../config/resource.js';
 import { unknownField } from '../config/fields.js';
+import { showValue } from '../errors.js';
 import type {
   AuthorizationPolicyResource,
   MeshSettings,
@@ -89,11 +90,6 @@ export interface WireRevocations {
 
 /** The one key the revocations travel under. */
 export const REVOCATIONS_KEY = 'revocations/mesh';
-
-/** The revocations among decoded resources (a version's, or the clean part of a rejected one), if any. */
-export function revocationsIn(resources: ReadonlyMap<string, unknown>): WireRevocations | undefined {
-  return resources.get(REVOCATIONS_KEY) as WireRevocations | undefined;
-}
 
 export interface WireTypes {
   workload: WireWorkload;
@@ -209,9 +205,9 @@ const NODE_FIELDS = fieldsOf<WireNode>({ name: true, podCIDR: true });
 const TRUST_BUNDLE_FIELDS = fieldsOf<WireTrustBundle>({ roots: true });
 const REVOCATIONS_FIELDS = fieldsOf<WireRevocations>({ nodes: true, credentials: true });
 const revokedNodes: Check = (v, e) => {
-  if (!isObj(v.nodes)) return void e.push('nodes: must be an object of node name to Unix seconds');
+  if (!isObj(v.nodes)) return void e.push(`nodes: must be an object of node name to Unix seconds, got ${showValue(v.nodes)}`);
   for (const [node, t] of Object.entries(v.nodes)) {
-    if (!Number.isSafeInteger(t) || (t as number) < 0) e.push(`nodes.${JSON.stringify(node)}: must be a whole number of Unix seconds`);
+    if (!Number.isSafeInteger(t) || (t as number) < 0) e.push(`nodes.${JSON.stringify(node)}: must be a whole number of Unix seconds, got ${showValue(t)}`);
   }
 };
 

@@ -16,6 +16,7 @@ import { parseDocuments } from '../../src/config/index.js';
 import { NodeTokenIssuer } from '../../src/ca/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { credentialIdOf } from '../../src/testing/tokens.js';
 
 let cp: ControlPlaneProcess;
 let bundle: string;
@@ -176,7 +177,7 @@ spec: {nodeName: node-2, serviceAccountName: api, containers: [{name: main, comm
 // drop covers a client that keeps its side open.
 test('a revoked credential gets nothing more signed, not even the CSRs it had queued', async () => {
   const token = await cp.admin.issueNodeToken('node-1', 3600);
-  const credential = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+  const credential = credentialIdOf(token);
   const c = await hello('node-1', token);
   const csr = createCsr(parseSpiffeId(WEB)).csrPem;
   const answers = (): number => c.frames.filter((f) => f.type === 'svid').length;
@@ -199,7 +200,7 @@ test('a revoked credential gets nothing more signed, not even the CSRs it had qu
     // Naming another node than the one the credential was issued to is refused, and revokes nothing.
     const t2 = await cp.admin.issueNodeToken('node-1', 3600);
     const c2 = await hello('node-1', t2);
-    const id2 = (JSON.parse(Buffer.from(t2.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+    const id2 = credentialIdOf(t2);
     await assert.rejects(cp.admin.revokeCredential('node-2', id2), (e: Error & { code?: string }) => e.code === 'NODE_REVOCATION_INVALID' && e.message.includes('it was issued to node "node-1"; name that node'));
     assert.equal(c2.sock.destroyed, false, 'its session stays');
     c2.sock.destroy();

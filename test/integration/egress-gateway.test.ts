@@ -26,6 +26,7 @@ import { egressGatewayIdentity } from '../../src/config/egress-gateway.js';
 import { silentLogger } from '../../src/log.js';
 import { drain, httpGet, openTunnel, tlsThrough } from '../unit/egress/gateway-harness.js';
 import { EgressGatewayProcess } from './egress-gateway-process.js';
+import { credentialIdOf } from '../../src/testing/tokens.js';
 
 const GW = egressGatewayIdentity('cluster.local');
 /** The external server's address: loopback, but not the control plane's 127.0.0.1. */
@@ -330,7 +331,7 @@ test('a source proving an SVID asked for with a revoked credential is refused an
   // The gateway rejects every version from here on (a CA bundle it cannot read): the revocation must not wait for that.
   await cp.admin.apply(parseDocuments(rule('broken', 'api.example.com', join(dir, 'no-such-bundle.pem')), 'broken.yaml'));
   const nacked = await gw.dumpWhen('the NACK', (x) => x.lastNack !== undefined);
-  const jti = (JSON.parse(Buffer.from(nodeToken.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+  const jti = credentialIdOf(nodeToken);
   await cp.admin.revokeCredential('node-1', jti);
   await closed;
   const d = await gw.dumpWhen('the revocation in the dump', (x) => (x.revoked as { credentials: string[] }).credentials.includes(jti));

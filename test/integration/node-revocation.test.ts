@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
 import { ISSUED_CREDENTIALS_FILE, NODE_REVOCATIONS_FILE } from '../../src/ca/index.js';
 import { SHOP_WEB } from './shop-fixture.js';
+import { credentialIdOf } from '../../src/testing/tokens.js';
 
 const run = promisify(execFile);
 let cp: ControlPlaneProcess;
@@ -73,7 +74,6 @@ async function revokedAt(c: ConfigStreamClient, ready: (r: WireRevocations) => b
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms))]);
 
-const jtiOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
 const ambit = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
   run(process.execPath, [CLI_PATH, '--admin-socket', cp.adminSocket, ...args], { timeout: 20_000 });
@@ -84,11 +84,14 @@ test('ambit node revoke ends the node\'s sessions, refuses its old credentials (
   const proxy = client('node-1', oldToken);
   const workload = client('node-1', oldWorkload);
   const other = client('node-2', await cp.admin.issueNodeToken('node-2', 3600));
+  const signedFrom = Math.floor(Date.now() / 1000);
   const proxySvid = await svidFor(proxy.c, WEB);
   const workloadSvid = await svidFor(workload.c, WEB);
   const otherSvid = await svidFor(other.c, API);
-  assert.deepEqual({ ...issuedToOf(proxySvid), issuedAt: 0 }, { node: 'node-1', credential: jtiOf(oldToken), issuedAt: 0 }, 'the SVID names the node and the session\'s credential');
-  assert.equal(issuedToOf(workloadSvid)?.credential, jtiOf(oldWorkload));
+  const from = issuedToOf(proxySvid);
+  assert.deepEqual({ node: from?.node, credential: from?.credential }, { node: 'node-1', credential: credentialIdOf(oldToken) }, 'the SVID names the node and the session\'s credential');
+  assert.ok(from!.issuedAt >= signedFrom && from!.issuedAt <= Math.floor(Date.now() / 1000), `issuedAt ${from!.issuedAt} is the second it was signed`);
+  assert.equal(issuedToOf(workloadSvid)?.credential, credentialIdOf(oldWorkload));
   assert.equal(other.c.state.resources.has('revocations/mesh'), false, 'nothing revoked yet: nothing on the wire');
 
   const { stdout } = await ambit('node', 'revoke', 'node-1');
@@ -151,7 +154,7 @@ test('ambit node revoke --credential ends only the sessions of that one credenti
   const leakedSvid = await svidFor(a.c, API);
   const w = client('node-2', workload);
   const workloadSvid = await svidFor(w.c, API);
-  const id = jtiOf(leaked);
+  const id = credentialIdOf(leaked);
   assert.ok(cp.auditLines().some((l) => l.event === 'stream.accepted' && l.credential === id), 'the session names its credential');
 
   const { stdout } = await ambit('node', 'revoke', 'node-2', '--credential', id);
@@ -203,7 +206,7 @@ test('ambit node revoke --credential with a well-formed ID this control plane ne
 
 test('ambit node revoke --credential naming another node than the one the credential was issued to fails, also with no session open', async () => {
   const token = await cp.admin.issueNodeToken('node-1', 3600);
-  const id = jtiOf(token);
+  const id = credentialIdOf(token);
   const registry = JSON.parse(readFileSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE), 'utf8')) as { credentials: Record<string, { node: string; expiresAt: number }> };
   assert.equal(registry.credentials[id]?.node, 'node-1', 'recorded at issuance');
   assert.equal(statSync(join(cp.dataDir, 'ca', ISSUED_CREDENTIALS_FILE)).mode & 0o777, 0o600);
@@ -216,7 +219,7 @@ test('ambit node revoke --credential naming another node than the one the creden
 
 test('ambit node credentials lists the unexpired credentials with their state; -o json gives the same', async () => {
   const mine = await cp.admin.issueWorkloadToken('node-2', API, 3600);
-  const id = jtiOf(mine);
+  const id = credentialIdOf(mine);
   const { stdout } = await ambit('node', 'credentials', 'node-2');
   const lines = stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^CREDENTIAL\s+NODE\s+KIND\s+IDENTITY\s+ISSUED\s+EXPIRES\s+STATE$/);
@@ -238,7 +241,7 @@ test('ambit node credentials lists the unexpired credentials with their state; -
 // Last: it restarts the control plane as one upgraded from before the registry.
 test('a control plane upgraded from before the registry still revokes a credential it issued then (known: false in the audit)', async () => {
   const old = await cp.admin.issueNodeToken('node-2', 3600);
-  const id = jtiOf(old);
+  const id = credentialIdOf(old);
   for (const c of clients) c.stop();
   // What an older control plane left: a token key, and no registry. (Moved while the process
   // runs: it reads the file only at start.)

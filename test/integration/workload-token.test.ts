@@ -13,6 +13,7 @@ import { parseDocuments } from '../../src/config/index.js';
 import { egressGatewayIdentity } from '../../src/config/egress-gateway.js';
 import { NodeTokenIssuer } from '../../src/ca/index.js';
 import type { AmbitError } from '../../src/errors.js';
+import { credentialIdOf } from '../../src/testing/tokens.js';
 
 let cp: ControlPlaneProcess;
 let bundle: string;
@@ -92,7 +93,7 @@ test('a workload token gets an SVID for its bound identity and is refused any ot
 
 test('every credential is audited with its own ID at issuance, and every session names the credential it opened with', async () => {
   const token = await cp.admin.issueNodeToken('node-1', 600);
-  const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+  const jti = credentialIdOf(token);
   const issued = await auditLine((l) => l.event === 'node_token.issued' && l.credential === jti);
   assert.equal(issued.node, 'node-1');
   assert.equal(issued.ttlSeconds, 600);
@@ -102,7 +103,7 @@ test('every credential is audited with its own ID at issuance, and every session
   assert.equal(accepted.node, 'node-1');
   assert.equal(accepted.identity, undefined, 'a node credential, not a workload one');
   const wtoken = await cp.admin.issueWorkloadToken('node-1', GW, 600);
-  const wjti = JSON.parse(Buffer.from(wtoken.split('.')[1]!, 'base64url').toString()).jti as string;
+  const wjti = credentialIdOf(wtoken);
   assert.notEqual(wjti, jti);
   assert.equal((await auditLine((l) => l.event === 'workload_token.issued' && l.credential === wjti)).identity, GW);
 });

@@ -37,7 +37,7 @@ async function stealSvid(): Promise<void> {
 }
 
 async function dial(): Promise<void> {
-  const pool = new HbonePool({ logger: silentLogger() });
+  const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: silentLogger() });
   const roots = input.rootsPem as string[];
   const secureContext = createHboneContext({ chainPem: input.chainPem as string[], keyPem: String(input.keyPem), rootsPem: roots });
   let stream;
@@ -49,7 +49,6 @@ async function dial(): Promise<void> {
       expectedIdentity: String(input.expectedIdentity),
       address: { host: String(input.host), port: Number(input.port) },
       authority: String(input.authority),
-      refusePeerCertificate: () => undefined,
     });
   } catch (err) {
     say(`ERR ${(err as { code?: string }).code ?? '-'} ${(err as Error).message}`);

@@ -15,6 +15,7 @@ import { teardownLab, execInPod, podExecArgv, readLabState } from '../../../src/
 import { labRunDir } from '../../../src/paths.js';
 import { podManifest as pod } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
+import { splitPemCertificates } from '../../../src/identity/index.js';
 
 const LAB = `rvk${process.pid % 100000}`;
 const ATTACKER = join(fileURLToPath(new URL('.', import.meta.url)), 'attacker.js');
@@ -96,9 +97,9 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     rmSync(work, { recursive: true, force: true });
   });
 
-  test('a stolen SVID works until ambit node revoke, then its open tunnel is closed, new ones are refused, and nobody sends to the node', async () => {
+  test('a stolen SVID works until ambit node revoke, then its open tunnel is closed, new ones are refused, and nobody sends to the node', async (t) => {
     const state = readLabState(LAB)!;
-    const roots = (await admin(LAB).trustBundle()).split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.trim() !== '');
+    const roots = splitPemCertificates(await admin(LAB).trustBundle());
     // node-2 is compromised: its root holds a node credential, as node-2's proxy does, and asks for web's SVID with it.
     const token = await admin(LAB).issueNodeToken('node-2', 3600);
     const steal = attacker('node-2', 'svid', { controlPlane: `${state.plan.cp.ip}:15012`, node: 'node-2', token, trustBundle: roots.join(''), identity: WEB });
@@ -113,10 +114,12 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     await line(app.lines, /^ECHO 2$/, 'the app\'s connection to web echoes before the revocation');
 
     const out = await cliOk(['--lab', LAB, 'node', 'revoke', 'node-2']);
+    const revokedAt = performance.now();
     assert.match(out, /^node node-2: credentials issued up to .* revoked/);
 
     // node-1's proxy learns it from the config stream and closes the stolen tunnel it had accepted.
     await line(open.lines, /^CLOSED$/, 'the open tunnel closed after the revocation');
+    t.diagnostic(`the stolen tunnel was closed ${Math.round(performance.now() - revokedAt)} ms after ambit node revoke returned (polled every 50 ms)`);
     assert.equal(await open.done, 0);
     await waitFor('the closing logged with the identity proven and the revoked node', () =>
       nodeProxyLog('node-1').split('\n').some((l) => l.includes('"hbone refused"') && l.includes('"REVOKED"') && l.includes(WEB) && l.includes('open connection closed') && l.includes('issued to node \\"node-2\\"')) ? true : undefined, 5_000);

@@ -52,7 +52,7 @@ export class Harness {
   server!: HboneServer;
   port = 0;
   echo!: Awaited<ReturnType<typeof startEcho>>;
-  readonly pool = new HbonePool({ logger: pino({ level: 'silent' }) });
+  readonly pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: pino({ level: 'silent' }) });
   /** What the server refuses as revoked (none by default); recheck() applies a change to open connections. */
   revoked = RevokedSvids.NONE;
   decide: (t: TunnelRequest) => Promise<TunnelDecision> = async () => ({ status: 200, upstream: await dialEcho(this.echo.port) });
@@ -87,7 +87,6 @@ export class Harness {
       expectedIdentity: this.serverId,
       address: { host: '127.0.0.1', port: this.port },
       authority: POD_AUTHORITY,
-      refusePeerCertificate: () => undefined,
       ...overrides,
     });
   }

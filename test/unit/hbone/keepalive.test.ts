@@ -130,7 +130,7 @@ describe('HBONE pool keepalive', () => {
 
   test('a connection whose server stops answering PINGs leaves the pool, its tunnels fail, the next tunnel dials anew', async () => {
     const logs: LogLine[] = [];
-    const pool = new HbonePool({
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined,
       limits: { keepaliveIntervalMs: INTERVAL, keepaliveTimeoutMs: TIMEOUT },
       logger: pino({ level: 'debug' }, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } }),
     });
@@ -157,7 +157,7 @@ describe('HBONE pool keepalive', () => {
   });
 
   test('an answering server keeps the pooled connection across many intervals', async () => {
-    const pool = new HbonePool({ limits: { keepaliveIntervalMs: INTERVAL, keepaliveTimeoutMs: TIMEOUT }, logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, limits: { keepaliveIntervalMs: INTERVAL, keepaliveTimeoutMs: TIMEOUT }, logger: pino({ level: 'silent' }) });
     try {
       const connections = h.secureConnections;
       const stream = await h.openTunnel({ authority: POD_AUTHORITY }, pool);

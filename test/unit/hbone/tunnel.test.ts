@@ -110,7 +110,7 @@ describe('HBONE tunnels', () => {
   });
 
   test('100 sequential tunnels reuse one TLS connection', async () => {
-    const pool = new HbonePool({ logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: pino({ level: 'silent' }) });
     const start = h.secureConnections;
     try {
       for (let i = 0; i < 100; i++) {
@@ -127,7 +127,7 @@ describe('HBONE tunnels', () => {
   });
 
   test('a full connection makes the pool open a second one', async () => {
-    const pool = new HbonePool({ limits: { maxStreamsPerSession: 2 }, logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, limits: { maxStreamsPerSession: 2 }, logger: pino({ level: 'silent' }) });
     const start = h.secureConnections;
     try {
       const streams = await Promise.all([h.openTunnel({}, pool), h.openTunnel({}, pool), h.openTunnel({}, pool)]);
@@ -140,7 +140,7 @@ describe('HBONE tunnels', () => {
   });
 
   test('a rotated source certificate opens a new connection; the old one drains and closes', async () => {
-    const pool = new HbonePool({ logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: pino({ level: 'silent' }) });
     const start = h.secureConnections;
     try {
       const old = await h.openTunnel({}, pool);
@@ -192,7 +192,7 @@ describe('HBONE tunnels', () => {
   test('a server certificate from another CA is refused by the client', async () => {
     const other = MeshFixture.create();
     const tunnels = h.tunnels.length;
-    const pool = new HbonePool({ logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: pino({ level: 'silent' }) });
     try {
       // The client trusts only the other CA: the real server's chain does not verify.
       await rejectsWith(h.openTunnel({ secureContext: svidContext(h.clientSvid, other.rootsPem), trustedRoots: other.rootsPem }, pool), 'HBONE_CONNECT_FAILED');
@@ -300,7 +300,7 @@ describe('HBONE idle connections', () => {
 
   test('the pool closes its own idle connections', async () => {
     const h = await Harness.start();
-    const pool = new HbonePool({ limits: { idleTimeoutMs: 100 }, logger: pino({ level: 'silent' }) });
+    const pool = new HbonePool({ refusePeerCertificate: () => undefined, limits: { idleTimeoutMs: 100 }, logger: pino({ level: 'silent' }) });
     try {
       const s = await h.openTunnel({}, pool);
       s.end();

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { EGRESS_GATEWAY, parseDocuments, type AuthorizationPolicyResource, type ServiceEntryResource } from '../../../src/config/index.js';
 import { DnsServer, StaticZone } from '../../../src/dns/index.js';
 import { createEgressGateway, dnsResolver, forbiddenRanges } from '../../../src/egress/index.js';
-import { HbonePool, RevokedSvids } from '../../../src/hbone/index.js';
+import { HbonePool } from '../../../src/hbone/index.js';
 import { createPublicCa } from '../../../src/lab/public-ca.js';
 import { silentLogger } from '../../../src/log.js';
 import { compilePolicies } from '../../../src/policy/index.js';
@@ -97,7 +97,7 @@ spec:
 `, 'ap.yaml') as AuthorizationPolicyResource[]).map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace!, spec: p.spec }));
       const gatewayContext = svidContext(mesh.mint(GATEWAY_IDENTITY));
       const gateway = createEgressGateway({
-      refusePeerCertificate: () => undefined, // nothing revoked in these tests
+        refusePeerCertificate: () => undefined, // nothing revoked in these tests
         secureContext: () => gatewayContext,
         trustedRoots: () => mesh.rootsPem,
         serviceEntries: () => entries,
@@ -115,11 +115,10 @@ spec:
       const state = egressState({ mode: 'REGISTRY_ONLY', hosts: ['api.example.com'] });
       const source = state.workloadByIp(POD_IP)!;
       const cred = { identity: source.identity, secureContext: svidContext(mesh.mint(source.identity)) } as Credential;
-      const pool = new HbonePool({ logger: silentLogger() });
+      const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: silentLogger() });
       closers.push(() => pool.close());
       const ctx: OutboundContext = {
         state: () => state,
-        revoked: () => RevokedSvids.NONE,
         workloadOf: async () => source,
         certs: { current: () => cred, waitFor: async () => cred, trustedRoots: () => mesh.rootsPem },
         pool,

@@ -29,7 +29,7 @@ describe('HbonePool -> egress gateway -> external host, on loopback', () => {
   const mesh = MeshFixture.create();
   const source = mesh.mint(mesh.workload('default', 'a'));
   const sourceContext = svidContext(source);
-  const pool = new HbonePool({ logger: silentLogger() });
+  const pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: silentLogger() });
   let externalRoot = '';
   let externalPort = 0;
   let gatewayPort = 0;
@@ -40,7 +40,6 @@ describe('HbonePool -> egress gateway -> external host, on loopback', () => {
     secureContext: sourceContext,
     trustedRoots: mesh.rootsPem,
     expectedIdentity: GATEWAY_ID,
-    refusePeerCertificate: () => undefined,
     address: { host: '127.0.0.1', port: gatewayPort },
     authority,
     hostAuthority: true,

@@ -141,9 +141,9 @@ test('revocations go on the wire only once something is revoked, and a proxy ref
   assert.deepEqual(view.deltaSince(v0 + 1, true).removes, ['revocations/mesh']);
 
   assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': 5 }, credentials: ['a'] }), []);
-  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': 1.5 }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds']);
-  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': '5' }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds']);
-  assert.deepEqual(decodeResource('revocations/mesh', { nodes: [], credentials: [] }), ['revocations/mesh: nodes: must be an object of node name to Unix seconds']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': 1.5 }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds, got 1.5']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: { 'node-2': '5' }, credentials: [] }), ['revocations/mesh: nodes."node-2": must be a whole number of Unix seconds, got "5"']);
+  assert.deepEqual(decodeResource('revocations/mesh', { nodes: [], credentials: [] }), ['revocations/mesh: nodes: must be an object of node name to Unix seconds, got []']);
   assert.deepEqual(decodeResource('revocations/mesh', { nodes: {}, credentials: [7] }), ['revocations/mesh: credentials: must be a list of strings']);
   assert.deepEqual(decodeResource('revocations/mesh', { nodes: {}, credentials: [], serials: [] }), ['revocations/mesh: serials: unknown field (known: nodes, credentials)']);
 });
