@@ -119,7 +119,8 @@ export interface AdminApi {
    * sessions end with NODE_TOKEN_REVOKED and they are refused from then on. The SVIDs the node
    * holds are refused by every proxy once its config stream delivers the next version
    * (revocations/mesh, checked against each SVID's issued-to extension; taken even from a version
-   * the proxy rejects otherwise). A proxy cut off from the control plane does not learn of it. Credentials issued a second later work.
+   * the proxy rejects otherwise). A proxy cut off from the control plane does not learn of it.
+   * Credentials issued a second later work.
    */
   revokeNode(node: string): Promise<NodeRevocationResult>;
   /**

@@ -101,7 +101,6 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const r = resourcesByType(state.resources);
   const mesh = r.mesh.at(-1) ?? DEFAULT_MESH_SETTINGS;
   const trustRoots = r['trust-bundle'].at(-1)?.roots ?? [];
-  const revocations = r.revocations.at(-1);
   const serviceEntries = [...r['service-entry']];
   const destinationRules = [...r['destination-rule']];
   const policies = [...r['authorization-policy']];
@@ -125,7 +124,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     version: state.version,
     mesh,
     trustRoots,
-    revoked: RevokedSvids.of(revocations),
+    revoked: RevokedSvids.of(r.revocations.at(-1)),
     serviceEntries,
     destinationRules,
     policies,

@@ -331,12 +331,11 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
   };
 
   server.recheck = (): number => {
-    const check = opts.refusePeerCertificate;
     let closed = 0;
     for (const session of [...sessions]) {
       const socket = session.socket as TLSSocket | undefined;
       const raw = socket?.getPeerCertificate()?.raw;
-      const why = raw === undefined ? undefined : check(raw);
+      const why = raw === undefined ? undefined : opts.refusePeerCertificate(raw);
       if (why === undefined) continue;
       const peer = peers.get(session)!;
       const remote = socket?.remoteAddress;
