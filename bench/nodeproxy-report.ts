@@ -1,5 +1,6 @@
-// The node-proxy benchmark's table: one row per metric, columns direct | ambit | haproxy, the
-// ambit/haproxy ratio and the target with whether this run met it (printed, never asserted).
+// The node-proxy benchmark's table: one row per metric, columns direct | ambit | haproxy (medians
+// over the run's rounds), the ambit/haproxy ratio, each round's ratio, and the target with whether
+// the medians met it and in how many rounds (printed, never asserted).
 import type { UsageSample } from './proc-usage.js';
 
 /**
@@ -75,13 +76,52 @@ export function verdicts(paths: { ambit: PathResult; haproxy: PathResult }): Tar
   });
 }
 
-export function formatTable(paths: { direct: PathResult; ambit: PathResult; haproxy: PathResult }): string {
-  const header = ['metric', 'direct', 'ambit', 'haproxy', 'ambit/haproxy', 'target', 'met'];
+/** The median of `values` (the mean of the middle two for an even count); NaN when empty. */
+export function median(values: number[]): number {
+  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * One path's rounds as one result: the median of every figure over the rounds, errors summed,
+ * the first error kept. Steady CPU is the median too; RSS is the first round's (fresh processes,
+ * see bench/nodeproxy.ts), never a median that would mix in proxies grown by the stress phases.
+ */
+export function medianResult(rounds: PathResult[]): PathResult {
+  if (rounds.length === 0) throw new Error('Cannot summarize a bench path with no rounds');
+  const numeric = ['throughputGbps', 'seqP50Us', 'seqP99Us', 'c50Rps', 'c50P50Us', 'c50P99Us', 'c50MachineUs', 'c50ProxiesUs', 'connectPerSec', 'connect4PerSec', 'steadyRps'] as const;
+  const out: PathResult = { ...rounds[0]!, errors: {}, firstError: rounds.find((r) => r.firstError)?.firstError ?? null };
+  for (const k of numeric) {
+    const vals = rounds.map((r) => r[k]).filter((x): x is number => x !== undefined);
+    if (vals.length) out[k] = median(vals);
+  }
+  for (const r of rounds) for (const [phase, n] of Object.entries(r.errors)) out.errors[phase] = (out.errors[phase] ?? 0) + n;
+  const first = rounds[0]!.usage;
+  if (first) {
+    out.usage = Object.fromEntries(Object.entries(first).map(([node, u]) => [node, { cores: median(rounds.map((r) => r.usage?.[node]?.cores ?? NaN)), rssMB: u.rssMB }]));
+  }
+  return out;
+}
+
+/**
+ * The table of `paths` (one result each, the medians when there were rounds). With `rounds` of
+ * more than one, two columns more: each round's ambit/HAProxy ratio, and in how many rounds the
+ * target was met; `met` itself is read off the medians.
+ */
+export function formatTable(paths: { direct: PathResult; ambit: PathResult; haproxy: PathResult }, rounds?: { ambit: PathResult[]; haproxy: PathResult[] }): string {
+  const n = rounds ? Math.min(rounds.ambit.length, rounds.haproxy.length) : 0;
+  const perRound = n > 1;
+  const header = ['metric', 'direct', 'ambit', 'haproxy', 'ambit/haproxy', ...(perRound ? ['each round'] : []), 'target', 'met', ...(perRound ? ['rounds met'] : [])];
   const lines = ROWS.map((r) => {
     const [d, a, h] = [r.pick(paths.direct), r.pick(paths.ambit), r.pick(paths.haproxy)];
     const ratio = a !== undefined && h !== undefined && h > 0 ? (a / h).toFixed(2) : '-';
     const met = r.target && a !== undefined && h !== undefined ? (r.target.met(a, h) ? 'yes' : 'NO') : '';
-    return [r.metric, show(d, r.digits), show(a, r.digits), show(h, r.digits), ratio, r.target?.text ?? '', met];
+    const pairs = perRound ? Array.from({ length: n }, (_, i) => [r.pick(rounds!.ambit[i]!), r.pick(rounds!.haproxy[i]!)] as const) : [];
+    const each = pairs.map(([x, y]) => (x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : '-')).join(' ');
+    const metIn = r.target ? `${pairs.filter(([x, y]) => x !== undefined && y !== undefined && r.target!.met(x, y)).length}/${n}` : '';
+    return [r.metric, show(d, r.digits), show(a, r.digits), show(h, r.digits), ratio, ...(perRound ? [each] : []), r.target?.text ?? '', met, ...(perRound ? [metIn] : [])];
   });
   const widths = header.map((_, i) => Math.max(...[header, ...lines].map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

@@ -1,15 +1,16 @@
 // The node-proxy data-path benchmark: one load client in a pod on node-1 against a server pod on
-// node-2, over three paths measured one after another in one run: direct (a mesh-off lab, plain
-// routing), HAProxy (two HAProxy hops with mTLS in that same mesh-off lab) and ambit (a mesh-on
-// lab: node proxy to node proxy over HBONE). Prints one table with the targets.
-// Run directly: node dist/bench/nodeproxy.js
+// node-2, over three paths in one run: direct (a mesh-off lab, plain routing), HAProxy (two
+// HAProxy hops with mTLS in that same mesh-off lab) and ambit (a mesh-on lab, up at the same time:
+// node proxy to node proxy over HBONE). Rounds interleave the paths phase by phase (benchRounds);
+// prints one table of medians with the targets and each round's ratio.
+// Run directly: node dist/bench/nodeproxy.js (AMBIT_BENCH_ROUNDS=N for N rounds, default 3)
 import { fileURLToPath } from 'node:url';
 import type { LoadStats } from '../src/apps/index.js';
 import { defaultLabSpec, execInPod, labDown, labStatus, labUp, planLab, readLabState } from '../src/lab/index.js';
 import { sysctlIn } from '../src/lab/shell.js';
 import { startHaproxyPair } from './haproxy-baseline.js';
 import { cpuSeconds, machineBusySeconds, rssMB, sampleUsage, type UsageSample } from './proc-usage.js';
-import { CONNECT_CONCURRENCY, CONNECT_FEW, formatTable, type PathResult } from './nodeproxy-report.js';
+import { CONNECT_CONCURRENCY, CONNECT_FEW, formatTable, medianResult, verdicts, type PathResult } from './nodeproxy-report.js';
 
 export const ECHO_PORT = 8080;
 export const SINK_PORT = 9000;
@@ -82,37 +83,48 @@ export function phaseLoad(phase: Phase, host: string, echoPort: number, sinkPort
 /** Seconds of each phase's own load run, unmeasured, just before the measured run. */
 export const WARM_UP_SECONDS = 1;
 
+/** One path the bench measures: where its load goes and, when proxied, its two proxies by node. */
+export interface BenchPath {
+  name: 'direct' | 'haproxy' | 'ambit';
+  lab: string;
+  host: string;
+  echoPort: number;
+  sinkPort: number;
+  proxies?: Record<string, number>;
+}
+
+type CpuUse = { machine: number; proxies: number };
+type PhaseRun = LoadStats & { cpu: CpuUse };
+/** The phases each round measures on every path, steady (proxies only, sampled apart) excluded. */
+const MEASURED: readonly Exclude<Phase, 'steady'>[] = ['stream', 'seq', 'c50', 'connect', 'connect4'];
+
 /**
- * The four data-path measurements against host (echo on echoPort, sink on sinkPort). Each phase
- * is measured after WARM_UP_SECONDS of the same load, on every path alike: the first second of a
- * new load shape on a JIT-compiled proxy is compilation, not the proxy (on a single 1 KB echo
- * connection, ~20 of every 100 ms had a round trip over 400 us in the first 0.7 s, then 3-5).
+ * One phase on one path, after WARM_UP_SECONDS of the same load (every path alike: the first
+ * second of a new load shape on a JIT-compiled proxy is compilation, not the proxy; on a single
+ * 1 KB echo connection ~20 of every 100 ms had a round trip over 400 us in the first 0.7 s, then
+ * 3-5). CPU is taken over the measured run only, of the whole machine and of the path's proxies;
+ * the bench itself only waits meanwhile.
  */
-async function measurePath(lab: string, host: string, echoPort: number, sinkPort: number, proxyPids: number[] = []): Promise<PathResult> {
-  await waitForServer(lab, host, echoPort);
-  // CPU over each measured run (its warm-up excluded), of the whole machine and of the proxies;
-  // the bench itself only waits meanwhile.
-  type CpuUse = { machine: number; proxies: number };
-  const cpuNow = (): CpuUse => ({ machine: machineBusySeconds(), proxies: proxyPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
-  const run = async (phase: Phase): Promise<LoadStats & { cpu: CpuUse }> => {
-    const { args, seconds } = phaseLoad(phase, host, echoPort, sinkPort);
-    await loadInPod(lab, args, WARM_UP_SECONDS);
-    const before = cpuNow();
-    const stats = await loadInPod(lab, args, seconds);
-    const after = cpuNow();
-    return { ...stats, cpu: { machine: after.machine - before.machine, proxies: after.proxies - before.proxies } };
-  };
-  const stream = await run('stream');
-  const seq = await run('seq');
-  const c50 = await run('c50');
+async function runPhase(p: BenchPath, phase: Exclude<Phase, 'steady'>): Promise<PhaseRun> {
+  const pids = Object.values(p.proxies ?? {});
+  const cpuNow = (): CpuUse => ({ machine: machineBusySeconds(), proxies: pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
+  const { args, seconds } = phaseLoad(phase, p.host, p.echoPort, p.sinkPort);
+  await loadInPod(p.lab, args, WARM_UP_SECONDS);
+  const before = cpuNow();
+  const stats = await loadInPod(p.lab, args, seconds);
+  const after = cpuNow();
+  return { ...stats, cpu: { machine: after.machine - before.machine, proxies: after.proxies - before.proxies } };
+}
+
+/** A path's figures from one round's runs of MEASURED. */
+function pathResult(runs: Record<Exclude<Phase, 'steady'>, PhaseRun>, proxied: boolean): PathResult {
+  const { stream, seq, c50, connect: churn, connect4: churn4 } = runs;
   const perRequestUs = (cpu: number): number => (c50.requests > 0 ? (1e6 * cpu) / c50.requests : NaN);
-  const churn = await run('connect');
-  const churn4 = await run('connect4');
   return {
     throughputGbps: stream.sendGbps,
     seqP50Us: us(seq.latencyMs.p50), seqP99Us: us(seq.latencyMs.p99),
     c50Rps: c50.rps, c50P50Us: us(c50.latencyMs.p50), c50P99Us: us(c50.latencyMs.p99),
-    c50MachineUs: perRequestUs(c50.cpu.machine), ...(proxyPids.length ? { c50ProxiesUs: perRequestUs(c50.cpu.proxies) } : {}),
+    c50MachineUs: perRequestUs(c50.cpu.machine), ...(proxied ? { c50ProxiesUs: perRequestUs(c50.cpu.proxies) } : {}),
     connectPerSec: churn.rps, connect4PerSec: churn4.rps,
     errors: { stream: stream.errors, seq: seq.errors, c50: c50.errors, connect: churn.errors, connect4: churn4.errors },
     firstError: stream.firstError ?? seq.firstError ?? c50.firstError ?? churn.firstError ?? churn4.firstError,
@@ -180,41 +192,78 @@ export function haproxyThreads(env: NodeJS.ProcessEnv = process.env): number {
   return Number(v);
 }
 
-export async function benchNodeProxy(): Promise<Record<string, unknown>> {
+/**
+ * Rounds of the whole comparison (AMBIT_BENCH_ROUNDS, default 3). This machine's speed drifts
+ * over minutes (another tenant's load: HAProxy's own CPU per request at 1,000/s went 88 -> 190 us
+ * between two phases a minute apart), so a path measured a minute after another can win or lose
+ * by the drift alone. Each round therefore runs every phase on every path back to back, the
+ * paths' order reversed every other round, and the table prints medians over rounds with each
+ * round's ratio beside them.
+ */
+export function benchRounds(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.AMBIT_BENCH_ROUNDS;
+  if (v === undefined || v === '') return 3;
+  if (!/^[1-9]$/.test(v)) throw new Error(`Cannot run the node-proxy bench: AMBIT_BENCH_ROUNDS must be a whole number from 1 to 9, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/**
+ * Both labs run at once (direct and HAProxy in a mesh-off lab, ambit in a mesh-on lab), so each
+ * round can go from one path to the next within seconds. Each round measures, per path: the
+ * steady 1,000 req/s (proxied paths only), then every phase of MEASURED, phase by phase across
+ * the paths. The first round's steady sample comes from fresh processes; its RSS is the one the
+ * target reads (the stress phases grow buffers that a proxy long at that rate would not have;
+ * the RSS after them is printed apart).
+ */
+export async function benchNodeProxy(rounds = benchRounds()): Promise<Record<string, unknown>> {
   const tag = process.pid % 100000;
   const started = performance.now();
-  const plain = await withLab(`bnd${tag}`, false, async (podIP) => {
-    const lab = `bnd${tag}`;
-    const direct = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT);
-    const plan = planLab(lab, readLabState(lab)!.spec);
+  const [plainLab, meshLab] = [`bnd${tag}`, `bnm${tag}`];
+  return withLab(plainLab, false, (plainIP) => withLab(meshLab, true, async (meshIP) => {
+    const plan = planLab(plainLab, readLabState(plainLab)!.spec);
     const [n1, n2] = [plan.nodes[0]!, plan.nodes[1]!];
     for (const n of [n1, n2]) await widenPorts(n.netns);
     const pair = await startHaproxyPair({
       threads: haproxyThreads(),
-      clientNetns: n1.netns, clientIP: n1.ip, serverNetns: n2.netns, serverIP: n2.ip, podIP,
+      clientNetns: n1.netns, clientIP: n1.ip, serverNetns: n2.netns, serverIP: n2.ip, podIP: plainIP,
       ports: [{ listenPort: 18080, tunnelPort: 18443, targetPort: ECHO_PORT }, { listenPort: 19000, tunnelPort: 19443, targetPort: SINK_PORT }],
     });
     try {
-      // The steady 1,000 req/s sample comes first, from fresh processes: the stress phases after
-      // it grow buffers that a long-running proxy at that rate would not have.
-      const steady = await steadyUsage(lab, n1.ip, 18080, { 'node-1': pair.pids.client, 'node-2': pair.pids.server });
-      const haproxy = await measurePath(lab, n1.ip, 18080, 19000, [pair.pids.client, pair.pids.server]);
-      return { direct, haproxy: { ...haproxy, usage: steady.usage, steadyRps: steady.load.rps } };
+      const comps = readLabState(meshLab)!.components;
+      const paths: BenchPath[] = [
+        { name: 'direct', lab: plainLab, host: plainIP, echoPort: ECHO_PORT, sinkPort: SINK_PORT },
+        { name: 'haproxy', lab: plainLab, host: n1.ip, echoPort: 18080, sinkPort: 19000, proxies: { 'node-1': pair.pids.client, 'node-2': pair.pids.server } },
+        { name: 'ambit', lab: meshLab, host: meshIP, echoPort: ECHO_PORT, sinkPort: SINK_PORT, proxies: { 'node-1': comps['node-proxy-node-1']!.pid, 'node-2': comps['node-proxy-node-2']!.pid } },
+      ];
+      for (const p of paths) await waitForServer(p.lab, p.host, p.echoPort);
+      const results: Record<BenchPath['name'], PathResult[]> = { direct: [], haproxy: [], ambit: [] };
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? paths : [...paths].reverse();
+        const steady: Partial<Record<BenchPath['name'], { usage: Record<string, UsageSample>; load: LoadStats }>> = {};
+        for (const p of order) if (p.proxies) steady[p.name] = await steadyUsage(p.lab, p.host, p.echoPort, p.proxies);
+        const runs: Partial<Record<BenchPath['name'], Partial<Record<Exclude<Phase, 'steady'>, PhaseRun>>>> = {};
+        for (const phase of MEASURED) for (const p of order) (runs[p.name] ??= {})[phase] = await runPhase(p, phase);
+        for (const p of paths) {
+          const s = steady[p.name];
+          results[p.name].push({ ...pathResult(runs[p.name] as Record<Exclude<Phase, 'steady'>, PhaseRun>, p.proxies !== undefined), ...(s ? { usage: s.usage, steadyRps: s.load.rps } : {}) });
+        }
+        console.error(`# round ${round + 1}/${rounds} done (${Math.round((performance.now() - started) / 1000)} s): ${roundLine(results, round)}`);
+      }
+      const ambitPids = paths[2]!.proxies!;
+      console.error(`# node-proxy RSS after the stress phases (MB): ${JSON.stringify(Object.fromEntries(Object.entries(ambitPids).map(([n, pid]) => [n, Math.round(rssMB(pid) * 10) / 10])))}`);
+      const medians = { direct: medianResult(results.direct), ambit: medianResult(results.ambit), haproxy: medianResult(results.haproxy) };
+      return { ...medians, rounds: results, table: formatTable(medians, { ambit: results.ambit, haproxy: results.haproxy }), seconds: Math.round((performance.now() - started) / 100) / 10 };
     } finally {
       await pair.stop();
     }
-  });
-  const ambit = await withLab(`bnm${tag}`, true, async (podIP) => {
-    const lab = `bnm${tag}`;
-    const comps = readLabState(lab)!.components;
-    const steady = await steadyUsage(lab, podIP, ECHO_PORT, { 'node-1': comps['node-proxy-node-1']!.pid, 'node-2': comps['node-proxy-node-2']!.pid });
-    const peakRss = async (): Promise<Record<string, number>> => ({ 'node-1': rssMB(comps['node-proxy-node-1']!.pid), 'node-2': rssMB(comps['node-proxy-node-2']!.pid) });
-    const result = await measurePath(lab, podIP, ECHO_PORT, SINK_PORT, [comps['node-proxy-node-1']!.pid, comps['node-proxy-node-2']!.pid]);
-    console.error(`# node-proxy RSS after the stress phases (MB): ${JSON.stringify(await peakRss())}`);
-    return { ...result, usage: steady.usage, steadyRps: steady.load.rps };
-  });
-  const paths = { direct: plain.direct, ambit, haproxy: plain.haproxy };
-  return { ...paths, table: formatTable(paths), seconds: Math.round((performance.now() - started) / 100) / 10 };
+  }));
+}
+
+/** A progress line: the round's ambit/HAProxy ratio of each target's figure. */
+function roundLine(results: Record<BenchPath['name'], PathResult[]>, round: number): string {
+  return verdicts({ ambit: results.ambit[round]!, haproxy: results.haproxy[round]! })
+    .map((v) => `${v.metric} ${v.ambit !== undefined && v.haproxy ? (v.ambit / v.haproxy).toFixed(2) : '-'}x`)
+    .join('; ');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

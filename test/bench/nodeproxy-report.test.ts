@@ -1,9 +1,10 @@
-// The node-proxy bench's table and verdicts: the connect target reads the rate at
-// CONNECT_CONCURRENCY connections at once, the 4-at-a-time rate is printed beside it without a
-// target, and each phase's load asks for the concurrency its row names.
+// The node-proxy bench's table, verdicts and medians over rounds: the connect target reads the
+// rate at CONNECT_CONCURRENCY connections at once, the 4-at-a-time rate is printed beside it
+// without a target, each phase's load asks for the concurrency its row names, and rounds are
+// summarized by medians with each round's ratio printed beside them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONNECT_CONCURRENCY, formatTable, verdicts, type PathResult } from '../../bench/nodeproxy-report.js';
+import { CONNECT_CONCURRENCY, formatTable, median, medianResult, verdicts, type PathResult } from '../../bench/nodeproxy-report.js';
 import { phaseLoad } from '../../bench/nodeproxy.js';
 
 function path(over: Partial<PathResult> = {}): PathResult {
@@ -51,4 +52,35 @@ test('the table prints CPU per request at 50 connections, the proxies\' share on
   assert.deepEqual(row('1 KB echo, 50 conns, both proxies'), ['1 KB echo, 50 conns, both proxies us/req', '-', '25.6', '22.8', '1.12']);
   // Figures to read, not targets: no verdict comes from them.
   assert.ok(verdicts({ ambit: path(), haproxy: path() }).every((v) => !v.metric.includes('us/req')));
+});
+
+test('rounds: every figure is the median over rounds, steady CPU too, RSS from the first (fresh) round, errors summed', () => {
+  const rounds = [
+    path({ seqP99Us: 900, c50Rps: 10_000, errors: { seq: 1 }, firstError: 'reset', usage: { 'node-1': { cores: 0.2, rssMB: 68 }, 'node-2': { cores: 0.1, rssMB: 70 } } }),
+    path({ seqP99Us: 300, c50Rps: 30_000, errors: { seq: 2, c50: 1 }, usage: { 'node-1': { cores: 0.05, rssMB: 110 }, 'node-2': { cores: 0.3, rssMB: 105 } } }),
+    path({ seqP99Us: 500, c50Rps: 20_000, errors: {}, usage: { 'node-1': { cores: 0.1, rssMB: 111 }, 'node-2': { cores: 0.2, rssMB: 106 } } }),
+  ];
+  const m = medianResult(rounds);
+  assert.equal(m.seqP99Us, 500);
+  assert.equal(m.c50Rps, 20_000);
+  assert.deepEqual(m.errors, { seq: 3, c50: 1 });
+  assert.equal(m.firstError, 'reset');
+  assert.deepEqual(m.usage, { 'node-1': { cores: 0.1, rssMB: 68 }, 'node-2': { cores: 0.2, rssMB: 70 } });
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  assert.throws(() => medianResult([]), /no rounds/);
+});
+
+test('rounds: the table prints medians, each round\'s ratio and in how many rounds each target was met', () => {
+  const ambit = [path({ seqP99Us: 260 }), path({ seqP99Us: 230 }), path({ seqP99Us: 200 })];
+  const haproxy = [path({ seqP99Us: 200 }), path({ seqP99Us: 200 }), path({ seqP99Us: 200 })];
+  const table = formatTable({ direct: path(), ambit: medianResult(ambit), haproxy: medianResult(haproxy) }, { ambit, haproxy });
+  const header = table.split('\n')[0]!.trim().split(/\s{2,}/);
+  assert.deepEqual(header, ['metric', 'direct', 'ambit', 'haproxy', 'ambit/haproxy', 'each round', 'target', 'met', 'rounds met']);
+  const row = table.split('\n').find((l) => l.startsWith('1 KB echo, 1 conn, p99'))!.trim().split(/\s{2,}/);
+  // Median 230 / 200 = 1.15: met on the medians, in two of the three rounds (1.30 is over 1.2x).
+  assert.deepEqual(row, ['1 KB echo, 1 conn, p99 us', '200', '230', '200', '1.15', '1.30 1.15 1.00', '<= 1.2x haproxy', 'yes', '2/3']);
+  // A row without a target gets ratios but no count.
+  const p50 = table.split('\n').find((l) => l.startsWith('1 KB echo, 1 conn, p50'))!.trim().split(/\s{2,}/);
+  assert.deepEqual(p50, ['1 KB echo, 1 conn, p50 us', '100', '100', '100', '1.00', '1.00 1.00 1.00']);
 });
