@@ -3,7 +3,7 @@
 // control-plane restart finds exactly what was committed. Watchers see whole transactions.
 
 import { replaceFileDurably } from './durable-file.js';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { keyOf, type Kind, type Resource } from '../config/types.js';
@@ -42,6 +42,8 @@ export class Store {
   private readonly watchers = new Set<(e: StoreEvent) => void>();
   private logFd: number | undefined;
   private logBytes = 0;
+  /** Why the log cannot take writes (a failed write that could not be taken back), if so. */
+  private broken: string | undefined;
 
   private constructor(
     private readonly dir: string | undefined,
@@ -167,14 +169,44 @@ export class Store {
     this.watchers.clear();
   }
 
+  /**
+   * Appends one transaction to the log, durably. A write that fails (a full disk: some bytes may
+   * have gone in before ENOSPC) is taken back by truncating the log to where it was, so a torn
+   * line never sits before a later good one (which would make the log unreadable); the caller
+   * then changes nothing in memory. If even the truncation fails, the store takes no more commits
+   * until it is reopened: replay skips a torn last line.
+   */
   private appendLog(line: LogLine): void {
     if (this.dir === undefined) return;
-    if (this.logFd === undefined) this.logFd = openSync(join(this.dir, 'wal.jsonl'), 'a', 0o600);
+    const walPath = join(this.dir, 'wal.jsonl');
+    if (this.broken) throw new AmbitError('STORE_WRITE_FAILED', `Cannot commit to the store: an earlier write to ${walPath} failed and could not be taken back (${this.broken}); restart the control plane to reopen the store`);
+    if (this.logFd === undefined) this.logFd = openSync(walPath, 'a', 0o600);
     const buf = Buffer.from(JSON.stringify(line) + '\n');
-    writeSync(this.logFd, buf);
-    fsyncSync(this.logFd);
+    const fd = this.logFd;
+    const start = fstatSync(fd).size;
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      try {
+        ftruncateSync(fd, start);
+        fsyncSync(fd);
+      } catch (undo) {
+        this.broken = `${why}, then ${(undo as NodeJS.ErrnoException).code ?? (undo as Error).message} truncating it`;
+      }
+      throw new AmbitError('STORE_WRITE_FAILED', `Cannot commit to the store: writing ${walPath} failed (${why}); nothing was changed`, { cause: err });
+    }
     this.logBytes += buf.length;
-    if (this.logBytes > COMPACT_EVERY_BYTES) this.compact();
+    if (this.logBytes > COMPACT_EVERY_BYTES) {
+      // The transaction is durable in the log already: a compaction that fails (full disk) is
+      // tried again at the next commit, and the commit stands.
+      try {
+        this.compact();
+      } catch (err) {
+        this.log?.warn({ err: (err as Error).message, dir: this.dir }, 'store compaction failed; the log keeps every transaction, will try again at the next commit');
+      }
+    }
   }
 
   private replay(walPath: string): void {

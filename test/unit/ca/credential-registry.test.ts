@@ -3,19 +3,12 @@
 // that cannot be read whole refusing to load, naming why.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CredentialRegistry, ISSUED_CREDENTIALS_FILE, parseIssuedCredentials } from '../../../src/ca/index.js';
+import { withTempDir } from '../../../src/testing/dirs.js';
 
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ambit-issued-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => void): void => withTempDir('ambit-issued-', fn);
 
 const at = (iso: string): Date => new Date(iso);
 const YEAR = 366 * 86400;

@@ -3,19 +3,12 @@
 // credentials it was told to refuse).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CREDENTIAL_REVOCATION_MARGIN_SECONDS, MAX_CREDENTIAL_TTL_SECONDS, NODE_REVOCATIONS_FILE, NodeRevocations, NodeTokenIssuer, parseRevocations } from '../../../src/ca/index.js';
+import { withTempDir } from '../../../src/testing/dirs.js';
 
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ambit-revocations-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => void): void => withTempDir('ambit-revocations-', fn);
 
 test('credentials issued up to the revocation second are refused, later ones and other nodes are not', () => {
   withDir((dir) => {

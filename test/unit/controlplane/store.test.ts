@@ -1,23 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../../src/store/index.js';
 import { parseDocuments } from '../../../src/config/index.js';
 import type { Resource } from '../../../src/config/types.js';
 import type { StoreEvent } from '../../../src/controlplane/admin-api.js';
+import { withTempDir } from '../../../src/testing/dirs.js';
 
 const ns = (name: string): Resource => parseDocuments(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n`, 't')[0]!;
 
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ambit-store-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => void): void => withTempDir('ambit-store-', fn);
 
 test('committed transactions survive a reopen, with revisions and create revisions', () => {
   withDir((dir) => {

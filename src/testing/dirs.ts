@@ -1,0 +1,55 @@
+// Scratch directories for tests: a temporary one, and a small tmpfs that can be filled so that
+// a write fails for real (ENOSPC) — the way to test a failed write as root, whom file modes
+// do not stop. Both are removed after `fn`, also when it throws.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Runs `fn` with a fresh directory under the system's temporary one, then removes it. */
+export function withTempDir<T>(prefix: string, fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A mounted tmpfs of a few pages and a way to use up all of its space, and give it back. */
+export interface SmallDisk {
+  dir: string;
+  /** Writes a filler file until the file system is full: every later write that needs a page fails with ENOSPC. */
+  fill(): void;
+  /** Removes the filler. */
+  free(): void;
+}
+
+/** Runs `fn` with a 256 KiB tmpfs mounted on a fresh directory (needs root), then unmounts and removes it. */
+export async function withSmallDisk<T>(fn: (disk: SmallDisk) => T | Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-small-disk-'));
+  const filler = join(dir, '.filler');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'ambit-test', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      return await fn({
+        dir,
+        fill: () => {
+          const page = Buffer.alloc(4096, 1);
+          try {
+            for (let i = 0; i < 1024; i++) writeFileSync(filler, page, { flag: 'a' });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+            return;
+          }
+          throw new Error(`Cannot fill the test tmpfs at ${dir}: 4 MiB written without ENOSPC`);
+        },
+        free: () => rmSync(filler, { force: true }),
+      });
+    } finally {
+      execFileSync('umount', [dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
