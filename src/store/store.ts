@@ -152,6 +152,16 @@ export class Store {
       if (v) this.setEntry(k, v);
       else this.deleteEntry(k);
     }
+    // Only now, with the transaction in memory too: a snapshot taken before would lack it and the
+    // compaction would then empty the log that held it. A compaction that fails (a full disk) is
+    // tried again at the next commit; the commit stands, durable in the log.
+    if (this.logBytes > COMPACT_EVERY_BYTES) {
+      try {
+        this.compact();
+      } catch (err) {
+        this.log?.warn({ err: (err as Error).message, dir: this.dir }, 'store compaction failed; the log keeps every transaction, will try again at the next commit');
+      }
+    }
     const event: StoreEvent = { revision: rev, changes };
     for (const w of this.watchers) w(event);
     return event;
@@ -198,15 +208,6 @@ export class Store {
       throw new AmbitError('STORE_WRITE_FAILED', `Cannot commit to the store: writing ${walPath} failed (${why}); nothing was changed`, { cause: err });
     }
     this.logBytes += buf.length;
-    if (this.logBytes > COMPACT_EVERY_BYTES) {
-      // The transaction is durable in the log already: a compaction that fails (full disk) is
-      // tried again at the next commit, and the commit stands.
-      try {
-        this.compact();
-      } catch (err) {
-        this.log?.warn({ err: (err as Error).message, dir: this.dir }, 'store compaction failed; the log keeps every transaction, will try again at the next commit');
-      }
-    }
   }
 
   private replay(walPath: string): void {
