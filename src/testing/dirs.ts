@@ -47,7 +47,12 @@ export async function withSmallDisk<T>(fn: (disk: SmallDisk) => T | Promise<T>):
         free: () => rmSync(filler, { force: true }),
       });
     } finally {
-      execFileSync('umount', [dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // A test that failed with a file still open there would make a plain umount fail (EBUSY).
+      try {
+        execFileSync('umount', [dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch {
+        execFileSync('umount', ['-l', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
