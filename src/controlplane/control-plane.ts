@@ -90,7 +90,7 @@ export class ControlPlane {
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const { dataDir, log } = opts;
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const store = Store.open(join(dataDir, 'store'), log);
+    const store = Store.open(join(dataDir, 'store'), { log });
     const caDir = join(dataDir, 'ca');
     let ca: CertificateAuthority;
     if (opts.caFiles) {

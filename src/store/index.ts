@@ -1,2 +1,2 @@
-export { Store, type StoredEntry, type Mutation } from './store.js';
+export { Store, DEFAULT_COMPACT_EVERY_BYTES, type StoredEntry, type Mutation, type StoreOptions } from './store.js';
 export { replaceFileDurably } from './durable-file.js';

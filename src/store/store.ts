@@ -7,7 +7,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { keyOf, type Kind, type Resource } from '../config/types.js';
-import { AmbitError } from '../errors.js';
+import { AmbitError, showValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StoreChange, StoreEvent } from '../controlplane/admin-api.js';
 
@@ -31,7 +31,14 @@ interface Snapshot {
   entries: StoredEntry[];
 }
 
-const COMPACT_EVERY_BYTES = 64 * 1024 * 1024;
+/** Log bytes after which a commit folds the log into the snapshot (StoreOptions.compactEveryBytes). */
+export const DEFAULT_COMPACT_EVERY_BYTES = 64 * 1024 * 1024;
+
+export interface StoreOptions {
+  log?: Logger;
+  /** Compact once the log has grown past this many bytes; a whole number >= 1 (default 64 MiB). */
+  compactEveryBytes?: number;
+}
 
 export class Store {
   readonly storeId: string;
@@ -49,6 +56,7 @@ export class Store {
     private readonly dir: string | undefined,
     snapshot: Snapshot,
     private readonly log?: Logger,
+    private readonly compactEveryBytes: number = DEFAULT_COMPACT_EVERY_BYTES,
   ) {
     this.storeId = snapshot.storeId;
     this.rev = snapshot.revision;
@@ -61,13 +69,17 @@ export class Store {
   }
 
   /** Opens (or creates) the durable store in `dir`, replaying the log after the snapshot. */
-  static open(dir: string, log?: Logger): Store {
+  static open(dir: string, opts: StoreOptions = {}): Store {
+    const every = opts.compactEveryBytes ?? DEFAULT_COMPACT_EVERY_BYTES;
+    if (!Number.isSafeInteger(every) || every < 1) {
+      throw new AmbitError('INVALID_STORE_OPTION', `Cannot open the store: compactEveryBytes must be a whole number of bytes >= 1, got ${showValue(every)}`, { path: 'compactEveryBytes', value: every });
+    }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const snapPath = join(dir, 'snapshot.json');
     const snapshot: Snapshot = existsSync(snapPath)
       ? (JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot)
       : { storeId: randomUUID(), revision: 0, entries: [] };
-    const store = new Store(dir, snapshot, log);
+    const store = new Store(dir, snapshot, opts.log, every);
     store.replay(join(dir, 'wal.jsonl'));
     store.compact();
     return store;
@@ -155,7 +167,7 @@ export class Store {
     // Only now, with the transaction in memory too: a snapshot taken before would lack it and the
     // compaction would then empty the log that held it. A compaction that fails (a full disk) is
     // tried again at the next commit; the commit stands, durable in the log.
-    if (this.logBytes > COMPACT_EVERY_BYTES) {
+    if (this.logBytes > this.compactEveryBytes) {
       try {
         this.compact();
       } catch (err) {
@@ -204,6 +216,8 @@ export class Store {
         fsyncSync(fd);
       } catch (undo) {
         this.broken = `${why}, then ${(undo as NodeJS.ErrnoException).code ?? (undo as Error).message} truncating it`;
+        // The line may be in the file whole (only its fsync failed): then a restart replays it.
+        throw new AmbitError('STORE_WRITE_FAILED', `Cannot commit to the store: writing ${walPath} failed (${this.broken}); the running control plane did not apply the change, but it may be applied at the next restart if its log line went in whole; the store takes no more commits until then`, { cause: err });
       }
       throw new AmbitError('STORE_WRITE_FAILED', `Cannot commit to the store: writing ${walPath} failed (${why}); nothing was changed`, { cause: err });
     }

@@ -69,3 +69,30 @@ test('the log is compacted into a snapshot on open', () => {
     assert.equal(JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')).revision, 1);
   });
 });
+
+test('the commit that crosses the compaction threshold survives a reopen (it used to be compacted away)', () => {
+  withDir((dir) => {
+    // Each line is ~100 bytes: the second commit passes 150 and compacts, the third does again.
+    const s = Store.open(dir, { compactEveryBytes: 150 });
+    s.commit([{ type: 'put', resource: ns('a') }]);
+    assert.notEqual(readFileSync(join(dir, 'wal.jsonl'), 'utf8'), '', 'the first commit stays in the log');
+    s.commit([{ type: 'put', resource: ns('b') }]);
+    assert.equal(readFileSync(join(dir, 'wal.jsonl'), 'utf8'), '', 'the commit past the threshold compacted the log');
+    assert.equal(JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')).revision, 2, 'the snapshot holds the commit that triggered it');
+    s.commit([{ type: 'delete', key: 'Namespace//a' }]);
+    s.commit([{ type: 'put', resource: ns('c') }]);
+    s.close();
+    const r = Store.open(dir);
+    assert.equal(r.revision, 4);
+    assert.deepEqual(r.list('Namespace').map((e) => e.resource.metadata.name), ['b', 'c']);
+    r.close();
+  });
+});
+
+test('a compaction threshold that is not a whole number of bytes >= 1 is refused by name', () => {
+  withDir((dir) => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => Store.open(dir, { compactEveryBytes: bad }), { code: 'INVALID_STORE_OPTION', message: /compactEveryBytes must be a whole number of bytes >= 1/ });
+    }
+  });
+});
