@@ -38,11 +38,12 @@ export interface PathResult {
   steadyRps?: number;
 }
 
-type Target = { text: string; met: (ambit: number, haproxy: number) => boolean };
+/** A target; `ratio` (ratio targets only) judges an ambit/HAProxy ratio, as `met` judges two figures. */
+type Target = { text: string; met: (ambit: number, haproxy: number) => boolean; ratio?: (r: number) => boolean };
 interface Row { metric: string; pick: (p: PathResult) => number | undefined; digits: number; target?: Target }
 
-const ratioAtLeast = (k: number, text: string): Target => ({ text, met: (a, h) => a >= k * h });
-const ratioAtMost = (k: number, text: string): Target => ({ text, met: (a, h) => a <= k * h });
+const ratioAtLeast = (k: number, text: string): Target => ({ text, met: (a, h) => a >= k * h, ratio: (r) => r >= k });
+const ratioAtMost = (k: number, text: string): Target => ({ text, met: (a, h) => a <= k * h, ratio: (r) => r <= k });
 const below = (limit: number, text: string): Target => ({ text, met: (a) => a < limit });
 
 export const ROWS: Row[] = [
@@ -108,7 +109,10 @@ export function medianResult(rounds: PathResult[]): PathResult {
 /**
  * The table of `paths` (one result each, the medians when there were rounds). With `rounds` of
  * more than one, two columns more: each round's ambit/HAProxy ratio, and in how many rounds the
- * target was met; `met` itself is read off the medians.
+ * target was met. Then the ambit/haproxy column is the median of the rounds' ratios, and a ratio
+ * target's `met` is read off it: the two paths of a round ran minutes apart at most, phase by phase,
+ * so a round's ratio cancels the machine's drift between rounds, which a ratio of two medians
+ * (possibly of different rounds) does not. An absolute target is read off the ambit median.
  */
 export function formatTable(paths: { direct: PathResult; ambit: PathResult; haproxy: PathResult }, rounds?: { ambit: PathResult[]; haproxy: PathResult[] }): string {
   const n = rounds ? Math.min(rounds.ambit.length, rounds.haproxy.length) : 0;
@@ -116,10 +120,13 @@ export function formatTable(paths: { direct: PathResult; ambit: PathResult; hapr
   const header = ['metric', 'direct', 'ambit', 'haproxy', 'ambit/haproxy', ...(perRound ? ['each round'] : []), 'target', 'met', ...(perRound ? ['rounds met'] : [])];
   const lines = ROWS.map((r) => {
     const [d, a, h] = [r.pick(paths.direct), r.pick(paths.ambit), r.pick(paths.haproxy)];
-    const ratio = a !== undefined && h !== undefined && h > 0 ? (a / h).toFixed(2) : '-';
-    const met = r.target && a !== undefined && h !== undefined ? (r.target.met(a, h) ? 'yes' : 'NO') : '';
     const pairs = perRound ? Array.from({ length: n }, (_, i) => [r.pick(rounds!.ambit[i]!), r.pick(rounds!.haproxy[i]!)] as const) : [];
-    const each = pairs.map(([x, y]) => (x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : '-')).join(' ');
+    const ratios = pairs.map(([x, y]) => (x !== undefined && y !== undefined && y > 0 ? x / y : NaN));
+    const q = perRound ? median(ratios) : a !== undefined && h !== undefined && h > 0 ? a / h : NaN;
+    const ratio = Number.isNaN(q) ? '-' : q.toFixed(2);
+    let met = '';
+    if (r.target && a !== undefined && h !== undefined) met = (perRound && r.target.ratio && !Number.isNaN(q) ? r.target.ratio(q) : r.target.met(a, h)) ? 'yes' : 'NO';
+    const each = ratios.map((x) => (Number.isNaN(x) ? '-' : x.toFixed(2))).join(' ');
     const metIn = r.target ? `${pairs.filter(([x, y]) => x !== undefined && y !== undefined && r.target!.met(x, y)).length}/${n}` : '';
     return [r.metric, show(d, r.digits), show(a, r.digits), show(h, r.digits), ratio, ...(perRound ? [each] : []), r.target?.text ?? '', met, ...(perRound ? [metIn] : [])];
   });

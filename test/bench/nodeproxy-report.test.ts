@@ -84,3 +84,20 @@ test('rounds: the table prints medians, each round\'s ratio and in how many roun
   const p50 = table.split('\n').find((l) => l.startsWith('1 KB echo, 1 conn, p50'))!.trim().split(/\s{2,}/);
   assert.deepEqual(p50, ['1 KB echo, 1 conn, p50 us', '100', '100', '100', '1.00', '1.00 1.00 1.00']);
 });
+
+test('rounds: a ratio target is judged on the median of the rounds\' ratios, not on the ratio of two medians', () => {
+  // Round 1 ran while the machine was slow for both paths: the pairs cancel that, the medians do not.
+  const ambit = [path({ seqP99Us: 300 }), path({ seqP99Us: 230 }), path({ seqP99Us: 120 })];
+  const haproxy = [path({ seqP99Us: 300 }), path({ seqP99Us: 150 }), path({ seqP99Us: 100 })];
+  const table = formatTable({ direct: path(), ambit: medianResult(ambit), haproxy: medianResult(haproxy) }, { ambit, haproxy });
+  const row = table.split('\n').find((l) => l.startsWith('1 KB echo, 1 conn, p99'))!.trim().split(/\s{2,}/);
+  // Ratios 1.00, 1.53, 1.20: median 1.20, met. The medians (230 / 150 = 1.53) would say NO.
+  assert.deepEqual(row, ['1 KB echo, 1 conn, p99 us', '200', '230', '150', '1.20', '1.00 1.53 1.20', '<= 1.2x haproxy', 'yes', '2/3']);
+  // An absolute target still reads the ambit median.
+  const cpu = [0.12, 0.09, 0.11].map((c) => path({ usage: { 'node-1': { cores: c, rssMB: 60 }, 'node-2': { cores: c, rssMB: 60 } } }));
+  const hcpu = [0.05, 0.05, 0.05].map((c) => path({ usage: { 'node-1': { cores: c, rssMB: 50 }, 'node-2': { cores: c, rssMB: 50 } } }));
+  const t2 = formatTable({ direct: path(), ambit: medianResult(cpu), haproxy: medianResult(hcpu) }, { ambit: cpu, haproxy: hcpu });
+  const cpuRow = t2.split('\n').find((l) => l.startsWith('node-1 proxy CPU'))!.trim().split(/\s{2,}/);
+  assert.equal(cpuRow.at(-2), 'NO');
+  assert.equal(cpuRow.at(-1), '1/3');
+});
