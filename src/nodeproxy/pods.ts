@@ -27,6 +27,16 @@ import type { MeshState } from './state.js';
 let noCert: tls.SecureContext | undefined;
 const NO_CERTIFICATE = (): tls.SecureContext => (noCert ??= tls.createSecureContext({ minVersion: 'TLSv1.3' }));
 
+/**
+ * What a pod's HBONE listener presents: the SVID of its identity, or, while it has none (the pod
+ * not known yet, its SVID not issued), no certificate, so that every handshake fails closed. Never
+ * throws: it runs in the server's connection handler, where a throw would end the whole process.
+ */
+export function podServerContext(identity: string | undefined, current: (identity: string) => { secureContext: tls.SecureContext } | undefined): tls.SecureContext {
+  const cred = identity ? current(identity) : undefined;
+  return cred ? cred.secureContext : NO_CERTIFICATE();
+}
+
 interface Captured {
   pod: EnrolledPod;
   /** Tunnels from this pod: their sockets live in its namespace, so the pool is the pod's own. */
@@ -163,13 +173,7 @@ export class PodManager implements EnrollHandler {
   private hboneServer(pod: EnrolledPod): HboneServer {
     const identity = (): string | undefined => this.opts.state().workloadByName(pod.namespace, pod.name)?.identity;
     return createHboneServer({
-      // Never throws (it runs in the server's connection handler): without an SVID the pod
-      // presents no certificate and every handshake fails closed.
-      secureContext: () => {
-        const id = identity();
-        const cred = id ? this.opts.certs.current(id) : undefined;
-        return cred ? cred.secureContext : NO_CERTIFICATE();
-      },
+      secureContext: () => podServerContext(identity(), (id) => this.opts.certs.current(id)),
       trustedRoots: () => this.opts.certs.trustedRoots(),
       refusePeerCertificate: (certDer) => this.opts.revoked().check(certDer),
       logger: this.log,

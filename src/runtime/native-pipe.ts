@@ -283,6 +283,13 @@ function moveBuffered(from: Duplex, to: Duplex, note: (n: number) => void): void
   }
 }
 
+const moves = { moved: 0, gaveUp: 0 };
+
+/** Moves to C++ made, and moves given up (JS kept holding bytes too long, a side went), so far in this process. */
+export function nativeMoveCounts(): { moved: number; gaveUp: number } {
+  return { ...moves };
+}
+
 /**
  * Stops `from` reading, moves the bytes JS already holds for from -> to (its read buffer, `to`'s
  * write queue) and then pipes them in C++ (pipeNatively). Resolves with undefined, every byte still in
@@ -301,7 +308,12 @@ export async function pipeNativelyWhenQuiet(from: Duplex, to: Duplex, note: (n: 
   for (let round = 0; round < QUIET_ROUNDS; round++) {
     if (!readableOpen(from) || !writableOpen(to) || !canPipeNatively(from, to)) break;
     moveBuffered(from, to, note);
-    if (to.writableLength === 0) return pipeNatively(from, to);
+    if (to.writableLength === 0) {
+      const h = pipeNatively(from, to);
+      if (h) moves.moved++;
+      else moves.gaveUp++;
+      return h;
+    }
     // A JS write is still in flight (an Http2Stream completes writes asynchronously, and a full
     // flow-control window holds them back): C++ writes issued now could overtake it. Wait for the
     // queue to drain (or a few ms, for writes that complete without a 'drain'), then look again.
@@ -322,6 +334,7 @@ export async function pipeNativelyWhenQuiet(from: Duplex, to: Duplex, note: (n: 
   // Staying in JS: the handle reads again for net.Socket. Its own state may say a read is already
   // under way (the last read() asked for one), so it would not start the handle itself.
   if (nativeHandleOf(from) === source) source.readStart();
+  moves.gaveUp++;
   return undefined;
 }
 

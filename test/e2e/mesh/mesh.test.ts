@@ -44,7 +44,6 @@ function accessLines(node: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const captureUnderlay = (fn: () => Promise<void>) => captureLab(LAB, fn);
 
 /** A command inside a lab namespace, as root (what an operator or the kubelet can do): stdout. */
 async function runIn(netns: string, argv: string[]): Promise<string> {
@@ -93,6 +92,8 @@ describe('node proxy: secure L4 overlay in the lab', () => {
   });
 
   test('curl reaches a pod by IP and by service name, across nodes and on the same node', async () => {
+    const clientTo = (node: string, direction: string, dst: string): number => accessLines(node).filter((l) => l.direction === direction && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === `cluster.local/ns/default/sa/${dst}` && l.flag === '-').length;
+    const [nearIn0, webIn0] = [clientTo('node-1', 'inbound', 'near'), clientTo('node-2', 'inbound', 'web')];
     const byIp = await curl('client', `http://${ipOf('web')}:8080/ip`);
     assert.equal(byIp.code, 0, byIp.stderr);
     assert.equal(JSON.parse(byIp.stdout).pod, 'web');
@@ -105,11 +106,10 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     const sameNodeSvc = await curl('client', 'http://near.default.svc.cluster.local/near-svc');
     assert.equal(sameNodeSvc.code, 0, sameNodeSvc.stderr);
     assert.deepEqual([JSON.parse(sameNodeSvc.stdout).pod, JSON.parse(sameNodeSvc.stdout).path], ['near', '/near-svc']);
-    // On the same node too, the request went through the tunnel: node-1's HBONE server took it,
-    // with both identities verified.
-    await waitFor('the same-node tunnels logged inbound on node-1', () =>
-      accessLines('node-1').filter((l) => l.direction === 'inbound' && l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationPrincipal === 'cluster.local/ns/default/sa/near').length >= 2 ? true : undefined,
-    );
+    // On the same node too, both requests (by IP, by service) went through the tunnel: node-1's
+    // HBONE server took them, with both identities verified; so did node-2's, across nodes.
+    await waitFor('both same-node tunnels logged inbound on node-1', () => (clientTo('node-1', 'inbound', 'near') >= nearIn0 + 2 ? true : undefined));
+    await waitFor('both cross-node tunnels logged inbound on node-2', () => (clientTo('node-2', 'inbound', 'web') >= webIn0 + 2 ? true : undefined));
     // Each end writes its line when its side of the connection closes: the outbound one may come
     // after the inbound one, also in the same process.
     await waitFor('the same-node connection logged outbound on node-1, routed by service', () =>
@@ -152,36 +152,50 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     assert.equal(raw.includes(Buffer.from(marker)), false, `no plaintext payload on the wire (${all.length} packets from any address)`);
   });
 
-  test('an AuthorizationPolicy allowing one principal: that pod passes, another is refused; a change flips the verdict quickly', async () => {
+  test('an AuthorizationPolicy allowing one principal: that pod passes, another is refused; a change flips the verdict within 1 s', async () => {
+    const deny = (who: string, from = 0): boolean => accessLines('node-2').slice(from).some((l) => l.flag === 'DENY' && l.sourcePrincipal === `cluster.local/ns/default/sa/${who}` && l.destinationWorkload === 'web');
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
-    await waitFor('policy in force', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
-    const allowed = await curl('client', `http://${ipOf('web')}:8080/`);
-    assert.equal(allowed.code, 0, allowed.stderr);
-    const refused = await curl('other', `http://${ipOf('web')}:8080/`);
-    assert.notEqual(refused.code, 0);
-    await waitFor('the refusal logged with the true identity', () =>
-      accessLines('node-2').some((l) => l.flag === 'DENY' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other' && l.policy === undefined) ? true : undefined,
-    );
+    try {
+      await waitFor('policy in force', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
+      const allowed = await curl('client', `http://${ipOf('web')}:8080/`);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      const marks = accessLines('node-2').length;
+      const refused = await curl('other', `http://${ipOf('web')}:8080/`);
+      assert.notEqual(refused.code, 0);
+      await waitFor('the refusal logged with the true identity', () => (deny('other', marks) ? true : undefined), 5_000);
 
-    const t0 = Date.now();
-    await apply(LAB, POLICY(['cluster.local/ns/default/sa/other']));
-    await waitFor('other allowed after the change', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 5_000);
-    const flipMs = Date.now() - t0;
-    // The requirement is 1 s; the figure includes spawning curl in the pod. Printed, not asserted.
-    console.log(`# policy change -> verdict flipped in ${flipMs} ms (includes curl process start-up)`);
-    assert.notEqual((await curl('client', `http://${ipOf('web')}:8080/`)).code, 0, 'client is refused now');
-    await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+      // The change: from apply returning to node-2 enforcing the new version (polled every 10 ms
+      // in-process, so no process start-up is counted). The bound is the issue's 1 s; delivery
+      // takes tens of ms, so the margin absorbs a noisy machine.
+      const versionOf = async (): Promise<number> => (JSON.parse((await fetchNodeProxyDump(LAB, 'node-2')).body) as { config: { version: number } }).config.version;
+      const v0 = await versionOf();
+      const t0 = performance.now();
+      await apply(LAB, POLICY(['cluster.local/ns/default/sa/other']));
+      const applied = performance.now();
+      await waitFor('node-2 on the new version', async () => ((await versionOf()) > v0 ? true : undefined), 5_000, 10);
+      const flipMs = Math.round(performance.now() - applied);
+      console.log(`# policy change: apply took ${Math.round(applied - t0)} ms, node-2 enforced it ${flipMs} ms after`);
+      assert.ok(flipMs < 1000, `node-2 enforced the change within 1 s of the apply (${flipMs} ms)`);
+      // The verdicts, each from one attempt right away: no retry hides a slow flip.
+      const nowAllowed = await curl('other', `http://${ipOf('web')}:8080/`);
+      assert.equal(nowAllowed.code, 0, `other is allowed now: ${nowAllowed.stderr}`);
+      const marks2 = accessLines('node-2').length;
+      assert.notEqual((await curl('client', `http://${ipOf('web')}:8080/`)).code, 0, 'client is refused now');
+      await waitFor('the client\'s refusal logged as DENY', () => (deny('client', marks2) ? true : undefined), 5_000);
+    } finally {
+      await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    }
   });
 
   test('identity confusion: a new pod on a reused IP does not inherit the old pod\'s rights, even with a stale destination', async () => {
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/allowed']));
-    await apply(LAB, pod('allowed', 'node-1', 'allowed', sleeper));
-    const allowed = await waitPod(LAB, 'allowed');
-    await waitFor('allowed pod gets through', async () => ((await curl('allowed', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 10_000);
-    const ip = allowed.ip!;
-
-    await pauseConfig(LAB, 'node-2', true); // the destination's view freezes: it still maps ip -> allowed
     try {
+      await apply(LAB, pod('allowed', 'node-1', 'allowed', sleeper));
+      const allowed = await waitPod(LAB, 'allowed');
+      await waitFor('allowed pod gets through', async () => ((await curl('allowed', `http://${ipOf('web')}:8080/`)).code === 0 ? true : undefined), 10_000);
+      const ip = allowed.ip!;
+
+      await pauseConfig(LAB, 'node-2', true); // the destination's view freezes: it still maps ip -> allowed
       await deletePod(LAB, 'allowed');
       await waitPodGone(LAB, 'allowed');
       await apply(LAB, pod('intruder', 'node-1', 'intruder', sleeper, {}, { 'ambit.dev/pod-ip': ip }));
@@ -198,6 +212,12 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     } finally {
       await pauseConfig(LAB, 'node-2', false);
       await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+      // Gone before the next test, which reuses an IP too.
+      for (const left of ['allowed', 'intruder']) {
+        if (!podOf(LAB, left)) continue;
+        await deletePod(LAB, left);
+        await waitPodGone(LAB, left);
+      }
     }
   });
 
@@ -208,6 +228,7 @@ describe('node proxy: secure L4 overlay in the lab', () => {
     await waitFor('client reaches target', async () => ((await curl('client', `http://${ip}:8080/`)).code === 0 ? true : undefined), 10_000);
 
     await pauseConfig(LAB, 'node-1', true); // the source's view freezes: it expects sa/target at ip
+    const toImposter = (): number => accessLines('node-2').filter((l) => l.direction === 'inbound' && l.destinationWorkload === 'imposter' && l.sourceWorkload === 'client').length;
     try {
       await deletePod(LAB, 'target');
       await waitPodGone(LAB, 'target');
@@ -218,16 +239,29 @@ describe('node proxy: secure L4 overlay in the lab', () => {
       await waitFor('the source logged the mismatch', () =>
         accessLines('node-1').some((l) => l.flag === 'IDENTITY_MISMATCH' && l.destinationPrincipal === 'cluster.local/ns/default/sa/target') ? true : undefined,
       );
+      // The refusal was the source's: no tunnel from client ever reached the imposter's node proxy.
+      assert.equal(toImposter(), 0, 'the imposter\'s node saw nothing from client while node-1 was stale');
+      // Once the source learns the truth, it talks to the new pod under its real identity.
+      await pauseConfig(LAB, 'node-1', false);
+      await waitFor('fresh view reaches the imposter', async () => ((await curl('client', `http://${ip}:8080/`)).code === 0 ? true : undefined), 10_000);
+      await waitFor('that tunnel logged at the imposter, as client', () => (toImposter() > 0 ? true : undefined), 5_000);
     } finally {
       await pauseConfig(LAB, 'node-1', false);
+      if (podOf(LAB, 'target')) await deletePod(LAB, 'target');
+      if (podOf(LAB, 'imposter')) await deletePod(LAB, 'imposter');
     }
-    // Once the source learns the truth, it talks to the new pod under its real identity.
-    await waitFor('fresh view reaches the imposter', async () => ((await curl('client', `http://${ip}:8080/`)).code === 0 ? true : undefined), 10_000);
-    await deletePod(LAB, 'imposter');
   });
 
   test('1,000 sequential requests while SVIDs rotate every few seconds: none fails', async () => {
     await apply(LAB, 'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec: { certificateTTLSeconds: 6 }\n');
+    try {
+      await rotationRun();
+    } finally {
+      await admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
+    }
+  });
+
+  async function rotationRun(): Promise<void> {
     const serialOf = async (node: string, identity: string): Promise<string | undefined> => {
       const res = await fetchNodeProxyDump(LAB, node).catch(() => undefined); // a proxy that is restarting
       if (!res) return undefined;
@@ -268,26 +302,27 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     // A 6 s certificate renews every ~3 s: a run of several seconds sees more than one rotation.
     assert.ok(seen[0]!.size >= 3, `the client SVID rotated more than once: ${[...seen[0]!].join(', ')}`);
     assert.ok(seen[1]!.size >= 3, `the server SVID rotated more than once: ${[...seen[1]!].join(', ')}`);
-    await admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
-  });
+  }
 
   test('with the control plane killed, known pods keep talking over mTLS, policy still holds; nothing falls back to plaintext', async () => {
     // A policy in force before the control plane goes must still be enforced without it.
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
-    await waitFor('other refused before', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
-    await killComponent(LAB, 'control-plane');
     try {
+      await waitFor('other refused before', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
+      await killComponent(LAB, 'control-plane');
       const marker = `no-cp-${randomUUID()}`;
-      const { summary, raw } = await captureUnderlay(async () => {
+      // Everything on the underlay, not only pod addresses: a fallback from any address would show.
+      const { summary, raw } = await captureLab(LAB, async () => {
         for (const url of [`http://${ipOf('web')}:8080/${marker}`, `http://web/${marker}`]) {
           const r = await curl('client', url);
           assert.equal(r.code, 0, `${url}: ${r.stderr}`);
         }
-      });
-      const lines = summary.split('\n').filter((l) => l.includes(' IP '));
-      assert.ok(lines.length > 0);
-      assertOnlyHbone(lines);
-      assert.equal(raw.includes(Buffer.from(marker)), false);
+      }, []);
+      const all = summary.split('\n').filter((l) => l.includes(' IP '));
+      const tunnel = new RegExp(` IP ${ipOf('client').replaceAll('.', '\\.')}\\.\\d+ > ${ipOf('web').replaceAll('.', '\\.')}\\.15008: `);
+      assert.ok(all.some((l) => tunnel.test(l)), `the requests crossed as client -> web:15008: ${all.slice(0, 5).join('\n')}`);
+      assertOnlyHbone(all.filter((l) => / IP 10\.244\.| > 10\.244\./.test(l)));
+      assert.equal(raw.includes(Buffer.from(marker)), false, `no plaintext payload on the wire (${all.length} packets from any address)`);
       const dump = JSON.parse((await fetchNodeProxyDump(LAB, 'node-1')).body) as { controlPlane: { connected: boolean } };
       assert.equal(dump.controlPlane.connected, false, 'really without a control plane');
       const marks = accessLines('node-2').length;
@@ -306,43 +341,6 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     await waitFor('the refusal logged', () =>
       accessLines('node-2').some((l) => l.flag === 'BAD_REQUEST' && l.sourcePrincipal === 'cluster.local/ns/default/sa/other' && /port of the node proxy itself/.test(String(l.reason))) ? true : undefined,
     );
-  });
-
-  test('bad input on 15008 from outside the mesh is refused and logged while other traffic flows', async () => {
-    const node1 = readLabState(LAB)!.plan.nodes[0]!.netns;
-    const web = ipOf('web');
-    const inNode = (argv: string[], input = ''): Promise<{ code: number; out: string }> =>
-      new Promise((resolve) => {
-        const p = spawn('ip', ['netns', 'exec', node1, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-        p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-        const t = setTimeout(() => p.kill('SIGKILL'), 8000);
-        p.on('close', (code) => {
-          clearTimeout(t);
-          resolve({ code: code ?? -1, out });
-        });
-        p.stdin.on('error', () => {});
-        p.stdin.end(input);
-      });
-    const refusals = (): number => nodeProxyLog('node-2').split('\n').filter((l) => l.includes('hbone refused') && l.includes('"TLS_FAILURE"')).length;
-    const before = refusals();
-    // 1. Plain bytes instead of a TLS handshake.
-    await inNode([process.execPath, '-e', `const s=require('net').connect(15008,'${web}',()=>s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));s.on('data',d=>console.log('DATA'));s.on('close',()=>process.exit(0));s.on('error',()=>process.exit(0));setTimeout(()=>process.exit(0),3000)`]);
-    // 2. TLS without a client certificate.
-    const noCert = await inNode(['openssl', 's_client', '-connect', `${web}:15008`, '-alpn', 'h2', '-tls1_3'], 'Q\n');
-    assert.doesNotMatch(noCert.out, /Verify return code: 0[\s\S]*HTTP/, 'no HTTP/2 exchange without a certificate');
-    await waitFor('both refusals logged as TLS_FAILURE', () => (refusals() >= before + 2 ? true : undefined), 5_000);
-    // Counted and access-logged as well, against the pod they were aimed at, with nobody verified as their source.
-    const tlsFailures = accessLines('node-2').filter((l) => l.flag === 'TLS_FAILURE' && l.destinationWorkload === 'web' && l.sourcePrincipal === 'unknown');
-    assert.ok(tlsFailures.length >= 2, `access lines for both: ${JSON.stringify(tlsFailures)}`);
-    assert.ok(tlsFailures.some((l) => /^TLS_FAILURE: client certificate rejected|^TLS_FAILURE: .*certificate/i.test(String(l.reason))), `one names the missing certificate: ${JSON.stringify(tlsFailures.map((l) => l.reason))}`);
-    const metrics = await fetchNodeProxyDump(LAB, 'node-2', '/metrics', 15020);
-    const counted = /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="unknown",source_namespace="unknown",source_principal="unknown",destination_workload="web",destination_namespace="default",destination_principal="cluster\.local\/ns\/default\/sa\/web",response_flag="TLS_FAILURE"\} (\d+)/.exec(metrics.body);
-    assert.ok(counted && Number(counted[1]) >= 2, `TLS_FAILURE counted on 15020: ${metrics.body.split('\n').filter((l) => l.includes('TLS_FAILURE')).join('\n')}`);
-    // Meanwhile (and after), mesh traffic flows.
-    const ok = await curl('client', `http://${web}:8080/still-fine`);
-    assert.equal(ok.code, 0, ok.stderr);
   });
 
   test('plaintext from outside the mesh is refused under STRICT (the default) and accepted under PERMISSIVE', async () => {
@@ -447,16 +445,22 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       `const s=require('dgram').createSocket('udp4');s.on('message',()=>{console.log('REPLY');process.exit(0)});` +
       `const t=setInterval(()=>s.send('ping',9999,'${host}'),100);setTimeout(()=>{console.log('NONE');process.exit(0)},1500)`;
     // Control: the server answers inside its own pod, so silence below is the rules' doing.
-    await waitFor('the UDP server answers on loopback', async () => ((await execInPod(LAB, 'default', 'udp', ['node', '-e', probe('127.0.0.1')], { timeoutMs: 10_000 })).stdout.includes('REPLY') ? true : undefined), 10_000);
-    const across = await execInPod(LAB, 'default', 'client', ['node', '-e', probe(ipOf('udp'))], { timeoutMs: 10_000 });
-    assert.match(across.stdout, /NONE/, 'no UDP crosses between captured pods');
-    await deletePod(LAB, 'udp');
+    try {
+      await waitFor('the UDP server answers on loopback', async () => ((await execInPod(LAB, 'default', 'udp', ['node', '-e', probe('127.0.0.1')], { timeoutMs: 10_000 })).stdout.includes('REPLY') ? true : undefined), 10_000);
+      const across = await execInPod(LAB, 'default', 'client', ['node', '-e', probe(ipOf('udp'))], { timeoutMs: 10_000 });
+      assert.match(across.stdout, /NONE/, 'no UDP crosses between captured pods');
+    } finally {
+      await deletePod(LAB, 'udp');
+    }
   });
 
   test('metrics on 15020 carry both workloads, both principals and the response flag; readiness on 15021', async () => {
     await apply(LAB, POLICY(['cluster.local/ns/default/sa/client']));
-    await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
-    await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    try {
+      await waitFor('other refused', async () => ((await curl('other', `http://${ipOf('web')}:8080/`)).code !== 0 ? true : undefined), 5_000);
+    } finally {
+      await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    }
     // A connection is counted when the proxy has finished with it, which can be a moment after
     // curl has its answer: read until the refusal shows (or give up and let the asserts say why).
     const failedLine = /ambit_tcp_connections_failed_total\{direction="inbound",source_workload="other",[^}]*response_flag="DENY"\} \d+/;

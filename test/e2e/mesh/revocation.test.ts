@@ -6,15 +6,14 @@
 // while traffic between the other nodes flows on.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { teardownLab, execInPod, podExecArgv, readLabState } from '../../../src/lab/index.js';
-import { labRunDir } from '../../../src/paths.js';
+import { teardownLab, podExecArgv, readLabState } from '../../../src/lab/index.js';
 import { podManifest as pod } from '../../../src/demo/manifests.js';
-import { admin, apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
+import { Followed, labTools, longLivedApp } from './lab-tools.js';
+import { admin, apply, cli, cliOk, waitFor, waitPod } from '../lab/helpers.js';
 import { splitPemCertificates } from '../../../src/identity/index.js';
 
 const LAB = `rvk${process.pid % 100000}`;
@@ -24,19 +23,10 @@ const NEAR = 'spiffe://cluster.local/ns/default/sa/near';
 const echo = ['ambit', 'app', 'echo', '--port', '8080', '--tcp-port', '9000'];
 
 let work: string;
-const children = new Set<ChildProcessWithoutNullStreams>();
+const followed = new Followed();
+const linesOf = (argv: string[]): { lines: string[]; done: Promise<number> } => followed.linesOf(argv);
+const { ipOf, nodeNetns, nodeProxyLog, accessLines, curl } = labTools(LAB);
 
-const ipOf = (name: string): string => {
-  const ip = podOf(LAB, name)?.ip;
-  assert.ok(ip, `pod ${name} has an IP`);
-  return ip;
-};
-const nodeNetns = (name: string): string => basename(readLabState(LAB)!.plan.nodes.find((n) => n.name === name)!.netns);
-const nodeProxyLog = (node: string): string => readFileSync(join(labRunDir(LAB), 'logs', `node-proxy-${node}.log`), 'utf8');
-const accessLines = (node: string): Record<string, unknown>[] =>
-  nodeProxyLog(node).split('\n').filter((l) => l.includes('"access":true')).map((l) => JSON.parse(l) as Record<string, unknown>);
-const curl = (from: string, url: string): Promise<{ code: number; stdout: string; stderr: string }> =>
-  execInPod(LAB, 'default', from, ['curl', '-sS', '-m', '3', url], { timeoutMs: 10_000 });
 
 /** The attacker script as root in `node`'s namespace; its stdout lines as they come. */
 function attacker(node: string, mode: 'svid' | 'dial', input: object): { lines: string[]; done: Promise<number> } {
@@ -45,32 +35,7 @@ function attacker(node: string, mode: 'svid' | 'dial', input: object): { lines: 
   return linesOf(['ip', 'netns', 'exec', nodeNetns(node), process.execPath, ATTACKER, mode, file]);
 }
 
-/** Runs `argv`; its stdout lines as they come, and its exit code. */
-function linesOf(argv: string[]): { lines: string[]; done: Promise<number> } {
-  const p = spawn(argv[0]!, argv.slice(1));
-  children.add(p);
-  const lines: string[] = [];
-  let partial = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => {
-    const parts = (partial + d).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  let err = '';
-  p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<number>((resolve) => p.once('close', (code) => {
-    children.delete(p);
-    if (err) lines.push(`STDERR ${err}`);
-    resolve(code ?? -1);
-  }));
-  return { lines, done };
-}
 
-/** An app in the client pod (captured, as any app is) holding one TCP connection to web's echo port open, a line every 200 ms. */
-const LONG_LIVED_APP = (ip: string): string => `const s=require('net').connect(9000,'${ip}');let n=0,b='';s.setEncoding('utf8');
-s.on('connect',()=>{setInterval(()=>s.write('ping\\n'),200);s.write('ping\\n')});
-s.on('data',(d)=>{b+=d;for(let i=b.indexOf('\\n');i>=0;i=b.indexOf('\\n')){b=b.slice(i+1);console.log('ECHO '+(++n))}});
-s.on('error',(e)=>console.log('ERR '+e.code));s.on('close',()=>{console.log('CLOSED');process.exit(0)});setTimeout(()=>process.exit(2),30000);`;
 
 const line = (lines: string[], re: RegExp, what: string, ms = 10_000): Promise<string> =>
   waitFor(what, () => lines.find((l) => re.test(l)), ms).catch((err: Error) => assert.fail(`${err.message}; the process said: ${lines.join(' | ')}`));
@@ -91,7 +56,7 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
   });
 
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    followed.killAll();
     await cli(['lab', 'down', '--name', LAB]);
     await teardownLab(LAB);
     rmSync(work, { recursive: true, force: true });
@@ -110,7 +75,7 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     const open = attacker('node-2', 'dial', dialNear);
     await line(open.lines, /^ECHO ping 2$/, 'the tunnel with the stolen SVID echoes before the revocation');
     // And an app on node-1 holds a connection to web, on node-2, open through node-1's proxy.
-    const app = linesOf(podExecArgv(LAB, 'default', 'client', [process.execPath, '-e', LONG_LIVED_APP(ipOf('web'))]));
+    const app = linesOf(podExecArgv(LAB, 'default', 'client', [process.execPath, '-e', longLivedApp(ipOf('web'))]));
     await line(app.lines, /^ECHO 2$/, 'the app\'s connection to web echoes before the revocation');
 
     const out = await cliOk(['--lab', LAB, 'node', 'revoke', 'node-2']);
@@ -127,13 +92,18 @@ describe('revoking a compromised node: its SVIDs are refused everywhere', () => 
     // node-1's proxy also closed its own tunnel to web, which proves an SVID of node-2: the app's connection ends.
     await line(app.lines, /^CLOSED$/, 'the app\'s connection to the revoked node closed');
     assert.equal(await app.done, 0);
+    // And it was the revocation that closed it (not, say, node-2 dropping its tunnels): node-1 says so.
+    await waitFor('node-1 logged closing its connection to the revoked node', () =>
+      nodeProxyLog('node-1').split('\n').some((l) => l.includes('"hbone connection to a revoked destination closed"') && l.includes('issued to node \\"node-2\\"')) ? true : undefined, 5_000);
 
     // A new tunnel with it is refused at the handshake, access-logged as REVOKED with its true identity.
+    const marks = accessLines('node-1').length;
     const again = attacker('node-2', 'dial', dialNear);
-    await line(again.lines, /^ERR /, 'a new tunnel with the stolen SVID fails');
+    // Refused in the handshake: the client's connect fails (a tunnel refused after it would be HBONE_DENIED).
+    await line(again.lines, /^ERR HBONE_CONNECT_FAILED /, 'a new tunnel with the stolen SVID fails at the handshake');
     assert.ok(!again.lines.includes('OPEN'), `no tunnel opened: ${again.lines.join(' | ')}`);
-    await waitFor('the refusal access-logged', () =>
-      accessLines('node-1').some((l) => l.flag === 'REVOKED' && l.sourcePrincipal === 'cluster.local/ns/default/sa/web' && l.destinationWorkload === 'near') ? true : undefined, 5_000);
+    await waitFor('this refusal access-logged', () =>
+      accessLines('node-1').slice(marks).some((l) => l.flag === 'REVOKED' && l.sourcePrincipal === 'cluster.local/ns/default/sa/web' && l.destinationWorkload === 'near' && !/open connection closed/.test(String(l.reason)) && /issued to node "node-2"/.test(String(l.reason))) ? true : undefined, 5_000);
 
     // The other direction: node-2's proxy still serves web with its old SVID, and node-1 refuses to send to it.
     const toWeb = await curl('client', `http://${ipOf('web')}:8080/after-revocation`);

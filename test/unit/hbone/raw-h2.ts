@@ -49,8 +49,8 @@ export class RawH2 {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, secureContext: SecureContext): Promise<RawH2> {
-    const socket = connect({ host: '127.0.0.1', port, secureContext, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+  static async connect(port: number, secureContext: SecureContext, host = '127.0.0.1'): Promise<RawH2> {
+    const socket = connect({ host, port, secureContext, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
     await once(socket, 'secureConnect');
     const raw = new RawH2(socket);
     socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(FRAME.SETTINGS, 0, 0)]));

@@ -7,14 +7,20 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createHboneServer } from '../../../src/hbone/index.js';
+import { podServerContext } from '../../../src/nodeproxy/pods.js';
 import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { silentLogger } from '../../../src/log.js';
 
-test('an HBONE listener without an SVID refuses handshakes and stays up', async () => {
+for (const [what, identity] of [['a pod not known yet (no identity)', undefined], ['a known pod whose SVID is not issued yet', 'spiffe://cluster.local/ns/default/sa/web']] as const) test(`an HBONE listener without an SVID refuses handshakes and stays up: ${what}`, async () => {
   const mesh = await MeshFixture.create();
+  let asked = 0;
   const server = createHboneServer({
     refusePeerCertificate: () => undefined,
-    secureContext: () => tls.createSecureContext({ minVersion: 'TLSv1.3' }),
+    // The node proxy's own provider, with no credential to give.
+    secureContext: () => podServerContext(identity, () => {
+      asked++;
+      return undefined;
+    }),
     trustedRoots: () => mesh.rootsPem,
     onTunnel: async () => ({ status: 503 }),
     logger: silentLogger(),
@@ -34,6 +40,7 @@ test('an HBONE listener without an SVID refuses handshakes and stays up', async 
       assert.ok(err, `handshake ${i + 1} failed closed`);
     }
     assert.equal(server.listening, true, 'the server is still serving');
+    assert.equal(asked, identity === undefined ? 0 : 3, 'the credential store is asked only for a known identity');
   } finally {
     await server.drain(100);
   }

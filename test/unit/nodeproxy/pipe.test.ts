@@ -13,7 +13,7 @@ import { connect as h2connect, createServer as createHttp2Server } from 'node:ht
 import { connect as tlsConnect, createServer as tlsCreateServer } from 'node:tls';
 import { join, relay } from '../../../src/nodeproxy/pipe.js';
 import { spliceTunnel } from '../../../src/hbone/splice.js';
-import { canPipeNatively, COALESCE_MIN, NATIVE_AFTER_READS, NATIVE_MAX_READ, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setRelaysBusy, nativePipeAvailable, pipeNatively, relayMode, setNativeMaxRead, setNativePipeEnabled, TUNNEL_BUFFER_BYTES } from '../../../src/runtime/index.js';
+import { canPipeNatively, COALESCE_MIN, NATIVE_AFTER_READS, NATIVE_MAX_READ, NATIVE_MIN_READS_PER_SEC, noteRelayRead, relaysBusy, setRelaysBusy, nativePipeAvailable, pipeNatively, nativeMoveCounts, relayMode, setNativeMaxRead, setNativePipeEnabled, TUNNEL_BUFFER_BYTES } from '../../../src/runtime/index.js';
 import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { Harness, startEcho } from '../hbone/harness.js';
 
@@ -393,6 +393,7 @@ test('a move to C++ that gives up (the tunnel stays backed up for over a second)
     const stream = session.request({ ':method': 'POST', ':path': '/' });
     await once(stream, 'response');
     app.setNoDelay(true);
+    const moves0 = nativeMoveCounts();
     const resultP = relay(proxySide, stream).join();
     // Small writes; the proxy counts as busy only once the stream's queue backs up, so the move
     // starts then, and the queue does not empty within the second it waits.
@@ -413,6 +414,8 @@ test('a move to C++ that gives up (the tunnel stays backed up for over a second)
     assert.equal(result.aToB, sent);
     assert.equal(received, sent);
     assert.ok(sawEnd, 'the app\'s FIN reached the server');
+    const moves = nativeMoveCounts();
+    assert.ok(moves.gaveUp > moves0.gaveUp, `the move was tried and given up (the case this is about): ${JSON.stringify({ moves0, moves })}`);
   } finally {
     app.destroy();
     server.close();
@@ -453,6 +456,7 @@ test('the HBONE server side: a move of the way back to C++ that gives up (the cl
   await once(srv, 'listening');
   const session = h2connect(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`);
   try {
+    const moves0 = nativeMoveCounts();
     const req = session.request({ ':method': 'POST', ':path': '/' });
     let got = 0;
     req.on('data', (c: Buffer) => { got += c.length; });
@@ -467,6 +471,8 @@ test('the HBONE server side: a move of the way back to C++ that gives up (the cl
     const result = await spliced!;
     assert.equal(result.error, undefined);
     assert.equal(result.bytesOut, total);
+    const moves = nativeMoveCounts();
+    assert.ok(moves.gaveUp > moves0.gaveUp, `the move was tried and given up (the case this is about): ${JSON.stringify({ moves0, moves })}`);
   } finally {
     session.destroy();
     srv.close();
