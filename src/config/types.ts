@@ -214,7 +214,9 @@ export interface ForbiddenUpstream {
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   trustDomain: 'cluster.local',
-  outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+  // Egress is closed by default (DESIGN.md invariant 7): only ServiceEntry hosts leave the mesh.
+  // Istio's default is ALLOW_ANY; a mesh that wants it says so in its MeshConfig.
+  outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
   certificateTTLSeconds: 86400,
   rootNamespace: 'ambit-system',
   serviceCIDR: '10.96.0.0/16',

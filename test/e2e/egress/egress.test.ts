@@ -13,7 +13,8 @@ import { teardownLab, execInPod, readAgentState, readLabState, captureUnderlay, 
 import { labRunDir } from '../../../src/paths.js';
 import { decodeMessage, encodeMessage, newQuery, RCODE, RR_TYPE } from '../../../src/dns/index.js';
 import { gatewayAudit as egressAudit, nodeProxyLines as proxyLines } from '../../../src/demo/egress-chapter.js';
-import { apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
+import { admin, apply, cli, cliOk, podOf, waitFor, waitPod } from '../lab/helpers.js';
+import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { HOSTS, badFirstBytes, egressConfig, icmpProbe, labFile, principal, sleeper, writePodClient } from './fixtures.js';
 
 const LAB = `egr${process.pid % 100000}`;
@@ -29,9 +30,14 @@ async function auditLine(what: string, pred: (l: Line) => boolean, since = 0): P
   return waitFor(`gateway audit line: ${what}`, () => gatewayAudit().slice(since).find(pred), 8_000);
 }
 
-async function accessLine(node: string, what: string, pred: (l: Line) => boolean): Promise<Line> {
-  return waitFor(`node proxy ${node} line: ${what}`, () => nodeProxyLines(node).find((l) => pred(l)), 8_000);
+/** Waits for (and returns) the first node-proxy line after `since` that satisfies `pred`. */
+async function accessLine(node: string, what: string, pred: (l: Line) => boolean, since: number): Promise<Line> {
+  return waitFor(`node proxy ${node} line: ${what}`, () => nodeProxyLines(node).slice(since).find((l) => pred(l)), 8_000);
 }
+
+/** Waits for the node proxy's DNS refusal of `name` for `pod` (default/...), logged after `since`. */
+const dnsRefusal = (node: string, pod: string, name: string, since: number): Promise<Line> =>
+  accessLine(node, `DNS refusal of ${name} for ${pod}`, (l) => l.pod === pod && l.name === name && l.rcode === 'REFUSED', since);
 
 function inPod(pod: string, argv: string[], input?: string) {
   return execInPod(LAB, 'default', pod, argv, { timeoutMs: 15_000, ...(input !== undefined ? { input } : {}) });
@@ -132,14 +138,18 @@ describe('egress control in the lab', () => {
         `  host: ${HOSTS.foo.name}\n  trafficPolicy: { tls: { mode: SIMPLE, caCertificates: ${join(labRunDir(LAB), 'mesh-ca.pem')} } }\n`,
       ].join('\n'),
     );
-    const mark = gatewayAudit().length;
-    const line = await waitFor('an untrusted upstream is refused', async () => {
-      const r = await curl('app-a', `http://${HOSTS.foo.name}/`);
-      assert.notEqual(r.code, 0, 'no answer from an unverified site');
-      return gatewayAudit().slice(mark).find((l) => l.host === HOSTS.foo.name && l.code === 'EGRESS_UPSTREAM_UNTRUSTED');
-    }, 10_000);
-    assert.equal(line.verdict, 'refused');
-    assert.equal(line.source, principal('app-a'));
+    try {
+      const mark = gatewayAudit().length;
+      const line = await waitFor('an untrusted upstream is refused', async () => {
+        const r = await curl('app-a', `http://${HOSTS.foo.name}/`);
+        assert.notEqual(r.code, 0, 'no answer from an unverified site');
+        return gatewayAudit().slice(mark).find((l) => l.host === HOSTS.foo.name && l.code === 'EGRESS_UPSTREAM_UNTRUSTED');
+      }, 10_000);
+      assert.equal(line.verdict, 'refused');
+      assert.equal(line.source, principal('app-a'));
+    } finally {
+      await admin(LAB).delete([{ kind: 'DestinationRule', namespace: 'default', name: 'foo-wrong-ca' }, { kind: 'ServiceEntry', namespace: 'default', name: 'foo-plain' }]);
+    }
   });
 
   test('monitoring: gateway metrics carry the verified source, host and verdict', async () => {
@@ -155,15 +165,48 @@ describe('egress control in the lab', () => {
     const wild = await curl('app-a', `https://${HOSTS.foo.name}/`);
     assert.equal(wild.code, 0, wild.stderr);
     assert.equal(JSON.parse(wild.stdout).server, HOSTS.foo.name, '*.foo.example covers service1.foo.example');
-    // An unregistered name does not even resolve: the node proxy's DNS refuses it.
-    const unknown = await curl('app-a', `https://${HOSTS.other.name}/`);
-    assert.equal(unknown.code, 6, `curl: could not resolve (${unknown.stderr.trim()})`);
-    await waitFor('the DNS refusal is logged with the pod', () => nodeProxyLines('node-2').find((l) => JSON.stringify(l).includes(HOSTS.other.name) && /refus/i.test(JSON.stringify(l))), 8_000);
+    // An unregistered name does not even resolve: the node proxy's DNS refuses it. So do names
+    // that only look like the wildcard: its apex, and a suffix match without the dot.
+    for (const name of [HOSTS.other.name, HOSTS.foo.name.replace(/^[^.]+\./, ''), `evil${HOSTS.foo.name.replace(/^[^.]+\./, '')}`]) {
+      const mark = nodeProxyLines('node-2').length;
+      const unknown = await curl('app-a', `https://${name}/`);
+      assert.equal(unknown.code, 6, `${name}: curl could not resolve (${unknown.stderr.trim()})`);
+      await dnsRefusal('node-2', 'default/app-a', name, mark);
+    }
     // And its address, dialled directly, goes nowhere.
+    const mark = nodeProxyLines('node-2').length;
     const byIp = await curl('app-a', `https://${HOSTS.other.address}/`, ['-k']);
     assert.notEqual(byIp.code, 0);
-    const refused = await accessLine('node-2', 'raw IP refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.other.address}:443` && String(l.sourcePrincipal).endsWith('sa/app-a'));
+    const refused = await accessLine('node-2', 'raw IP refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.other.address}:443` && String(l.sourcePrincipal).endsWith('sa/app-a'), mark);
     assert.equal(refused.flag, 'NO_ROUTE');
+  });
+
+  test('closed by default: with no MeshConfig at all an unregistered name is refused; ALLOW_ANY has to be asked for', async () => {
+    const meshConfig = (mode: string): string => `apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec:\n  outboundTrafficPolicy: { mode: ${mode} }\n`;
+    const dump = async (): Promise<{ version: number; mode: string }> => {
+      const d = JSON.parse((await fetchNodeProxyDump(LAB, 'node-2')).body) as { config: { version: number; mesh: { outboundTrafficPolicy: { mode: string } } } };
+      return { version: d.config.version, mode: d.config.mesh.outboundTrafficPolicy.mode };
+    };
+    /** Runs `change` and waits until node-2 applied a newer version. */
+    const applied = async (change: () => Promise<unknown>): Promise<string> => {
+      const v0 = (await dump()).version;
+      await change();
+      return (await waitFor('node-2 on the new version', async () => { const d = await dump(); return d.version > v0 ? d : undefined; }, 10_000)).mode;
+    };
+    const resolves = async (): Promise<string> => (await inPod('app-a', ['getent', 'hosts', HOSTS.other.name])).stdout.trim();
+    const noMeshConfig = () => admin(LAB).delete([{ kind: 'MeshConfig', name: 'mesh' }]);
+    try {
+      // Control: under ALLOW_ANY (asked for) the unregistered name resolves, to a VIP (still through the gateway)...
+      assert.equal(await applied(() => apply(LAB, meshConfig('ALLOW_ANY'))), 'ALLOW_ANY');
+      assert.match(await resolves(), /^240\.240\.\d+\.\d+\s/, 'under ALLOW_ANY it gets an egress VIP');
+      // ...and with no MeshConfig at all it is refused: the default is closed.
+      assert.equal(await applied(noMeshConfig), 'REGISTRY_ONLY', 'no MeshConfig: REGISTRY_ONLY');
+      const mark = nodeProxyLines('node-2').length;
+      assert.equal(await resolves(), '', `${HOSTS.other.name} no longer resolves`);
+      await dnsRefusal('node-2', 'default/app-a', HOSTS.other.name, mark);
+    } finally {
+      await apply(LAB, meshConfig('REGISTRY_ONLY'));
+    }
   });
 
   test('per-source policy by verified identity: A reaches *.foo.example, B *.bar.example, A to service1.bar.example is refused', async () => {
@@ -185,6 +228,7 @@ describe('egress control in the lab', () => {
   });
 
   test('tamper: dialing an external IP directly (TCP), over UDP or ICMP puts no packet on the underlay', async () => {
+    const proxyMark = nodeProxyLines('node-2').length;
     const dropped = async (): Promise<number> => {
       const m = await inNetns(nodeNetns(LAB, 'node-2'), ['curl', '-sS', '-m', '3', 'http://127.0.0.1:15020/metrics']);
       const hit = /ambit_capture_dropped_packets\{pod="default\/attacker",direction="out"\} (\d+)/.exec(m.out);
@@ -214,7 +258,7 @@ describe('egress control in the lab', () => {
     assert.deepEqual(strays, [], 'nothing but the gateway talks to the internet');
     // The kernel dropped the UDP datagram and the ICMP echo in the pod; the proxy reports both.
     assert.ok((await dropped()) >= droppedBefore + 2, 'UDP and ICMP counted as dropped by capture');
-    await accessLine('node-2', 'attacker raw TCP refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.api.address}:7000` && String(l.sourcePrincipal).endsWith('sa/attacker') && l.flag === 'NO_ROUTE');
+    await accessLine('node-2', 'attacker raw TCP refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.api.address}:7000` && String(l.sourcePrincipal).endsWith('sa/attacker') && l.flag === 'NO_ROUTE', proxyMark);
   });
 
   test('tamper: the pod cannot edit its capture rules (no CAP_NET_ADMIN); capture still holds afterwards', async () => {
@@ -237,13 +281,15 @@ describe('egress control in the lab', () => {
       assert.equal(r.how, 'reply', `an answer for ${name}`);
       return decodeMessage(Buffer.from(r.hex, 'hex'));
     };
+    const mark = nodeProxyLines('node-2').length;
     const forbidden = await ask(HOSTS.other.name);
     assert.equal(forbidden.rcode, RCODE.REFUSED, 'REFUSED, not the internet DNS\'s real answer');
     assert.equal(forbidden.answers.length, 0);
     const allowed = await ask(HOSTS.api.name);
     const addrs = allowed.answers.map((a) => (a as { address?: string }).address);
     assert.ok(addrs.length > 0 && addrs.every((a) => a?.startsWith('240.240.')), `a VIP, never ${HOSTS.api.address}: ${addrs.join(',')}`);
-    await waitFor('the refusal is logged', () => nodeProxyLines('node-2').find((l) => JSON.stringify(l).includes(HOSTS.other.name) && /refus/i.test(JSON.stringify(l))), 8_000);
+    // The node proxy answered (and logged) this query, asked of another server, as the attacker's.
+    await dnsRefusal('node-2', 'default/attacker', HOSTS.other.name, mark);
   });
 
   test('tamper: an allowed SNI sent to another IP does not reach it; the gateway dials only what the name resolves to', async () => {
@@ -251,13 +297,21 @@ describe('egress control in the lab', () => {
       const f = join(labRunDir(LAB), 'logs', `inet-${HOSTS.decoy.name}-443.log`);
       return existsSync(f) ? readFileSync(f, 'utf8') : '';
     };
-    const before = decoyLog().split('\n').filter((l) => l.includes('"request"')).length;
+    const requests = (): number => decoyLog().split('\n').filter((l) => l.includes('"request"')).length;
+    // Control: a request the decoy does get shows in its log (from the gateway's namespace, the one way out).
+    const seen = requests();
+    const control = await inNetns(podNetns(LAB, GW.namespace, GW.name), ['curl', '-sS', '-m', '3', '-k', `https://${HOSTS.decoy.address}/control`]);
+    assert.equal(control.code, 0, control.out);
+    await waitFor('the decoy logged the control request', () => (requests() > seen ? true : undefined), 5_000);
+    const before = requests();
+    const proxyMark = nodeProxyLines('node-2').length;
     const s = await inPod('attacker', ['openssl', 's_client', '-connect', `${HOSTS.decoy.address}:443`, '-servername', HOSTS.api.name, '-brief'], 'Q\n');
+    assert.notEqual(s.code, 127, 'openssl ran');
     assert.doesNotMatch(s.stdout + s.stderr, /Verification: OK|Protocol version: TLSv1/, 'no handshake with the decoy');
     const c = await curl('attacker', `https://${HOSTS.api.name}/`, ['--resolve', `${HOSTS.api.name}:443:${HOSTS.decoy.address}`]);
     assert.notEqual(c.code, 0);
-    await accessLine('node-2', 'decoy refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.decoy.address}:443` && l.flag === 'NO_ROUTE');
-    assert.equal(decoyLog().split('\n').filter((l) => l.includes('"request"')).length, before, 'the decoy saw no request');
+    await accessLine('node-2', 'decoy refused', (l) => l.access === true && l.destinationAddress === `${HOSTS.decoy.address}:443` && l.flag === 'NO_ROUTE' && String(l.sourcePrincipal).endsWith('sa/attacker'), proxyMark);
+    assert.equal(requests(), before, 'the decoy saw no request');
     // Through the gateway, the same SNI goes where the lab DNS says, whatever VIP the client used.
     const mark = gatewayAudit().length;
     const ok = await curl('attacker', `https://${HOSTS.api.name}/`);
@@ -293,21 +347,35 @@ describe('egress control in the lab', () => {
     const https = await inNetns(node1, ['curl', '-sS', '-m', '3', '-k', `https://${gatewayIp}:15008/`]);
     assert.notEqual(https.code, 0, 'TLS without a client certificate is refused');
     // Both are audited by the gateway, with no verified source.
-    await waitFor('two unverified refusals audited', () => {
-      const lines = gatewayAudit().slice(outsideMark).filter((l) => String(l.code).startsWith('HBONE_') && l.verdict === 'refused' && !String(l.source).startsWith('spiffe://'));
-      return lines.length >= 2 ? lines : undefined;
-    }, 8_000);
+    // Both are audited by the gateway, from node-1 (its link to the pod, not a pod address), with
+    // no verified source: the plain bytes as a failed handshake, the TLS client for its missing certificate.
+    const fromNode1 = (): Line[] => gatewayAudit().slice(outsideMark).filter((l) => typeof l.sourceAddress === 'string' && !l.sourceAddress.startsWith('10.244.') && l.verdict === 'refused' && !String(l.source).startsWith('spiffe://'));
+    await waitFor('both unverified refusals audited', () => (fromNode1().length >= 2 ? true : undefined), 8_000);
+    const reasons = fromNode1().map((l) => `${String(l.code)}: ${String(l.reason)}`);
+    assert.ok(reasons.some((r) => /^HBONE_TLS_FAILURE: ERR_SSL_(HTTP_REQUEST|WRONG_VERSION_NUMBER)/.test(r)), `the plaintext attempt: ${reasons.join(' | ')}`);
+    assert.ok(reasons.some((r) => /^HBONE_TLS_FAILURE: ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE/.test(r)), `the TLS attempt without a certificate: ${reasons.join(' | ')}`);
   });
 
   test('bad first bytes at the gateway are each refused and logged; other traffic keeps flowing', async () => {
+    // What every lab site was asked, by path (their logs: one "request" line each).
+    const sitePaths = (): string[] => readdirSync(join(labRunDir(LAB), 'logs')).filter((f) => f.startsWith('inet-'))
+      .flatMap((f) => readFileSync(join(labRunDir(LAB), 'logs', f), 'utf8').split('\n'))
+      .filter((l) => l.includes('"msg":"request"')).map((l) => String((JSON.parse(l) as Line).path));
     for (const c of badFirstBytes()) {
       const mark = gatewayAudit().length;
+      const count = (path: string): number => sitePaths().filter((x) => x === path).length;
+      const [fine0, two0] = [count('/still-fine'), count('/two')];
       const r = await raw('app-a', c.end ? 'end' : 'tcp', HOSTS.api.name, c.port, c.bytes, 12_000);
       assert.doesNotMatch(r.text, /"server"/, `${c.what}: no site answered`);
       const line = await auditLine(c.what, (l) => l.source === principal('app-a') && c.code.test(String(l.code)), mark);
       assert.equal(line.verdict, 'refused', c.what);
+
       const ok = await curl('app-b', `https://${HOSTS.api.name}/still-fine`);
       assert.equal(ok.code, 0, `${c.what}: ${ok.stderr}`);
+      // The sites' logs show that request (so they are read right), and never the second
+      // pipelined request: none of its bytes left the gateway.
+      await waitFor('the site logged the request after the attack', () => (count('/still-fine') > fine0 ? true : undefined), 5_000);
+      assert.equal(count('/two'), two0, `${c.what}: no site was asked for /two`);
     }
   });
 

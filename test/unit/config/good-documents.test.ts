@@ -242,7 +242,8 @@ spec:
       metadata: meta('mesh'),
       spec: {
         trustDomain: 'cluster.local',
-        outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+        // Egress closed by default (Istio's default would be ALLOW_ANY).
+        outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
         certificateTTLSeconds: 86400,
         rootNamespace: 'ambit-system',
         serviceCIDR: '10.96.0.0/16',
@@ -250,14 +251,14 @@ spec:
       },
     });
     roundTrip(
-      'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: corp.example_1, outboundTrafficPolicy: {mode: REGISTRY_ONLY}, certificateTTLSeconds: 3600, rootNamespace: mesh-root, serviceCIDR: 172.20.0.0/24, egressForbiddenUpstreams: [{cidr: 10.20.0.0/16, reason: corp network}, {cidr: 192.168.7.7/32}]}\n',
+      'apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: corp.example_1, outboundTrafficPolicy: {mode: ALLOW_ANY}, certificateTTLSeconds: 3600, rootNamespace: mesh-root, serviceCIDR: 172.20.0.0/24, egressForbiddenUpstreams: [{cidr: 10.20.0.0/16, reason: corp network}, {cidr: 192.168.7.7/32}]}\n',
       {
         kind: 'MeshConfig',
         apiVersion: 'ambit.dev/v1alpha1',
         metadata: meta('mesh'),
         spec: {
           trustDomain: 'corp.example_1',
-          outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+          outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
           certificateTTLSeconds: 3600,
           rootNamespace: 'mesh-root',
           serviceCIDR: '172.20.0.0/24',

@@ -94,3 +94,8 @@ describe('egress workload config', () => {
     assert.throws(() => buildEgressConfig(state(['authorization-policy/shop/x', { name: 'x', namespace: 'shop', spec: { action: 'CUSTOM' } }]), POD, read), { code: 'INVALID_POLICY' });
   });
 });
+
+test('closed by default: with no MeshConfig in the stream, the gateway decides under REGISTRY_ONLY (not Istio\'s ALLOW_ANY)', () => {
+  const c = buildEgressConfig(state(self), POD, read);
+  assert.equal(c.mesh.outboundTrafficPolicy.mode, 'REGISTRY_ONLY');
+});

@@ -102,3 +102,11 @@ test('enrollment messages are parsed strictly', () => {
     assert.throws(() => parseEnrollMessage(line!), { code: 'ENROLL_INVALID', message }, line);
   }
 });
+
+test('closed by default: with no MeshConfig in the stream, an external address is refused (REGISTRY_ONLY, not Istio\'s ALLOW_ANY)', () => {
+  const s = new MeshState({ version: 1, storeId: 's', resources: new Map<string, unknown>([['workload/default/a', wl('a', '10.244.1.5')]]) });
+  assert.equal(s.mesh.outboundTrafficPolicy.mode, 'REGISTRY_ONLY');
+  assert.deepEqual(route(s, { address: '198.51.100.1', port: 443 }), {
+    kind: 'refused', flag: 'NO_ROUTE', reason: '198.51.100.1:443 is not in the mesh registry and outboundTrafficPolicy is REGISTRY_ONLY',
+  });
+});
