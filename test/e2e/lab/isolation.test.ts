@@ -206,12 +206,33 @@ describe('lab isolation: a user per pod, private homes, closed logs, a non-root 
     const secrets = [join(cp, 'ca', 'ca-key.pem'), ...walk(cp).filter((p) => statSync(p).isFile()), join(labRunDir(LAB), 'nodes', 'node-1.token'), join(labRunDir(LAB), 'nodes', 'node-2.token')];
     assert.ok(existsSync(join(cp, 'ca', 'ca-key.pem')), 'the CA key is where the test looks');
     for (const f of secrets) assert.notEqual((await asUid(gw.uid, ['test', '-r', f])).code, 0, `the gateway uid can read ${f}`);
+    assert.ok(existsSync(adminSocketPath(LAB)), 'the admin socket is where the test looks');
     assert.notEqual((await asUid(gw.uid, ['test', '-w', adminSocketPath(LAB)])).code, 0, 'nor reach the admin socket');
     const passwd = await asUid(gw.uid, ['sh', '-c', ': >> /etc/passwd']);
     assert.notEqual(passwd.code, 0, 'nor write /etc/passwd');
     // Still the working gateway: ready, with its SVID (the egress e2e suite drives traffic through it).
     const ready = await run('ip', ['netns', 'exec', gw.netns!, 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${e.adminHost}:${e.readinessPort}/healthz/ready`]);
     assert.equal(ready.stdout, '200');
+  });
+
+  test('an app pod cannot edit the rules: the control plane\'s admin socket refuses it, and no node proxy admin port is in its reach', async () => {
+    const sock = adminSocketPath(LAB);
+    assert.ok(existsSync(sock), 'the admin socket is where the test looks');
+    // A real client, as the pod's user: connect and ask to apply (the admin API's own transport).
+    const attempt = `const c=require('net').connect(${JSON.stringify(sock)});c.on('connect',()=>{console.log('CONNECTED');c.end()});c.on('error',(e)=>console.log('ERR '+e.code))`;
+    const r = await exec('app', ['node', '-e', attempt]);
+    assert.equal(r.stdout.trim(), 'ERR EACCES', `the pod's process cannot connect to the admin socket: ${r.stdout} ${r.stderr}`);
+    // Control: root (the operator) does connect.
+    const asRoot = await run(process.execPath, ['-e', attempt]);
+    assert.equal(asRoot.stdout.trim(), 'CONNECTED');
+    // The node proxy's admin (config dump, 15000) listens on the node's loopback: from the pod, its node is not that.
+    const node = readLabState(LAB)!.plan.nodes.find((n) => n.name === pod('app').node)!;
+    const there = await run('ip', ['netns', 'exec', node.netns.split('/').pop()!, 'curl', '-sS', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:15000/config_dump'], { allowFail: true });
+    assert.equal(there.stdout.trim(), '200', 'control: the node proxy answers on its node\'s loopback');
+    for (const host of ['127.0.0.1', '169.254.1.1', node.ip]) {
+      const dump = await exec('app', ['curl', '-sS', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', `http://${host}:15000/config_dump`]);
+      assert.notEqual(dump.stdout.trim(), '200', `${host}:15000 answered the pod`);
+    }
   });
 
   test('a restarted agent keeps every pod on its uid and hands a new pod a fresh one', async () => {
