@@ -376,8 +376,13 @@ test('a source proving an SVID asked for with a revoked credential is refused an
   assert.ok((fixed.revoked as { credentials: string[] }).credentials.includes(jti), 'the applied version carries the revocation itself');
 });
 
-test('SIGTERM drains and exits cleanly', async () => {
+test('SIGTERM drains and exits cleanly: an open HBONE connection is told to go away (GOAWAY), then the process exits 0', async () => {
+  const open = await session();
+  const goaway = new Promise<number>((resolve) => open.once('goaway', (code: number) => resolve(code)));
+  const closed = new Promise<void>((resolve) => open.once('close', () => resolve()));
   const r = await gw.stop();
+  assert.equal(await Promise.race([goaway, new Promise<string>((res) => setTimeout(() => res('no GOAWAY within 5 s'), 5000))]), 0, 'GOAWAY(NO_ERROR) on the open connection');
+  await closed;
   assert.deepEqual(r, { code: 0, signal: null });
   assert.ok(gw.lines.some((l) => typeof l.msg === 'string' && l.msg.includes('shutting down')));
 });
