@@ -7,6 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { teardownLab, execInPod, readAgentState, readLabState, captureUnderlay, nodeNetns, podNetns } from '../../../src/lab/index.js';
@@ -19,6 +20,8 @@ import { HOSTS, badFirstBytes, egressConfig, icmpProbe, labFile, principal, slee
 
 const LAB = `egr${process.pid % 100000}`;
 const GW = { namespace: 'ambit-system', name: 'egress-gateway' };
+/** The mesh tests' attacker (test/e2e/mesh/attacker.ts), for its `probe` mode. */
+const ATTACKER = fileURLToPath(new URL('../mesh/attacker.js', import.meta.url));
 
 type Line = Record<string, unknown>;
 
@@ -354,6 +357,19 @@ describe('egress control in the lab', () => {
     const reasons = fromNode1().map((l) => `${String(l.code)}: ${String(l.reason)}`);
     assert.ok(reasons.some((r) => /^HBONE_TLS_FAILURE: ERR_SSL_(HTTP_REQUEST|WRONG_VERSION_NUMBER)/.test(r)), `the plaintext attempt: ${reasons.join(' | ')}`);
     assert.ok(reasons.some((r) => /^HBONE_TLS_FAILURE: ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE/.test(r)), `the TLS attempt without a certificate: ${reasons.join(' | ')}`);
+  });
+
+  test('impersonation: a certificate claiming app-a\'s identity from a CA of the attacker\'s own gets no tunnel through the gateway', async () => {
+    // Root on node-1 (outside every pod) forges app-a's SPIFFE ID and tries to leave as app-a.
+    const roots = (await admin(LAB).trustBundle()).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)!;
+    const input = client.write('forged.json', JSON.stringify({ attack: 'connect', host: gatewayIp, port: 15008, authority: `${HOSTS.api.name}:443`, tls: { otherCa: { identity: principal('app-a') }, rootsPem: roots } }));
+    const mark = gatewayAudit().length;
+    const r = await inNetns(nodeNetns(LAB, 'node-1'), [process.execPath, ATTACKER, 'probe', input], 25_000);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out.trim(), /^ERR /, `no tunnel: ${r.out}`);
+    const line = await auditLine('the forged certificate refused', (l) => l.code === 'HBONE_TLS_FAILURE' && /client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(String(l.reason)), mark);
+    assert.ok(!String(line.source).startsWith('spiffe://'), `nobody verified as its source: ${JSON.stringify(line)}`);
+    assert.ok(!gatewayAudit().slice(mark).some((l) => l.source === principal('app-a')), 'nothing was audited as app-a');
   });
 
   test('bad first bytes at the gateway are each refused and logged; other traffic keeps flowing', async () => {
