@@ -6,16 +6,18 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { labRunDir } from '../../../src/paths.js';
 import { run } from '../../../src/lab/shell.js';
 import { randomUUID } from 'node:crypto';
 import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab, isAlive } from '../../../src/lab/index.js';
-import { labRunDir } from '../../../src/paths.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { allowOnly, podManifest } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
+import { labTools } from './lab-tools.js';
 import { decodeMessage, encodeMessage, newQuery, RR_TYPE } from '../../../src/dns/index.js';
 
 const LAB = `mesh${process.pid % 100000}`;
+const { ipOf, nodeProxyLog, accessLines } = labTools(LAB);
 
 const pod = podManifest;
 const echo = ['ambit', 'app', 'echo', '--port', '8080', '--tcp-port', '9000'];
@@ -25,23 +27,6 @@ const POLICY = allowOnly;
 
 async function curl(from: string, url: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return execInPod(LAB, 'default', from, ['curl', '-sS', '-m', '3', ...extra, url], { timeoutMs: 10_000 });
-}
-
-function ipOf(name: string): string {
-  const ip = podOf(LAB, name)?.ip;
-  assert.ok(ip, `pod ${name} has an IP`);
-  return ip;
-}
-
-function nodeProxyLog(node: string): string {
-  return readFileSync(join(labRunDir(LAB), 'logs', `node-proxy-${node}.log`), 'utf8');
-}
-
-function accessLines(node: string): Record<string, unknown>[] {
-  return nodeProxyLog(node)
-    .split('\n')
-    .filter((l) => l.includes('"access":true'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 
