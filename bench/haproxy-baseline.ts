@@ -40,7 +40,7 @@ export interface HaproxyPair {
 function mintSvid(ca: CertificateAuthority, sa: string): string {
   const spiffeId = workloadId(ca.trustDomain, 'default', sa);
   const csr = createCsr(spiffeId);
-  const svid = ca.signCsr(csr.csrPem, { spiffeId, ttlSeconds: 3600 });
+  const svid = ca.signCsr(csr.csrPem, { spiffeId, ttlSeconds: 3600, issuedTo: null });
   return svid.chainPem.join('') + csr.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 

@@ -30,10 +30,11 @@ export interface SignRequest {
   now?: Date;
   /**
    * The node and the credential (its ID) of the session that asked: written into the SVID, so
-   * that peers refuse it once that node or credential is revoked. Absent only for the control
-   * plane's own serving certificate.
+   * that peers refuse it once that node or credential is revoked. Required, so that no call site
+   * can forget it: `null` only for a certificate no node asked for (the control plane's own
+   * serving certificate, a test's or a benchmark's).
    */
-  issuedTo?: { node: string; credential: string };
+  issuedTo: { node: string; credential: string } | null;
 }
 
 export interface CaFiles {
@@ -163,7 +164,11 @@ export class CertificateAuthority {
     const notBefore = new Date(nowMs - CLOCK_SKEW_MS);
     const notAfter = new Date(Math.min(nowMs + req.ttlSeconds * 1000, this.notAfter.getTime()));
     const serial = randomSerial();
-    const issuedTo = req.issuedTo === undefined ? undefined : { ...req.issuedTo, issuedAt: nowMs / 1000 };
+    if (req.issuedTo === undefined) {
+      // The type forbids it; a JS caller or a cast still gets a clear refusal, not a silent SVID no revocation can reach.
+      throw new AmbitError('SVID_ISSUED_TO_MISSING', 'Cannot sign CSR: issuedTo must name the node and credential that asked, or be null for a certificate no node asked for', { path: 'issuedTo' });
+    }
+    const issuedTo = req.issuedTo === null ? undefined : { ...req.issuedTo, issuedAt: nowMs / 1000 };
     const certDer = this.template.issue({ serial, notBefore, notAfter, spkiDer: parsed.spkiDer, uri: req.spiffeId.uri, ...(issuedTo ? { issuedTo } : {}) });
     const certPem = toPem('CERTIFICATE', certDer);
     return { certPem, certDer, chainPem: [certPem, ...this.intermediatesPem], serial: serial.toString('hex'), notBefore, notAfter };

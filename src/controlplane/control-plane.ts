@@ -179,7 +179,7 @@ export class ControlPlane {
   private renewServingCert(): void {
     const id = parseSpiffeId(controlPlaneIdentity(this.trustDomain));
     const { privateKey, csrPem } = createCsr(id);
-    const svid = this.ca.signCsr(csrPem, { spiffeId: id, ttlSeconds: 86400 });
+    const svid = this.ca.signCsr(csrPem, { spiffeId: id, ttlSeconds: 86400, issuedTo: null });
     this.servingContext = tls.createSecureContext({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: svid.chainPem.join('') });
     const half = (svid.notAfter.getTime() - Date.now()) / 2;
     this.renewTimer = setTimeout(() => this.renewServingCert(), Math.max(half, 60_000));

@@ -50,7 +50,7 @@ export class MeshFixture {
     const id = parseSpiffeId(spiffeId);
     const csr = createCsr(id);
     const issued = this.ca.signCsr(csr.csrPem, {
-      spiffeId: id, ttlSeconds: opts.ttlSeconds ?? 3600, ...(opts.now ? { now: opts.now } : {}), ...(opts.issuedTo ? { issuedTo: opts.issuedTo } : {}),
+      spiffeId: id, ttlSeconds: opts.ttlSeconds ?? 3600, ...(opts.now ? { now: opts.now } : {}), issuedTo: opts.issuedTo ?? null,
     });
     return {
       spiffeId: id.uri,

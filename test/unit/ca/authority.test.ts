@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { CertificateAuthority, CA_FILES } from '../../../src/ca/index.js';
-import { createCsr, workloadId } from '../../../src/identity/index.js';
+import { createCsr, issuedToOf, workloadId } from '../../../src/identity/index.js';
 import { OpensslDir } from '../identity/openssl.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -17,7 +17,7 @@ describe('generated root CA', () => {
   const ca = CertificateAuthority.generate({ trustDomain: 'cluster.local' });
   const root = new X509Certificate(ca.rootPem);
   const now = new Date();
-  const svid = ca.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 86_400, now });
+  const svid = ca.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 86_400, now, issuedTo: null });
 
   test('root is a self-signed CA with the trust domain URI SAN', async () => {
     assert.equal(root.ca, true);
@@ -80,25 +80,38 @@ describe('generated root CA', () => {
 
   test('serials are unique', () => {
     const csr = createCsr(id).csrDer;
-    const serials = new Set(Array.from({ length: 200 }, () => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60 }).serial));
+    const serials = new Set(Array.from({ length: 200 }, () => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60, issuedTo: null }).serial));
     assert.equal(serials.size, 200);
   });
 
   test('notAfter is capped at the CA notAfter', () => {
     const short = CertificateAuthority.generate({ trustDomain: 'cluster.local', validityDays: 1 });
-    const out = short.signCsr(createCsr(id).csrPem, { spiffeId: id, ttlSeconds: 3 * 86_400 });
+    const out = short.signCsr(createCsr(id).csrPem, { spiffeId: id, ttlSeconds: 3 * 86_400, issuedTo: null });
     assert.equal(out.notAfter.getTime(), short.notAfter.getTime());
     assert.equal(Date.parse(new X509Certificate(out.certPem).validTo), short.notAfter.getTime());
   });
 
   test('refuses a bad ttl and an expired CA', () => {
     const csr = createCsr(id).csrDer;
-    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 0 }), { code: 'SVID_TTL_INVALID', message: 'Cannot sign CSR: ttlSeconds must be a positive integer, got 0' });
-    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 1.5 }), { code: 'SVID_TTL_INVALID', message: 'Cannot sign CSR: ttlSeconds must be a positive integer, got 1.5' });
+    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 0, issuedTo: null }), { code: 'SVID_TTL_INVALID', message: 'Cannot sign CSR: ttlSeconds must be a positive integer, got 0' });
+    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 1.5, issuedTo: null }), { code: 'SVID_TTL_INVALID', message: 'Cannot sign CSR: ttlSeconds must be a positive integer, got 1.5' });
     const later = new Date(ca.notAfter.getTime() + 1000);
-    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60, now: later }), {
+    assert.throws(() => ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60, now: later, issuedTo: null }), {
       code: 'CA_EXPIRED', message: `Cannot sign CSR: the CA certificate expired at ${ca.notAfter.toISOString()}`,
     });
+  });
+
+  test('issuedTo is required: a request naming no node is refused, null signs without the extension, a node signs with it', () => {
+    const csr = createCsr(id).csrDer;
+    const noField = { spiffeId: id, ttlSeconds: 60 } as unknown as Parameters<typeof ca.signCsr>[1];
+    assert.throws(() => ca.signCsr(csr, noField), {
+      code: 'SVID_ISSUED_TO_MISSING',
+      message: 'Cannot sign CSR: issuedTo must name the node and credential that asked, or be null for a certificate no node asked for',
+    });
+    assert.equal(issuedToOf(ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60, issuedTo: null }).certDer), undefined);
+    const from = issuedToOf(ca.signCsr(csr, { spiffeId: id, ttlSeconds: 60, issuedTo: { node: 'node-1', credential: 'c-1' } }).certDer);
+    assert.equal(from?.node, 'node-1');
+    assert.equal(from?.credential, 'c-1');
   });
 
   test('save and load round-trip; the key file is 0600', async () => {
@@ -110,7 +123,7 @@ describe('generated root CA', () => {
     const loaded = await CertificateAuthority.load(dir);
     assert.equal(loaded.trustDomain, 'cluster.local');
     assert.equal(loaded.rootPem, ca.rootPem);
-    const out = loaded.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 600 });
+    const out = loaded.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 600, issuedTo: null });
     assert.ok(new X509Certificate(out.certPem).verify(root.publicKey));
     const again = await CertificateAuthority.loadOrGenerate(dir, { trustDomain: 'other.td' });
     assert.equal(again.rootPem, ca.rootPem);
@@ -124,7 +137,7 @@ describe('operator-supplied intermediate', () => {
   const op = ossl.operatorCa('example.org');
   const ca = CertificateAuthority.fromFiles({ certChainPem: op.intermediatePem, keyPem: op.intermediateKeyPem, rootsPem: op.rootPem });
   const wid = workloadId('example.org', 'pay', 'api');
-  const svid = ca.signCsr(createCsr(wid).csrDer, { spiffeId: wid, ttlSeconds: 3600 });
+  const svid = ca.signCsr(createCsr(wid).csrDer, { spiffeId: wid, ttlSeconds: 3600, issuedTo: null });
 
   test('takes the trust domain from the intermediate and chains leaf -> intermediate', () => {
     assert.equal(ca.trustDomain, 'example.org');
@@ -151,7 +164,7 @@ describe('operator-supplied intermediate', () => {
   });
 
   test('refuses an identity outside its trust domain', () => {
-    assert.throws(() => ca.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 60 }), {
+    assert.throws(() => ca.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 60, issuedTo: null }), {
       code: 'CSR_TRUST_DOMAIN',
       message: 'Cannot sign CSR for "spiffe://cluster.local/ns/shop/sa/cart": trust domain "cluster.local" is not this CA\'s trust domain "example.org"',
     });
@@ -175,7 +188,7 @@ describe('operator-supplied intermediate', () => {
       message: 'Cannot load CA: Cannot verify certificate chain: no trusted root or given intermediate issued "O=Operator\\nCN=Mesh Intermediate" (issuer "O=Operator\\nCN=Operator Root")',
     });
     const made = createCsr(wid);
-    const leafPem = ca.signCsr(made.csrDer, { spiffeId: wid, ttlSeconds: 60 }).certPem;
+    const leafPem = ca.signCsr(made.csrDer, { spiffeId: wid, ttlSeconds: 60, issuedTo: null }).certPem;
     assert.throws(() => CertificateAuthority.fromFiles({ ...base, certChainPem: leafPem + op.intermediatePem, keyPem: made.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }), {
       code: 'CA_NOT_CA', message: 'Cannot load CA: certificate "URI:spiffe://example.org/ns/pay/sa/api" is not a CA (basicConstraints CA:false)',
     });

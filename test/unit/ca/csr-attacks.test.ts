@@ -114,13 +114,13 @@ const cases: { name: string; csr: () => Buffer | string; spiffeId?: SpiffeId; co
 describe('signCsr refuses attacker CSRs', () => {
   for (const c of cases) {
     test(c.name, () => {
-      assert.throws(() => ca.signCsr(c.csr(), { spiffeId: c.spiffeId ?? id, ttlSeconds: 3600 }), { code: c.code, message: c.message });
+      assert.throws(() => ca.signCsr(c.csr(), { spiffeId: c.spiffeId ?? id, ttlSeconds: 3600, issuedTo: null }), { code: c.code, message: c.message });
     });
   }
   test('the honest CSR from the same openssl setup is signed (the table is not vacuous)', () => {
-    const out = ca.signCsr(ossl.csr({ key, san: `URI:${id.uri}` }), { spiffeId: id, ttlSeconds: 3600 });
+    const out = ca.signCsr(ossl.csr({ key, san: `URI:${id.uri}` }), { spiffeId: id, ttlSeconds: 3600, issuedTo: null });
     assert.match(out.certPem, /^-----BEGIN CERTIFICATE-----/);
-    const sha384 = ca.signCsr(ossl.csr({ key, san: `URI:${id.uri}`, digest: 'sha384' }), { spiffeId: id, ttlSeconds: 3600 });
+    const sha384 = ca.signCsr(ossl.csr({ key, san: `URI:${id.uri}`, digest: 'sha384' }), { spiffeId: id, ttlSeconds: 3600, issuedTo: null });
     assert.ok(sha384.certDer.length > 0);
   });
 });

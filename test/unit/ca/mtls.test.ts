@@ -14,7 +14,7 @@ after(() => ossl.remove());
 
 function svidFor(ca: CertificateAuthority, id: SpiffeId): { svid: IssuedSvid; keyPem: string } {
   const made = createCsr(id);
-  return { svid: ca.signCsr(made.csrDer, { spiffeId: id, ttlSeconds: 3600 }), keyPem: made.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return { svid: ca.signCsr(made.csrDer, { spiffeId: id, ttlSeconds: 3600, issuedTo: null }), keyPem: made.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
 const uriOf = (c: PeerCertificate): string | undefined => /^URI:(\S+)$/.exec(c.subjectaltname ?? '')?.[1];

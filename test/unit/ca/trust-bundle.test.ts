@@ -7,8 +7,8 @@ import { createCsr, workloadId } from '../../../src/identity/index.js';
 const id = workloadId('cluster.local', 'shop', 'cart');
 const oldCa = CertificateAuthority.generate({ trustDomain: 'cluster.local' });
 const newCa = CertificateAuthority.generate({ trustDomain: 'cluster.local' });
-const leafOld = oldCa.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 3600 });
-const leafNew = newCa.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 3600 });
+const leafOld = oldCa.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 3600, issuedTo: null });
+const leafNew = newCa.signCsr(createCsr(id).csrDer, { spiffeId: id, ttlSeconds: 3600, issuedTo: null });
 const fpOld = new X509Certificate(oldCa.rootPem).fingerprint256;
 
 describe('TrustBundle', () => {
