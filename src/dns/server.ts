@@ -140,7 +140,14 @@ export class DnsServer {
     if (query.opcode !== OPCODE_QUERY) return encodeMessage(responseTo(query, RCODE.NOTIMP));
     if (query.questions.length !== 1) return encodeMessage(responseTo(query, RCODE.FORMERR));
     const q = query.questions[0]!;
-    if (q.class === RR_CLASS_IN) {
+    // Only the Internet class exists here. Any other class (CHAOS, HESIOD, ANY, a made-up number)
+    // would skip every zone, and so the egress zone's REGISTRY_ONLY refusals, and go upstream: a
+    // way to send any name out of the mesh. Refused, never relayed.
+    if (q.class !== RR_CLASS_IN) {
+      this.log.debug({ name: q.name, class: q.class, transport }, 'refusing a dns query of a class other than IN');
+      return encodeMessage(responseTo(query, RCODE.REFUSED));
+    }
+    {
       for (const zone of this.zones) {
         const found = zone.lookup(q.name, q.type);
         if (!found) continue;

@@ -158,6 +158,29 @@ describe('dns server forwarding', () => {
     assert.equal((await queryDns(at, 'api.example.com', RR_TYPE.A)).answers.length, 1);
   });
 
+  test('a query of a class other than IN is REFUSED, never relayed: it would skip every zone (egress refusals included)', async () => {
+    let relayed = 0;
+    const counting = new DnsServer({ zones: [{ lookup: (name: string) => { if (name === 'leak.example.org') relayed++; return null; } }] });
+    servers.push(counting);
+    const countingAt = await counting.listen('127.0.0.1', 0);
+    const front = new DnsServer({ zones: [zone], upstream: countingAt });
+    servers.push(front);
+    const at = await front.listen('127.0.0.1', 0);
+    for (const cls of [3 /* CHAOS */, 4 /* HESIOD */, 255 /* ANY */, 254 /* NONE */, 0x1234]) {
+      const q = newQuery(0x100 + cls, 'leak.example.org', RR_TYPE.A);
+      q.questions[0]!.class = cls;
+      const r = decodeMessage((await rawUdp(at, encodeMessage(q)))!);
+      assert.deepEqual([r.id, r.rcode, r.answers.length], [0x100 + cls, RCODE.REFUSED, 0], `class ${cls}`);
+      const inZone = newQuery(0x200 + cls, 'api.example.com', RR_TYPE.A);
+      inZone.questions[0]!.class = cls;
+      assert.equal(decodeMessage((await rawUdp(at, encodeMessage(inZone)))!).rcode, RCODE.REFUSED, `a zone name in class ${cls}`);
+    }
+    assert.equal(relayed, 0, 'the upstream never saw the name');
+    // Class IN still goes upstream (the control: the counting upstream does see it).
+    await queryDns(at, 'leak.example.org', RR_TYPE.A);
+    assert.equal(relayed, 1);
+  });
+
   test('an unreachable upstream yields SERVFAIL within the timeout', async () => {
     const probe = createSocket('udp4');
     await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
