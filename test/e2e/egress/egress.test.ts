@@ -295,6 +295,19 @@ describe('egress control in the lab', () => {
     await dnsRefusal('node-2', 'default/attacker', HOSTS.other.name, mark);
   });
 
+  test('tamper: a DNS query of another class (CHAOS, ANY, a made-up one) is REFUSED, not relayed out of the mesh', async () => {
+    // Before the fix such a query skipped every zone (they answer only IN) and went upstream, to
+    // cluster-dns and on to the internet DNS, which answered NXDOMAIN: the name had left the mesh.
+    for (const [cls, to] of [[3, '203.0.113.53'], [255, '10.96.0.10'], [0x4321, '203.0.113.53']] as const) {
+      const q = newQuery(0x5000 + cls, `exfil-${process.pid}-${cls}.${HOSTS.other.name}`, RR_TYPE.TXT);
+      q.questions[0]!.class = cls;
+      const r = await raw('attacker', 'dns', to, 53, encodeMessage(q), 3000);
+      assert.equal(r.how, 'reply', `an answer for class ${cls}`);
+      const m = decodeMessage(Buffer.from(r.hex, 'hex'));
+      assert.deepEqual([m.id, m.rcode, m.answers.length], [0x5000 + cls, RCODE.REFUSED, 0], `class ${cls} asked of ${to}: REFUSED by the node proxy, not the upstream's NXDOMAIN`);
+    }
+  });
+
   test('tamper: an allowed SNI sent to another IP does not reach it; the gateway dials only what the name resolves to', async () => {
     const decoyLog = (): string => {
       const f = join(labRunDir(LAB), 'logs', `inet-${HOSTS.decoy.name}-443.log`);
