@@ -12,6 +12,8 @@ export interface CompiledRule {
   index: number;
   /** The rule reads methods or paths, which the node proxy (L4) cannot see. */
   usesHttp: boolean;
+  /** The rule reads hosts or notHosts: unseen where the connection carries no host (the node proxy's tunnels). */
+  usesHosts: boolean;
   matches: Predicate;
 }
 
@@ -80,8 +82,11 @@ function compileOperation(o: Obj, path: string, action: Action, rd: ShapeReader)
       preds.push(field((r) => r.port, (v: number) => set.has(v), positive, false));
     } else if (base === 'hosts') {
       const hosts = new HostSet(rd.values<string>(o[key], at, (x) => (typeof x === 'string' ? validateHost(x) : 'must be a string')));
-      // Unknown host: a `hosts` rule does not match; `notHosts` matches only for DENY.
-      preds.push(field((r) => r.host, (v: string) => hosts.match(v) !== undefined, positive, !positive && deny));
+      // No host at all (a tunnel into a pod carries none): like an HTTP field at L4, it counts as
+      // matched in a DENY (the rest of the rule decides) and the evaluator skips such an ALLOW
+      // rule (usesHosts). A malformed host: `hosts` does not match; `notHosts` matches only for DENY.
+      const known = field((r) => r.host, (v: string) => hosts.match(v) !== undefined, positive, !positive && deny);
+      preds.push((r) => (r.host === undefined ? deny : known(r)));
     } else if (base === 'methods') {
       const set = new Set(rd.values<string>(o[key], at, methodProblem));
       // Unknown method (L4, or unreadable at L7): a DENY matches, an ALLOW does not.
@@ -103,13 +108,15 @@ export function compileRule(v: unknown, index: number, action: Action, rd: Shape
     return compileSource(rd.object(rd.object(f, at, ['source']).source, `${at}.source`, SOURCE_FIELDS), `${at}.source`, action, rd);
   });
   let usesHttp = false;
+  let usesHosts = false;
   const operations = rd.list(rule.to, `${path}.to`).map((t, i) => {
     const at = `${path}.to[${i}]`;
     const op = rd.object(rd.object(t, at, ['operation']).operation, `${at}.operation`, OPERATION_FIELDS);
     if (HTTP_FIELDS.some((k) => op[k] !== undefined)) usesHttp = true;
+    if (op.hosts !== undefined || op.notHosts !== undefined) usesHosts = true;
     return compileOperation(op, `${at}.operation`, action, rd);
   });
   const matches: Predicate = (r) =>
     (sources.length === 0 || sources.some((s) => s(r))) && (operations.length === 0 || operations.some((o) => o(r)));
-  return { index, usesHttp, matches };
+  return { index, usesHttp, usesHosts, matches };
 }

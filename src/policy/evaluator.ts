@@ -8,10 +8,22 @@
 import { AmbitError, showValue } from '../errors.js';
 import type { WirePolicy } from '../stream/index.js';
 import { compilePolicy, selects, type CompiledPolicy } from './compile.js';
-import { checkTarget, toRequest } from './request.js';
+import { checkTarget, toRequest, type Request } from './request.js';
+import type { CompiledRule } from './compile-rule.js';
 import type { ConnectionAttributes, Decision, Layer, PolicyTarget } from './types.js';
 
 const L4_BLIND = 'HTTP attributes that L4 cannot see';
+const NO_HOST = 'hosts, and this connection carries no host';
+
+/**
+ * What a rule reads that this request cannot show, if anything (ztunnel's reading, also Istio's
+ * for hosts): HTTP fields at L4, hosts/notHosts where no host was given.
+ */
+function blindness(rule: CompiledRule, req: Request): string | undefined {
+  if (req.layer === 'L4' && rule.usesHttp) return L4_BLIND;
+  if (rule.usesHosts && req.host === undefined) return NO_HOST;
+  return undefined;
+}
 
 export class PolicyEvaluator {
   readonly rootNamespace: string;
@@ -61,21 +73,22 @@ export class PolicyEvaluator {
       }
       const rule = p.rules.find((r) => r.matches(req));
       if (rule === undefined) continue;
-      const blind = req.layer === 'L4' && rule.usesHttp;
-      const why = blind ? `: rules[${rule.index}] uses ${L4_BLIND}, so it applies to the whole connection` : '';
+      const blind = blindness(rule, req);
+      const why = blind ? `: rules[${rule.index}] uses ${blind}, so it applies to the whole connection` : '';
       return { allowed: false, policy: p.id, action: 'DENY', reason: `denied by DENY policy ${p.id}${why}` };
     }
     if (allows.length === 0) return { allowed: true, reason: 'allowed: no ALLOW policy applies' };
-    const skipped: string[] = [];
+    const skipped = new Map<string, string[]>();
     for (const p of allows) {
       for (const rule of p.rules) {
-        // ztunnel's fail-safe: an ALLOW rule that needs HTTP attributes never matches at L4.
-        if (req.layer === 'L4' && rule.usesHttp) skipped.push(`${p.id} rules[${rule.index}]`);
+        // ztunnel's fail-safe: an ALLOW rule that needs what the request cannot show never matches.
+        const blind = blindness(rule, req);
+        if (blind) skipped.set(blind, [...(skipped.get(blind) ?? []), `${p.id} rules[${rule.index}]`]);
         else if (rule.matches(req)) return { allowed: true, policy: p.id, action: 'ALLOW', reason: `allowed by ALLOW policy ${p.id}` };
       }
     }
     const names = allows.map((p) => p.id).join(', ');
-    const note = skipped.length === 0 ? '' : `; not evaluated at L4 because the rule uses ${L4_BLIND}: ${skipped.join(', ')}`;
+    const note = [...skipped].map(([blind, rules]) => `; not evaluated ${blind === L4_BLIND ? 'at L4 ' : ''}because the rule uses ${blind}: ${rules.join(', ')}`).join('');
     return { allowed: false, reason: `no ALLOW policy matched (policies: ${names})${note}` };
   }
 }

@@ -29,11 +29,12 @@ const rows: Row[] = [
   ['other host', { hosts: ['www.example.com'] }, api, 'L4', false, false],
   ['host is case-insensitive, trailing dot ignored', { hosts: ['api.example.com'] }, { ...api, host: 'API.Example.COM.' }, 'L4', true, true],
   ['suffix lookalike is not covered', { hosts: ['*.example.com'] }, { ...api, host: 'api.example.com.evil.org' }, 'L4', false, false],
-  ['hosts but host unknown', { hosts: ['api.example.com'] }, noHost, 'L4', false, false],
+  ['hosts but no host given: ALLOW never, DENY always (Istio: hosts are L7)', { hosts: ['api.example.com'] }, noHost, 'L4', false, true],
+  ['hosts AND other port, no host: the L4 part still decides a DENY', { hosts: ['api.example.com'], ports: [80] }, noHost, 'L4', false, false],
   ['hosts but host malformed', { hosts: ['*.example.com'] }, { ...api, host: 'a..example.com' }, 'L4', false, false],
   ['notHosts, host listed', { notHosts: ['*.example.com'] }, api, 'L4', false, false],
   ['notHosts, host not listed', { notHosts: ['evil.org'] }, api, 'L4', true, true],
-  ['notHosts, host unknown: ALLOW no, DENY yes', { notHosts: ['evil.org'] }, noHost, 'L4', false, true],
+  ['notHosts, no host given: ALLOW never, DENY always', { notHosts: ['evil.org'] }, noHost, 'L4', false, true],
   ['notHosts, host malformed: ALLOW no, DENY yes', { notHosts: ['evil.org'] }, { ...api, host: 'evil..org' }, 'L4', false, true],
   ['hosts AND ports', { hosts: ['api.example.com'], ports: [80] }, api, 'L4', false, false],
   // methods at L7
@@ -127,5 +128,32 @@ describe('HTTP attributes at L4', () => {
   test('at L7 the DENY only blocks DELETE', () => {
     assert.equal(decide([blockDelete], req('GET', '/'), { layer: 'L7' }).allowed, true);
     assert.equal(decide([blockDelete], req('DELETE', '/'), { layer: 'L7' }).reason, 'denied by DENY policy shop/block-delete');
+  });
+});
+
+describe('hosts on a connection that carries none (a tunnel into a pod)', () => {
+  const guest = { principal: sa('guest', 'x'), port: 8080 };
+  test('a DENY on hosts applies to the whole connection; the reason says why', () => {
+    const p = deny('shop', 'deny-guest-admin', [{ from: [{ source: { namespaces: ['guest'] } }], to: [{ operation: { hosts: ['admin.shop.svc.cluster.local'] } }] }]);
+    assert.deepEqual(decide([p], guest), {
+      allowed: false,
+      policy: 'shop/deny-guest-admin',
+      action: 'DENY',
+      reason: 'denied by DENY policy shop/deny-guest-admin: rules[0] uses hosts, and this connection carries no host, so it applies to the whole connection',
+    });
+    assert.equal(decide([p], fromFront).allowed, true, 'its source part still decides: front passes');
+  });
+  test('an ALLOW rule on hosts is skipped whole, even when another of its operations would match', () => {
+    const p = allow('shop', 'by-host', [{ to: [{ operation: { hosts: ['a.example.com'] } }, { operation: { ports: [8080] } }] }]);
+    assert.deepEqual(decide([p], fromFront), {
+      allowed: false,
+      reason: 'no ALLOW policy matched (policies: shop/by-host); not evaluated because the rule uses hosts, and this connection carries no host: shop/by-host rules[0]',
+    });
+    assert.equal(decide([p], { ...fromFront, host: 'a.example.com' }).allowed, true, 'with a host (the egress gateway) it is evaluated');
+  });
+  test('both kinds of skipped ALLOW rule are named', () => {
+    const p = allow('shop', 'both', [{ to: [{ operation: { hosts: ['a.example.com'] } }] }, { to: [{ operation: { methods: ['GET'] } }] }]);
+    assert.equal(decide([p], fromFront).reason,
+      'no ALLOW policy matched (policies: shop/both); not evaluated because the rule uses hosts, and this connection carries no host: shop/both rules[0]; not evaluated at L4 because the rule uses HTTP attributes that L4 cannot see: shop/both rules[1]');
   });
 });
