@@ -54,6 +54,12 @@ export function spliceTunnel(stream: Http2Stream, upstream: Duplex): Promise<Spl
     });
     upstream.once('close', () => {
       upstreamClosed = true;
+      // Closed without its end (destroyed here, say: a policy that denies the tunnel now): the
+      // peer must learn that the tunnel is gone, not wait on a stream that stays open.
+      if (!upstream.readableEnded && !stream.closed) {
+        result.error ??= 'upstream: closed before its end';
+        stream.close(constants.NGHTTP2_CONNECT_ERROR);
+      }
       finish();
     });
   });

@@ -21,7 +21,49 @@ export interface InboundContext {
   workloadOf: (pod: EnrolledPod) => Promise<Workload>;
   telemetry: Telemetry;
   log: Logger;
+  /** Every open inbound connection, asked again by recheckInbound when the configuration changes. */
+  open: Set<OpenInbound>;
 }
+
+/** An inbound connection that is open: it can be decided again under a new configuration. */
+export interface OpenInbound {
+  /** Decides the connection again under `state`; closes it and returns the reason when it is denied now. */
+  recheck(state: MeshState): string | undefined;
+}
+
+/**
+ * Asks every open inbound connection again (a new configuration was applied): one that policy or
+ * the mTLS mode would refuse now is closed, as ztunnel does, and access-logged with flag DENY and
+ * the reason. Returns how many were closed.
+ */
+export function recheckInbound(open: Set<OpenInbound>, state: MeshState): number {
+  let closed = 0;
+  for (const c of [...open]) if (c.recheck(state) !== undefined) closed++;
+  return closed;
+}
+
+/**
+ * Registers an open connection whose verdict `decide` gives again under a new state (undefined:
+ * still allowed); when it is refused the connection is cut with `cut`, and `cutReason` says why.
+ */
+function track(open: Set<OpenInbound>, decide: (state: MeshState) => string | undefined, cut: () => void): { cutReason: () => string | undefined; done: () => void } {
+  let reason: string | undefined;
+  const entry: OpenInbound = {
+    recheck(state) {
+      if (reason !== undefined) return undefined;
+      reason = decide(state);
+      if (reason === undefined) return undefined;
+      open.delete(entry);
+      cut();
+      return reason;
+    },
+  };
+  open.add(entry);
+  return { cutReason: () => reason, done: () => void open.delete(entry) };
+}
+
+/** The workload a pod is under `state` (its labels may have changed), or the one it was. */
+const workloadNow = (state: MeshState, me: Workload): Workload => state.workloadByName(me.namespace, me.name) ?? me;
 
 export type InboundVerdict = { status: 200; upstream: Duplex; close: (bytesIn: number, bytesOut: number) => void } | { status: 400 | 401 | 503; reason: string };
 
@@ -73,7 +115,21 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
     return { status: 503, reason: upstream.error };
   }
   const close = ctx.telemetry.open({ ...base, ...dst, ...(d.policy ? { policy: d.policy } : {}), reason: d.reason });
-  return { status: 200, upstream: upstream.sock, close: (bytesIn, bytesOut) => close({ bytesSent: bytesIn, bytesReceived: bytesOut }) };
+  // Decided again whenever the configuration changes: a policy that denies it now closes it.
+  const live = track(ctx.open, (next) => {
+    const w = workloadNow(next, me);
+    const again = next.authz.authorize({ namespace: w.namespace, labels: w.labels }, { principal, namespace: base.sourceNamespace, port: authority.port }, { layer: 'L4' });
+    return again.allowed ? undefined : `open connection closed: the configuration changed and it is ${again.reason}`;
+  }, () => upstream.sock.destroy());
+  return {
+    status: 200,
+    upstream: upstream.sock,
+    close: (bytesIn, bytesOut) => {
+      live.done();
+      const cut = live.cutReason();
+      close({ bytesSent: bytesIn, bytesReceived: bytesOut, ...(cut !== undefined ? { flag: 'DENY' as const, reason: cut } : {}) });
+    },
+  };
 }
 
 /** Plaintext captured on 15006: allowed only under PERMISSIVE, and then without any identity. */
@@ -107,8 +163,20 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
     return void client.destroy();
   }
   const close = ctx.telemetry.open({ ...base, ...dst, reason: 'plaintext (PERMISSIVE)' });
+  // Decided again whenever the configuration changes: STRICT now, or a policy that denies it, closes it.
+  const live = track(ctx.open, (next) => {
+    const w = workloadNow(next, me);
+    if (next.mtlsMode(w) !== 'PERMISSIVE') return 'open plaintext connection closed: the mTLS mode is STRICT now';
+    const again = next.authz.authorize({ namespace: w.namespace, labels: w.labels }, { port: originalPort }, { layer: 'L4' });
+    return again.allowed ? undefined : `open plaintext connection closed: the configuration changed and it is ${again.reason}`;
+  }, () => {
+    client.destroy();
+    up.sock.destroy();
+  });
   const res = await join(client, up.sock);
-  close({ bytesSent: res.aToB, bytesReceived: res.bToA });
+  live.done();
+  const cut = live.cutReason();
+  close({ bytesSent: res.aToB, bytesReceived: res.bToA, ...(cut !== undefined ? { flag: 'DENY' as const, reason: cut } : {}) });
 }
 
 /** Connects to the app inside its pod, marked so that the capture rules let it through. */

@@ -110,6 +110,10 @@ export class NodeProxy {
     this.telemetry.configVersion.set(s.version);
     this.certs.setTrustRoots(this.state.trustRoots);
     this.refreshIdentities();
+    // Policy applies to connections already open too (ztunnel's behaviour): a change that denies
+    // one closes it, and its access-log line says why.
+    const denied = this.pods.recheckPolicy(this.state);
+    if (denied > 0) this.opts.log.warn({ version: s.version, connectionsClosed: denied }, 'configuration changed: open inbound connections it denies now are closed');
     for (const w of [...this.waiters]) w();
   }
 

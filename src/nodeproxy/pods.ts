@@ -13,7 +13,7 @@ import { installCapture, removeCapture, tunePodNetwork } from './redirect/instal
 import { PORTS } from './redirect/rules.js';
 import { podKey, type EnrolledPod, type EnrollHandler } from './enroll.js';
 import { handleOutbound, type OutboundContext } from './outbound.js';
-import { acceptTunnel, handlePlaintext, inboundSource } from './inbound.js';
+import { acceptTunnel, handlePlaintext, inboundSource, recheckInbound, type InboundContext } from './inbound.js';
 import { principalOfUri as principalOf } from '../identity/index.js';
 import type { RefusalCode } from '../hbone/index.js';
 import type { ResponseFlag } from './telemetry.js';
@@ -66,8 +66,11 @@ export class PodManager implements EnrollHandler {
   /** Every pod whose listeners are (or may be) open, including while it is being added or released. */
   private readonly live = new Set<Captured>();
   private readonly log: Logger;
+  /** What inbound.ts needs, with the registry of every open inbound connection of this node's pods. */
+  private readonly inbound: InboundContext;
 
   constructor(private readonly opts: PodManagerOptions) {
+    this.inbound = { state: opts.state, workloadOf: opts.workloadOf, telemetry: opts.telemetry, log: opts.log, open: new Set() };
     this.log = opts.log;
   }
 
@@ -110,7 +113,7 @@ export class PodManager implements EnrollHandler {
           this.log.warn({ pod: key, from: `${s.remoteAddress}:${s.remotePort}`, err: (err as Error).message }, 'inbound plaintext: no original destination; closing');
           return void s.destroy();
         }
-        void handlePlaintext(this.opts, pod, s, port).catch((e: Error) => {
+        void handlePlaintext(this.inbound, pod, s, port).catch((e: Error) => {
           s.destroy();
           this.log.error({ err: e.message }, 'inbound plaintext handler failed');
         });
@@ -166,6 +169,19 @@ export class PodManager implements EnrollHandler {
     return closed;
   }
 
+  /**
+   * A new configuration was applied: every open inbound connection (tunnel or PERMISSIVE
+   * plaintext) is decided again, and those now denied are closed. Returns how many it closed.
+   */
+  recheckPolicy(state: MeshState): number {
+    return recheckInbound(this.inbound.open, state);
+  }
+
+  /** How many inbound connections are open (and so rechecked at each configuration change). */
+  get openInbound(): number {
+    return this.inbound.open.size;
+  }
+
   async close(): Promise<void> {
     for (const c of [...this.pods.values()]) await this.remove(c.pod);
   }
@@ -196,7 +212,7 @@ export class PodManager implements EnrollHandler {
         });
       },
       onTunnel: async (t) => {
-        const v = await acceptTunnel(this.opts, pod, t.peer, t.authority);
+        const v = await acceptTunnel(this.inbound, pod, t.peer, t.authority);
         if (v.status !== 200) return { status: v.status, reason: v.reason };
         const up = v.upstream as net.Socket;
         up.once('close', () => v.close(up.bytesWritten, up.bytesRead));

@@ -9,15 +9,18 @@ import { basename, join } from 'node:path';
 import { labRunDir } from '../../../src/paths.js';
 import { run } from '../../../src/lab/shell.js';
 import { randomUUID } from 'node:crypto';
-import { teardownLab, execInPod, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab, isAlive } from '../../../src/lab/index.js';
+import { teardownLab, execInPod, podExecArgv, pauseConfig, killComponent, restartComponent, readLabState, captureUnderlay as captureLab, isAlive } from '../../../src/lab/index.js';
 import { fetchNodeProxyDump } from '../../../src/cli/proxy-config.js';
 import { allowOnly, podManifest } from '../../../src/demo/manifests.js';
 import { admin, apply, cli, cliOk, deletePod, podOf, waitFor, waitPod, waitPodGone } from '../lab/helpers.js';
-import { labTools } from './lab-tools.js';
+import { Followed, labTools, longLivedApp } from './lab-tools.js';
 import { decodeMessage, encodeMessage, newQuery, RR_TYPE } from '../../../src/dns/index.js';
 
 const LAB = `mesh${process.pid % 100000}`;
 const { ipOf, nodeProxyLog, accessLines } = labTools(LAB);
+const followed = new Followed();
+/** How many answers a longLivedApp has printed. */
+const echoes = (lines: string[]): number => lines.filter((l) => l.startsWith('ECHO ')).length;
 
 const pod = podManifest;
 const echo = ['ambit', 'app', 'echo', '--port', '8080', '--tcp-port', '9000'];
@@ -72,6 +75,7 @@ describe('node proxy: secure L4 overlay in the lab', () => {
   });
 
   after(async () => {
+    followed.killAll();
     await cli(['lab', 'down', '--name', LAB]);
     await teardownLab(LAB);
   });
@@ -169,6 +173,35 @@ describe('node proxy: secure L4 overlay in the lab', () => {
       await waitFor('the client\'s refusal logged as DENY', () => (deny('client', marks2) ? true : undefined), 5_000);
     } finally {
       await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-allow' }]);
+    }
+  });
+
+  test('a policy change closes an open connection it now denies, logged as DENY; one it still allows keeps flowing', async () => {
+    const denied = followed.linesOf(podExecArgv(LAB, 'default', 'client', [process.execPath, '-e', longLivedApp(ipOf('web'))]));
+    const kept = followed.linesOf(podExecArgv(LAB, 'default', 'other', [process.execPath, '-e', longLivedApp(ipOf('web'))]));
+    await waitFor('both connections echo', () => (echoes(denied.lines) >= 2 && echoes(kept.lines) >= 2 ? true : undefined), 10_000);
+    const marks = accessLines('node-2').length;
+    const logMark = nodeProxyLog('node-2').length;
+    await apply(LAB, 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: web-deny-client, namespace: default }\nspec:\n  selector: { matchLabels: { app: web } }\n  action: DENY\n  rules:\n    - from: [{ source: { principals: [cluster.local/ns/default/sa/client] } }]\n');
+    try {
+      const t0 = performance.now();
+      await waitFor('client\'s open connection closed', () => (denied.lines.includes('CLOSED') ? true : undefined), 5_000, 10);
+      console.log(`# open connection closed ${Math.round(performance.now() - t0)} ms after the apply returned`);
+      const line = await waitFor('its access line', () => accessLines('node-2').slice(marks).find((l) => l.sourcePrincipal === 'cluster.local/ns/default/sa/client' && l.destinationWorkload === 'web'), 5_000);
+      assert.equal(line.flag, 'DENY');
+      assert.equal(line.policy, undefined, 'the open line keeps the verdict it opened with; the reason says what closed it');
+      assert.match(String(line.reason), /^open connection closed: the configuration changed and it is denied by DENY policy default\/web-deny-client$/);
+      assert.ok(Number(line.bytesSent) > 0 && Number(line.bytesReceived) > 0, 'it had carried bytes both ways');
+      const said = nodeProxyLog('node-2').slice(logMark).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration changed: open inbound connections'));
+      assert.ok(said && Number(said.connectionsClosed) >= 1, `node-2 says what it closed: ${JSON.stringify(said)}`);
+      // The control: other's connection, open through the same listener, still echoes.
+      const before = echoes(kept.lines);
+      await waitFor('other\'s connection still echoes', () => (echoes(kept.lines) >= before + 3 ? true : undefined), 5_000);
+      assert.ok(!kept.lines.includes('CLOSED'), `other's connection stayed open: ${kept.lines.slice(-3).join(' | ')}`);
+      assert.notEqual((await curl('client', `http://${ipOf('web')}:8080/`)).code, 0, 'and a new connection from client is refused');
+    } finally {
+      await admin(LAB).delete([{ kind: 'AuthorizationPolicy', namespace: 'default', name: 'web-deny-client' }]);
+      followed.killAll();
     }
   });
 
@@ -337,14 +370,24 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
       });
     assert.notEqual(await plain(), 0, 'STRICT: a client without mesh identity is refused');
     await waitFor('the plaintext refusal logged', () => (accessLines('node-2').some((l) => l.flag === 'DENY' && /STRICT/.test(String(l.reason))) ? true : undefined), 5_000);
+    let held: { lines: string[] } | undefined;
+    let marks = 0;
     await apply(LAB, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: web-permissive, namespace: default }\nspec:\n  selector: { matchLabels: { app: web } }\n  mtls: { mode: PERMISSIVE }\n');
     try {
       await waitFor('PERMISSIVE accepts plaintext', async () => ((await plain()) === 0 ? true : undefined), 5_000);
       // The access line is written when the connection closes, after curl has its answer.
       await waitFor('logged as plaintext, with no identity', () => (accessLines('node-2').some((l) => l.sourcePrincipal === 'none (plaintext)' && l.flag === '-') ? true : undefined), 5_000);
+      // A plaintext connection held open from the underlay while PERMISSIVE...
+      held = followed.linesOf(['ip', 'netns', 'exec', node1, process.execPath, '-e', longLivedApp(ipOf('web'))]);
+      await waitFor('the plaintext connection echoes', () => (echoes(held!.lines) >= 2 ? true : undefined), 10_000);
     } finally {
+      marks = accessLines('node-2').length;
       await admin(LAB).delete([{ kind: 'PeerAuthentication', namespace: 'default', name: 'web-permissive' }]);
     }
+    // ...is closed when the mode goes back to STRICT, not left to carry bytes without identity.
+    await waitFor('the open plaintext connection closed', () => (held?.lines.includes('CLOSED') ? true : undefined), 5_000);
+    const cut = await waitFor('its access line', () => accessLines('node-2').slice(marks).find((l) => l.sourcePrincipal === 'none (plaintext)'), 5_000);
+    assert.deepEqual([cut.flag, cut.reason], ['DENY', 'open plaintext connection closed: the mTLS mode is STRICT now']);
     await waitFor('STRICT again', async () => ((await plain()) !== 0 ? true : undefined), 5_000);
   });
 

@@ -5,6 +5,8 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { constants } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { AmbitError } from '../../../src/errors.js';
 import { HbonePool } from '../../../src/hbone/index.js';
@@ -107,6 +109,29 @@ describe('HBONE tunnels', () => {
       h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
       up.server.close();
     }
+  });
+
+  test('an upstream destroyed at the server (no FIN, no error) resets the tunnel with CONNECT_ERROR; the connection serves the next one', async () => {
+    let held: Duplex | undefined;
+    h.decide = async () => {
+      held = await dialEcho(h.echo.port);
+      return { status: 200, upstream: held };
+    };
+    try {
+      const stream = await h.openTunnel();
+      const failed = once(stream, 'error');
+      stream.write('first');
+      await once(stream, 'data');
+      const closed = new Promise((resolve) => stream.once('close', resolve));
+      held!.destroy();
+      assert.equal(((await failed)[0] as NodeJS.ErrnoException).code, 'ERR_HTTP2_STREAM_ERROR');
+      await closed;
+      assert.equal(stream.rstCode, constants.NGHTTP2_CONNECT_ERROR, 'the client learns the tunnel is gone');
+      await waitFor(() => h.records.some((r) => r.reason === 'upstream: closed before its end'));
+    } finally {
+      h.decide = async () => ({ status: 200, upstream: await dialEcho(h.echo.port) });
+    }
+    assert.equal(await h.roundTrip('after'), 'after', 'the HBONE connection is still good');
   });
 
   test('100 sequential tunnels reuse one TLS connection', async () => {

@@ -31,7 +31,7 @@ function context(): { ctx: InboundContext; lines: Record<string, unknown>[]; tel
   });
   const lines: Record<string, unknown>[] = [];
   const telemetry = new Telemetry(pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }));
-  const ctx: InboundContext = { state: () => state, workloadOf: async () => state.workloadByName('default', 'web')!, telemetry, log: pino({ level: 'silent' }) };
+  const ctx: InboundContext = { state: () => state, workloadOf: async () => state.workloadByName('default', 'web')!, telemetry, log: pino({ level: 'silent' }), open: new Set() };
   return { ctx, lines, telemetry };
 }
 
