@@ -32,6 +32,11 @@ export interface NodeResource {
   spec: {
     /** IPv4 CIDR that pods on this node get addresses from, e.g. 10.244.1.0/24. */
     podCIDR?: string;
+    /**
+     * The node's own IPv4 addresses (Kubernetes' status.addresses InternalIP): the egress
+     * gateway never dials them, whatever a name resolves to (its kubelet, its node proxy's ports).
+     */
+    addresses?: string[];
   };
 }
 

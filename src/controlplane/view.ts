@@ -190,7 +190,10 @@ export class ConfigView {
         return this.revocations;
       case 'node': {
         const e = this.store.get(`Node//${a}`);
-        return e && e.resource.kind === 'Node' ? { name: a, podCIDR: e.resource.spec.podCIDR ?? null } : undefined;
+        if (!e || e.resource.kind !== 'Node') return undefined;
+        const { podCIDR, addresses } = e.resource.spec;
+        // A field added after the first release travels only when used (docs/stream.md).
+        return { name: a, podCIDR: podCIDR ?? null, ...(addresses?.length ? { addresses } : {}) };
       }
       case 'workload': {
         const e = this.store.get(`Pod/${a}/${b}`);

@@ -1,7 +1,7 @@
 // Where the gateway must never dial, whatever a name resolves to (SSRF). An allowed name (ALLOW_ANY,
 // or a wildcard over a zone someone else controls) can point at the gateway's own loopback admin
 // ports, the mesh's pod and service ranges (reached from the gateway without capture, so without
-// mTLS or policy), the control plane, link-local metadata services, or multicast/reserved space
+// mTLS or policy), the nodes' own addresses (a kubelet, a node proxy's admin ports), the control plane, link-local metadata services, or multicast/reserved space
 // (which holds the node proxies' egress VIPs). Every answer is checked, not only the one dialled:
 // a name that mixes a public address with a forbidden one is refused outright.
 // Private ranges and RFC 5737 documentation ranges are NOT refused wholesale: external services
@@ -29,6 +29,8 @@ export const ALWAYS_FORBIDDEN: readonly { cidr: string; why: string }[] = [
 export interface AddressPolicyOptions {
   /** The mesh's pod CIDRs (every Node's podCIDR). */
   podCIDRs?: readonly string[];
+  /** Every node's own addresses (Node spec.addresses), by node name. */
+  nodeAddresses?: readonly { node: string; address: string }[];
   /** The mesh's service CIDR (MeshConfig serviceCIDR). */
   serviceCIDR?: string;
   /** The control plane's address (the `--control-plane` host). */
@@ -52,6 +54,7 @@ export function forbiddenRanges(opts: AddressPolicyOptions = {}): ForbiddenRange
     if (!(opts.allowLoopback === true && r.cidr === '127.0.0.0/8')) add(r.cidr, r.why);
   }
   for (const c of opts.podCIDRs ?? []) add(c, 'the mesh\'s pod CIDR');
+  for (const n of opts.nodeAddresses ?? []) add(`${n.address}/32`, `node ${n.node}'s own address`);
   if (opts.serviceCIDR !== undefined) add(opts.serviceCIDR, 'the mesh\'s service CIDR');
   if (opts.controlPlane !== undefined && isIPv4(opts.controlPlane)) add(`${opts.controlPlane}/32`, 'the control plane');
   for (const e of opts.operator ?? []) add(e.cidr, `MeshConfig egressForbiddenUpstreams${e.reason !== undefined ? `: ${e.reason}` : ''}`);

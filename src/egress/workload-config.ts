@@ -108,6 +108,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
   const workloadsByIp = new Map<string, WireWorkload>();
   for (const w of r.workload) for (const ip of w.ips) workloadsByIp.set(ip, w);
   const podCIDRs = r.node.flatMap((n) => (n.podCIDR !== null ? [n.podCIDR] : []));
+  const nodeAddresses = r.node.flatMap((n) => (n.addresses ?? []).map((address) => ({ node: n.name, address }))).sort((a, b) => a.node.localeCompare(b.node) || a.address.localeCompare(b.address));
   const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
     `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
   serviceEntries.sort(byName);
@@ -133,7 +134,7 @@ export function buildEgressConfig(state: ConfigState, pod: { namespace: string; 
     originate,
     workloadsByIp,
     podCIDRs,
-    forbiddenUpstreams: forbiddenRanges({ podCIDRs, serviceCIDR: mesh.serviceCIDR, operator: mesh.egressForbiddenUpstreams, ...flags }),
+    forbiddenUpstreams: forbiddenRanges({ podCIDRs, nodeAddresses, serviceCIDR: mesh.serviceCIDR, operator: mesh.egressForbiddenUpstreams, ...flags }),
   };
 }
 

@@ -118,7 +118,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   await step('registering nodes and issuing node tokens', async () => {
     const objects: Resource[] = [
       { kind: 'Namespace', apiVersion: 'v1', metadata: meta('default') },
-      ...plan.nodes.map((n): Resource => ({ kind: 'Node', apiVersion: 'v1', metadata: meta(n.name), spec: { podCIDR: n.podCIDR } })),
+      ...plan.nodes.map((n): Resource => ({ kind: 'Node', apiVersion: 'v1', metadata: meta(n.name), spec: { podCIDR: n.podCIDR, addresses: [n.ip] } })),
     ];
     await admin.apply(objects);
     const dir = join(labRunDir(lab), 'nodes');

@@ -68,6 +68,11 @@ export interface WireDestinationRule {
 export interface WireNode {
   name: string;
   podCIDR: string | null;
+  /**
+   * The node's own IPv4 addresses (Node spec.addresses): never an egress upstream. Sent only when
+   * the Node lists some, so that a proxy from before the field accepts every Node without them.
+   */
+  addresses?: string[];
 }
 
 export interface WireTrustBundle {
@@ -201,7 +206,7 @@ const fieldsOf = <T>(fields: Record<keyof T, true>): string[] => Object.keys(fie
 const WORKLOAD_FIELDS = fieldsOf<WireWorkload>({ uid: true, name: true, namespace: true, node: true, ips: true, serviceAccount: true, identity: true, labels: true, waypoint: true });
 const SERVICE_FIELDS = fieldsOf<WireService>({ name: true, namespace: true, hostname: true, vip: true, ports: true, endpoints: true });
 const NAMED_SPEC_FIELDS = fieldsOf<WirePolicy>({ name: true, namespace: true, spec: true });
-const NODE_FIELDS = fieldsOf<WireNode>({ name: true, podCIDR: true });
+const NODE_FIELDS = fieldsOf<WireNode>({ name: true, podCIDR: true, addresses: true });
 const TRUST_BUNDLE_FIELDS = fieldsOf<WireTrustBundle>({ roots: true });
 const REVOCATIONS_FIELDS = fieldsOf<WireRevocations>({ nodes: true, credentials: true });
 const revokedNodes: Check = (v, e) => {
@@ -220,7 +225,7 @@ const CHECKS: Record<WireType, Check[]> = {
   'destination-rule': [only(...NAMED_SPEC_FIELDS), ...named, obj('spec'), asApplied('destination-rule')],
   mesh: [asApplied('mesh')],
   'trust-bundle': [only(...TRUST_BUNDLE_FIELDS), strArr('roots')],
-  node: [only(...NODE_FIELDS), str('name')],
+  node: [only(...NODE_FIELDS), str('name'), (v, e) => void (v.addresses !== undefined && strArr('addresses')(v, e))],
   revocations: [only(...REVOCATIONS_FIELDS), revokedNodes, strArr('credentials')],
 };
 

@@ -333,6 +333,29 @@ spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}${extra}}
   await gw.dumpWhen('the ServiceEntry to go', (x) => !hasEntry('shop/api')(x));
 });
 
+test('SSRF: a node\'s own address (Node spec.addresses) is never an upstream: an allowed host resolving there is refused; the Node gone, it goes through', async () => {
+  const label = `${EXTERNAL_IP}/32 (node node-9's own address)`;
+  await cp.admin.apply(parseDocuments(apiEntry(), 'api.yaml'));
+  await gw.dumpWhen('the ServiceEntry', hasEntry('shop/api'));
+  assert.equal((await viaApi()).body, 'hello api.example.com sni=api.example.com', 'allowed before the node names the address');
+  const refusals = () => gw.lines.filter((l) => l.msg === 'egress connection' && l.code === 'EGRESS_ADDRESS_FORBIDDEN' && l.sni === 'api.example.com');
+  try {
+    await cp.admin.apply(parseDocuments(`apiVersion: v1\nkind: Node\nmetadata: {name: node-9}\nspec: {podCIDR: 10.244.9.0/24, addresses: [${EXTERNAL_IP}]}\n`, 'node.yaml'));
+    await gw.dumpWhen('the node address', (x) => (x.forbiddenUpstreams as string[]).includes(label));
+    const n = refusals().length;
+    assertRefused(await viaApi(), 'at a node address');
+    const line = await gw.until('the refusal', () => refusals()[n]);
+    assert.equal(line.source, WEB);
+    assert.equal(line.reason, `Cannot dial "api.example.com" at ${EXTERNAL_IP}: it is in ${label}`);
+  } finally {
+    await cp.admin.delete([{ kind: 'Node', name: 'node-9' }]);
+    await gw.dumpWhen('the node to go', (x) => !(x.forbiddenUpstreams as string[]).includes(label));
+  }
+  assert.equal((await viaApi()).body, 'hello api.example.com sni=api.example.com', 'allowed again');
+  await cp.admin.delete([{ kind: 'ServiceEntry', namespace: 'shop', name: 'api' }]);
+  await gw.dumpWhen('the ServiceEntry to go', (x) => !hasEntry('shop/api')(x));
+});
+
 test('resolution STATIC: the gateway dials the pinned endpoint, never what DNS says', async () => {
   await cp.admin.apply(parseDocuments(`
 apiVersion: networking.istio.io/v1

@@ -126,6 +126,9 @@ describe('metadata', () => {
     },
     { name: 'podCIDR not a CIDR', doc: edit(node, (d) => (d.spec.podCIDR = '10.244.1.0')), error: 'spec.podCIDR: must be an IPv4 CIDR like "10.96.0.0/16", got "10.244.1.0"' },
     { name: 'node taints', doc: edit(node, (d) => (d.spec.taints = [])), error: 'spec.taints: not supported by ambit' },
+    { name: 'an address that is not IPv4', doc: edit(node, (d) => (d.spec.addresses = ['172.30.0.11', 'fe80::1'])), error: 'spec.addresses[1]: must be an IPv4 address of four decimal octets, like "10.0.0.1", got "fe80::1"' },
+    { name: 'an address twice', doc: edit(node, (d) => (d.spec.addresses = ['172.30.0.11', '172.30.0.11'])), error: 'spec.addresses[1]: duplicate address 172.30.0.11 (also spec.addresses[0])' },
+    { name: 'addresses not a list', doc: edit(node, (d) => (d.spec.addresses = '172.30.0.11')), error: 'spec.addresses: must be a list, got "172.30.0.11"' },
   ]);
   runBadCases(test, 'Node "Node_1"', [
     {

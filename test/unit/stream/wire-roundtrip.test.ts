@@ -1,8 +1,8 @@
 // What the control plane puts on the wire, a proxy must decode: one resource it cannot would be
 // NACKed in every later delta too (each is computed from the last ACKed version), freezing that
 // proxy for good. The view is built by the control plane's own apply path from YAML using the
-// optional fields each kind has: selectors, named ports, STATIC and DNS endpoints, podCIDRs or
-// none, policies of both actions, PERMISSIVE, mesh settings, a DestinationRule.
+// optional fields each kind has: selectors, named ports, STATIC and DNS endpoints, podCIDRs and
+// node addresses or none, policies of both actions, PERMISSIVE, mesh settings, a DestinationRule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../../../src/store/index.js';
@@ -16,7 +16,7 @@ const YAML = `
 apiVersion: v1
 kind: Node
 metadata: { name: node-1 }
-spec: { podCIDR: 10.244.1.0/24 }
+spec: { podCIDR: 10.244.1.0/24, addresses: [172.30.0.11, 192.168.7.11] }
 ---
 apiVersion: v1
 kind: Node
