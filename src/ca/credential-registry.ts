@@ -118,6 +118,17 @@ export class CredentialRegistry {
     return this.state.complete || unixSeconds(now) - this.state.since > maxLifetimeSeconds;
   }
 
+  /**
+   * The latest issuedAt (Unix seconds) of any credential of `node` this registry holds, expired
+   * ones kept for their week included; undefined when it holds none. A revocation cuts at least
+   * here: a clock that ran ahead stamped those credentials later than the clock says now.
+   */
+  newestIssuedAt(node: string): number | undefined {
+    let newest: number | undefined;
+    for (const e of this.state.credentials.values()) if (e.node === node && (newest === undefined || e.issuedAt > newest)) newest = e.issuedAt;
+    return newest;
+  }
+
   /** When the registry started, and whether it knew every credential from then. */
   info(): { since: Date; complete: boolean; credentials: number } {
     return { since: new Date(this.state.since * 1000), complete: this.state.complete, credentials: this.state.credentials.size };

@@ -99,9 +99,13 @@ export class NodeRevocations {
     return new NodeRevocations(path, parseRevocations(text, path));
   }
 
-  /** Revokes every credential of `node` issued up to `now` (kept on disk before it returns). */
-  revoke(node: string, now = new Date()): NodeRevocation {
-    const issuedUpTo = Math.max(unixSeconds(now), this.sets.nodes.get(node) ?? 0);
+  /**
+   * Revokes every credential of `node` issued up to `now`, or up to `atLeast` (Unix seconds) when
+   * that is later: the newest credential or SVID known to be stamped for the node, which a clock
+   * that ran ahead and was set back since put after `now`. Kept on disk before it returns.
+   */
+  revoke(node: string, now = new Date(), atLeast = 0): NodeRevocation {
+    const issuedUpTo = Math.max(unixSeconds(now), this.sets.nodes.get(node) ?? 0, atLeast);
     this.commit({ nodes: new Map(this.sets.nodes).set(node, issuedUpTo), credentials: this.live(now) });
     return { node, issuedUpTo };
   }

@@ -67,6 +67,8 @@ export class ControlPlane {
   private metricsAddress = '';
   private signed = 0;
   private refused = 0;
+  /** Per node, the latest second an SVID was signed for it (this process only): a node revocation cuts at least there. */
+  private readonly lastSvidIssuedAt = new Map<string, number>();
   private readonly recent: StoreEvent[] = [];
 
   private constructor(
@@ -200,6 +202,8 @@ export class ControlPlane {
           if (!decision.allowed) throw new AmbitError(decision.code, decision.reason);
           const mesh = this.view.mesh();
           const svid = this.ca.signCsr(csrPem, { spiffeId, ttlSeconds: mesh.certificateTTLSeconds, issuedTo: { node, credential } });
+          // Taken after signing, so never earlier than the issuedAt written into the SVID.
+          this.lastSvidIssuedAt.set(node, Math.max(this.lastSvidIssuedAt.get(node) ?? 0, Math.floor(Date.now() / 1000)));
           this.signed++;
           return { chain: svid.chainPem, serial: svid.serial, notAfter: svid.notAfter };
         } catch (err) {
@@ -256,7 +260,8 @@ export class ControlPlane {
       pauseDelivery: async (node, paused) => this.stream.setPaused(node, paused),
       revokeNode: async (node) => {
         checkNodeName('revoke a node', node);
-        const r = this.revocations.revoke(node);
+        // Never before what was already stamped for the node (a clock set back since would otherwise leave it out).
+        const r = this.revocations.revoke(node, new Date(), Math.max(this.issued.newestIssuedAt(node) ?? 0, this.lastSvidIssuedAt.get(node) ?? 0));
         const upTo = new Date(r.issuedUpTo * 1000).toISOString();
         this.publishRevocations();
         const ended = this.stream.endNode(node, 'NODE_TOKEN_REVOKED', `Cannot keep the config stream of node "${node}": its credentials (issued up to ${upTo}) were revoked`);

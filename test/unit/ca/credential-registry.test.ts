@@ -93,3 +93,15 @@ test('a file that cannot be read whole refuses to load, naming the field', () =>
     assert.throws(() => CredentialRegistry.load(dir, { complete: true }), /not a JSON object/);
   });
 });
+
+test('newestIssuedAt: the latest issuedAt of the node\'s credentials, expired ones it still keeps included', () => {
+  withDir((dir) => {
+    const r = CredentialRegistry.load(dir, { complete: true, now: at('2026-12-01T00:00:00Z') });
+    assert.equal(r.newestIssuedAt('node-1'), undefined);
+    r.record('a', { node: 'node-1', issuedAt: at('2026-12-01T05:00:00Z'), expiresAt: at('2026-12-01T06:00:00Z') }, at('2026-12-01T05:00:00Z'));
+    r.record('b', { node: 'node-1', issuedAt: at('2026-12-01T03:00:00Z'), expiresAt: at('2026-12-03T00:00:00Z') }, at('2026-12-01T03:00:00Z'));
+    r.record('c', { node: 'node-2', issuedAt: at('2026-12-01T09:00:00Z'), expiresAt: at('2026-12-03T00:00:00Z') }, at('2026-12-01T09:00:00Z'));
+    assert.equal(r.newestIssuedAt('node-1'), Date.parse('2026-12-01T05:00:00Z') / 1000, 'a, though expired');
+    assert.equal(r.newestIssuedAt('node-2'), Date.parse('2026-12-01T09:00:00Z') / 1000);
+  });
+});

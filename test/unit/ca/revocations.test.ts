@@ -101,3 +101,21 @@ for (const [what, text, message] of [
     });
   });
 }
+
+test('a clock set back after it ran ahead: the cut goes up to the newest stamp known for the node (atLeast), not back to now', () => {
+  withDir((dir) => {
+    const r = NodeRevocations.load(dir);
+    const issuer = NodeTokenIssuer.generate();
+    // Issued while the clock ran 10 minutes fast; revoked after it was stepped back.
+    const fast = new Date('2026-12-01T10:10:00Z');
+    const now = new Date('2026-12-01T10:01:00Z');
+    const stolen = issuer.verify(issuer.issue('node-2', 3600, fast), fast);
+    assert.deepEqual(r.revoke('node-2', now, fast.getTime() / 1000), { node: 'node-2', issuedUpTo: fast.getTime() / 1000 });
+    assert.throws(() => r.check('node-2', stolen.iat), /were revoked/, 'the token stamped in the future is refused');
+    // Without atLeast (the behaviour before) the same token passed: the cut was `now`.
+    r.revoke('node-3', now);
+    r.check('node-3', issuer.verify(issuer.issue('node-3', 3600, fast), fast).iat);
+    // And atLeast never moves a cut back.
+    assert.equal(r.revoke('node-2', now, 0).issuedUpTo, fast.getTime() / 1000);
+  });
+});
