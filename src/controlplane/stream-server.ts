@@ -222,11 +222,12 @@ export class StreamServer {
     this.sessions.set(key, session);
     // The credential bounds the session, not only its CSRs: a node whose token has expired gets no
     // more configuration either (it reconnects with a fresh one).
-    const expiry = setTimeout(() => {
+    // A timer waits at most 2^31-1 ms (24.8 days) and credentials may live a year: it re-arms
+    // until the expiry has really come.
+    const expiry = timerUntil(auth.expiresAt, () => {
       if (this.sessions.get(key) === session) refuse('NODE_TOKEN_EXPIRED', `Cannot keep the config stream of node "${auth.node}": its node credential expired at ${new Date(auth.expiresAt).toISOString()}; reconnect with a fresh one`);
-    }, Math.min(Math.max(0, auth.expiresAt - Date.now()), 2 ** 31 - 1));
-    expiry.unref();
-    sock.once('close', () => clearTimeout(expiry));
+    });
+    sock.once('close', () => expiry.cancel());
     const prev = this.status.get(key);
     this.status.set(key, {
       node: auth.node,
@@ -364,6 +365,23 @@ export class StreamServer {
 
 /** A TLS handshake not finished this long after the TCP accept is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** The longest delay a Node timer takes (2^31-1 ms, 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `due` once the wall clock reaches `atMs` (never before, however far off: a longer wait
+ * re-arms in steps of MAX_TIMER_MS), in a later turn even when it has passed already. Unref'd.
+ */
+export function timerUntil(atMs: number, due: () => void): { cancel(): void } {
+  let t: NodeJS.Timeout;
+  const arm = (): void => {
+    t = setTimeout(() => (Date.now() < atMs ? arm() : due()), Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS));
+    t.unref();
+  };
+  arm();
+  return { cancel: () => clearTimeout(t) };
+}
 /** Answers a proxy has not read beyond which its session stops being read (and signed for). */
 const UNREAD_REPLY_BYTES = 1024 * 1024;
 /** CSRs waiting for one session beyond which it stops being read: it waits, nothing is refused. */
