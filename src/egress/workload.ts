@@ -89,6 +89,8 @@ export class EgressGatewayWorkload {
     });
     this.certs = new IdentityManager({ requestSvid: (id, csr) => this.stream.requestSvid(id, csr), log });
     this.certs.setTrustRoots(splitPemCertificates(opts.trustBundle));
+    // The CA is back: an SVID waiting out a backoff asks now.
+    this.stream.on('connected', () => this.certs.retryFailed());
   }
 
   private get identity(): string | undefined {

@@ -131,12 +131,8 @@ export class IdentityManager implements CertProvider {
         try {
           cred = this.credentialFrom(identity, svid.chain, privateKey, svid.serial);
         } catch (err) {
-          // A certificate we cannot use is a failed renewal, never a crash.
-          slot.failures++;
-          slot.lastError = (err as Error).message;
-          this.opts.log.error({ identity, err: slot.lastError }, 'the CA returned an unusable SVID; retrying');
-          slot.timer = setTimeout(() => this.renew(identity), Math.min(200 * 2 ** slot.failures, 30_000));
-          slot.timer.unref();
+          // A certificate we cannot use is a failed renewal, never a crash (nor a success).
+          this.retryLater(identity, slot, (err as Error).message, 'the CA returned an unusable SVID; retrying');
           return;
         }
         slot.cred = cred;
@@ -152,16 +148,39 @@ export class IdentityManager implements CertProvider {
       (err: Error) => {
         slot.inflight = false;
         if (this.slots.get(identity) !== slot) return;
-        slot.failures++;
-        slot.lastError = err.message;
-        const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 200, maxMs: 30_000 };
-        const wait = Math.min(initialMs * 2 ** (slot.failures - 1), maxMs);
-        const valid = slot.cred && slot.cred.notAfter.getTime() > Date.now();
-        this.opts.log.warn({ identity, err: err.message, retryInMs: wait, stillValid: !!valid }, 'SVID request failed; retrying');
-        slot.timer = setTimeout(() => this.renew(identity), wait);
-        slot.timer.unref();
+        this.retryLater(identity, slot, err.message, 'SVID request failed; retrying');
       },
     );
+  }
+
+  /**
+   * A failed renewal: tried again after a backoff that doubles per failure (opts.backoff, default
+   * 200 ms to 30 s), spread by +-20% so that a node's identities, and the nodes of a mesh, do not
+   * retry in lock-step after the CA comes back.
+   */
+  private retryLater(identity: string, slot: Slot, why: string, msg: string): void {
+    slot.failures++;
+    slot.lastError = why;
+    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 200, maxMs: 30_000 };
+    const wait = Math.round(Math.min(initialMs * 2 ** (slot.failures - 1), maxMs) * (0.8 + Math.random() * 0.4));
+    const valid = slot.cred && slot.cred.notAfter.getTime() > Date.now();
+    this.opts.log.warn({ identity, err: why, retryInMs: wait, failures: slot.failures, stillValid: !!valid }, msg);
+    slot.timer = setTimeout(() => this.renew(identity), wait);
+    slot.timer.unref();
+  }
+
+  /**
+   * The CA is reachable again (the config stream reconnected): every identity waiting out a
+   * backoff asks now, so SVIDs that expired during an outage come back at once, not up to 30 s later.
+   */
+  retryFailed(): number {
+    let n = 0;
+    for (const [id, slot] of this.slots) {
+      if (slot.failures === 0 || slot.inflight) continue;
+      n++;
+      this.renew(id);
+    }
+    return n;
   }
 
   /** Checks what the CA returned (our identity, our key, a real validity) and builds the TLS context. */
@@ -170,6 +189,10 @@ export class IdentityManager implements CertProvider {
     if (leaf.subjectAltName !== `URI:${identity}`) throw new AmbitError('SVID_INVALID', `Cannot use the SVID for ${identity}: it names ${leaf.subjectAltName ?? 'nothing'}`);
     if (!leaf.checkPrivateKey(privateKey)) throw new AmbitError('SVID_INVALID', `Cannot use the SVID for ${identity}: it is not for the key this proxy generated`);
     const notAfter = new Date(leaf.validTo);
+    if (notAfter.getTime() <= Date.now()) {
+      // Taken as a success it would be "renewed" again at once, forever, with no backoff.
+      throw new AmbitError('SVID_INVALID', `Cannot use the SVID for ${identity}: it expired at ${notAfter.toISOString()} by this node's clock (now ${new Date().toISOString()}); is this node's clock ahead of the CA's?`);
+    }
     return {
       identity,
       secureContext: createHboneContext({ chainPem: chain, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, rootsPem: this.roots }),

@@ -82,7 +82,10 @@ export class NodeProxy {
     // Also from versions it rejects: a revocation must not wait for an unrelated fix.
     this.revocations = new RevocationFollower(this.stream, () => this.pods.recheckRevoked(), log);
     this.stream.on('update', (s) => this.apply(s));
-    this.stream.on('connected', () => this.refreshIdentities());
+    this.stream.on('connected', () => {
+      this.certs.retryFailed();
+      this.refreshIdentities();
+    });
   }
 
   async start(): Promise<void> {
