@@ -184,8 +184,24 @@ export class ControlPlane {
     const svid = this.ca.signCsr(csrPem, { spiffeId: id, ttlSeconds: 86400, issuedTo: null });
     this.servingContext = tls.createSecureContext({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: svid.chainPem.join('') });
     const half = (svid.notAfter.getTime() - Date.now()) / 2;
-    this.renewTimer = setTimeout(() => this.renewServingCert(), Math.max(half, 60_000));
+    this.renewTimer = setTimeout(() => this.renewServingCertLater(), Math.max(half, 60_000));
     this.renewTimer.unref();
+  }
+
+  /**
+   * The timer's renewal: a failure (the CA expired meanwhile, say) is logged and tried again in a
+   * minute, with the current certificate kept while it lasts. At start a failure stops the start
+   * (listen() throws); here it must not end a running control plane.
+   */
+  private renewServingCertLater(): void {
+    try {
+      this.renewServingCert();
+    } catch (err) {
+      const e = err as AmbitError;
+      this.opts.log.error({ code: e.code, err: e.message, retryInMs: 60_000 }, 'cannot renew the control plane\'s serving certificate; keeping the current one while it is valid');
+      this.renewTimer = setTimeout(() => this.renewServingCertLater(), 60_000);
+      this.renewTimer.unref();
+    }
   }
 
   private issuance(): IssuanceService {
