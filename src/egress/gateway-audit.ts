@@ -35,6 +35,10 @@ export interface EgressAudit {
   record(r: EgressRecord): void;
 }
 
+/** Distinct `host` label values the refusals may use; later ones are counted as OTHER_HOSTS. */
+export const REFUSED_HOST_LABELS = 1000;
+export const OTHER_HOSTS = '(other refused hosts)';
+
 function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
@@ -51,9 +55,22 @@ export function createEgressAudit(logger: Logger, registry: Registry): EgressAud
     name: 'ambit_egress_connection_duration_seconds', help: 'Egress connection duration', labelNames, registers: [registry],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
   }));
+  const refusedHosts = new Set<string>();
+  // A refused connection's SNI or Host is whatever the client sent: as a label, random ones would
+  // grow the metrics without bound. Refusals are labelled by the tunnel's authority host (the name
+  // the source's node proxy asked for), and at most REFUSED_HOST_LABELS distinct ones; the log
+  // line keeps everything.
+  const refusedHost = (authority: string): string => {
+    const host = authority.replace(/:[0-9]+$/, '');
+    if (refusedHosts.has(host)) return host;
+    if (refusedHosts.size >= REFUSED_HOST_LABELS) return OTHER_HOSTS;
+    refusedHosts.add(host);
+    return host;
+  };
   return {
     record(r) {
-      const labels = { source: r.source, host: r.sni ?? r.host ?? r.authority, verdict: r.verdict, code: r.code };
+      const host = r.verdict === 'allowed' ? r.sni ?? r.host ?? r.authority : refusedHost(r.authority);
+      const labels = { source: r.source, host, verdict: r.verdict, code: r.code };
       connections.inc(labels);
       bytes.inc({ ...labels, direction: 'in' }, r.bytesIn);
       bytes.inc({ ...labels, direction: 'out' }, r.bytesOut);
