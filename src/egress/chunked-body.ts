@@ -44,3 +44,58 @@ function lineEnd(buf: Buffer, from: number): number {
   if (lf === from || buf[lf - 1] !== 0x0d) throw httpError('HTTP_MALFORMED', 'bare LF in the chunked body', 'body', '\n');
   return lf - 1;
 }
+
+/**
+ * The end of a chunked body found as its bytes come, in any pieces, each byte looked at once
+ * (chunkedBodyLength re-reads from the start: fed a byte at a time, that is quadratic). Same
+ * strictness and errors. feed() says how many bytes of `buf` (from `offset`) are body bytes that
+ * may pass now; bytes of a line not yet whole are not consumed: the caller holds them (at most
+ * MAX_LINE) and feeds them again with what follows.
+ */
+export class ChunkedScanner {
+  #phase: 'size' | 'data' | 'dataEnd' | 'trailer' | 'done' = 'size';
+  /** Data bytes of the current chunk still to come. */
+  #left = 0;
+  /** Body bytes seen so far (for the error offsets chunkedBodyLength gives). */
+  #at = 0;
+
+  get done(): boolean {
+    return this.#phase === 'done';
+  }
+
+  /** Consumes what it can of `buf` from `offset`; returns how many bytes. Throws HTTP_MALFORMED. */
+  feed(buf: Buffer, offset = 0): number {
+    let i = offset;
+    while (i < buf.length && this.#phase !== 'done') {
+      if (this.#phase === 'data') {
+        const n = Math.min(this.#left, buf.length - i);
+        i += n;
+        this.#left -= n;
+        if (this.#left === 0) this.#phase = 'dataEnd';
+        continue;
+      }
+      if (this.#phase === 'dataEnd') {
+        if (buf.length - i < 2) break;
+        if (buf[i] !== 0x0d || buf[i + 1] !== 0x0a) throw httpError('HTTP_MALFORMED', `chunk data at byte ${this.#at + (i - offset)} of the body is not followed by CRLF`, 'body.chunk', buf.length - i);
+        i += 2;
+        this.#phase = 'size';
+        continue;
+      }
+      const eol = lineEnd(buf, i);
+      if (eol < 0) break;
+      const lineStart = i;
+      i = eol + 2;
+      if (this.#phase === 'trailer') {
+        if (eol === lineStart) this.#phase = 'done';
+        continue;
+      }
+      const line = buf.toString('latin1', lineStart, eol);
+      const size = line.split(';')[0]!.trim();
+      if (!SIZE.test(size)) throw httpError('HTTP_MALFORMED', `chunk size at byte ${this.#at + (lineStart - offset)} of the body must be hex digits`, 'body.chunkSize', line);
+      this.#left = parseInt(size, 16);
+      this.#phase = this.#left === 0 ? 'trailer' : 'data';
+    }
+    this.#at += i - offset;
+    return i - offset;
+  }
+}

@@ -4,27 +4,67 @@
 // framing. A second request (pipelined or kept alive) that names another host or another port is
 // refused before any of its bytes reach the upstream.
 import { AmbitError, showValue } from '../errors.js';
-import { chunkedBodyLength } from './chunked-body.js';
+import { ChunkedScanner } from './chunked-body.js';
 import { requestBodyLength } from './http-framing.js';
-import { parseRequestHead } from './http-head.js';
+import { DEFAULT_MAX_HEAD_BYTES, parseRequestHead } from './http-head.js';
 
-/** A chunked body is held until whole; over this it is refused (default 1 MiB). */
-export const DEFAULT_MAX_CHUNKED_BODY_BYTES = 1024 * 1024;
+/**
+ * Bytes held back until a head or a chunk line is whole. Appending copies only the new bytes
+ * (capacity doubles), so a client writing a byte at a time costs linear time, not quadratic.
+ */
+class Held {
+  #buf = Buffer.alloc(0);
+  #len = 0;
+
+  get length(): number {
+    return this.#len;
+  }
+
+  view(): Buffer {
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  append(chunk: Buffer): void {
+    if (this.#len + chunk.length > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + chunk.length, 4096));
+      this.#buf.copy(bigger, 0, 0, this.#len);
+      this.#buf = bigger;
+    }
+    chunk.copy(this.#buf, this.#len);
+    this.#len += chunk.length;
+  }
+
+  /** Keeps only `rest` (a copy: it may be a view of this buffer). */
+  replace(rest: Buffer): void {
+    const keep = Buffer.from(rest);
+    this.#buf = keep;
+    this.#len = keep.length;
+  }
+}
 
 export class RequestHostGuard {
-  #pending: Buffer = Buffer.alloc(0);
-  /** Body bytes of the current request still to pass, or 'chunked' until its end is seen. */
-  #body: number | 'chunked' = 0;
+  readonly #held = new Held();
+  /** Body bytes of the current request still to pass, or the chunked body's scanner until its end. */
+  #body: number | ChunkedScanner = 0;
   #requests = 0;
+  /** How far the held bytes were searched for the end of a head, without one. */
+  #searched = 0;
 
   /** `port`: the tunnel's port; a Host (or absolute target) naming another port is refused. */
-  constructor(readonly host: string, readonly port: number, private readonly maxChunkedBytes = DEFAULT_MAX_CHUNKED_BODY_BYTES) {}
+  constructor(readonly host: string, readonly port: number) {}
 
   /** Bytes that may go upstream now, in order. Throws when a request must be refused. */
   feed(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
-    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    this.#pending = Buffer.alloc(0);
+    const fresh = this.#held.length;
+    let buf: Buffer;
+    if (fresh === 0) {
+      buf = chunk;
+    } else {
+      this.#held.append(chunk);
+      buf = this.#held.view();
+    }
+    const start = buf;
     while (buf.length > 0) {
       if (typeof this.#body === 'number' && this.#body > 0) {
         const n = Math.min(this.#body, buf.length);
@@ -33,25 +73,29 @@ export class RequestHostGuard {
         buf = buf.subarray(n);
         continue;
       }
-      if (this.#body === 'chunked') {
-        const n = chunkedBodyLength(buf, 0);
-        if (n < 0) {
-          if (buf.length > this.maxChunkedBytes) {
-            throw new AmbitError('EGRESS_CHUNKED_BODY_TOO_LARGE', `Cannot forward egress HTTP: chunked body over ${this.maxChunkedBytes} bytes`, { path: 'body', value: buf.length });
-          }
-          this.#pending = buf;
-          break;
-        }
-        out.push(buf.subarray(0, n));
+      if (typeof this.#body !== 'number') {
+        // Chunked: each chunk passes as it comes; only a chunk line not yet whole is held.
+        const n = this.#body.feed(buf);
+        if (n > 0) out.push(buf.subarray(0, n));
         buf = buf.subarray(n);
-        this.#body = 0;
-        continue;
+        if (this.#body.done) {
+          this.#body = 0;
+          continue;
+        }
+        break;
+      }
+      // A head ends at an LF: until one comes in new bytes, the head cannot be whole (and a bare
+      // LF, an error, is also seen at an LF), so the held bytes are not parsed again.
+      if (!this.#mayEndHead(buf, buf === start && fresh > 0 ? this.#searched : 0)) {
+        this.#searched = buf.length;
+        break;
       }
       const head = parseRequestHead(buf);
       if (head.kind === 'incomplete') {
-        this.#pending = buf;
+        this.#searched = buf.length;
         break;
       }
+      this.#searched = 0;
       this.#requests++;
       if (head.host !== this.host) {
         const [code, why] = this.#requests === 1
@@ -70,13 +114,31 @@ export class RequestHostGuard {
       }
       out.push(buf.subarray(0, head.headBytes));
       buf = buf.subarray(head.headBytes);
-      this.#body = requestBodyLength(head);
+      const body = requestBodyLength(head);
+      this.#body = body === 'chunked' ? new ChunkedScanner() : body;
+    }
+    // What is left is held: the start of a head, or of a chunk line. Held bytes of which nothing
+    // was consumed stay where they are (copying them again per write would be quadratic).
+    const consumed = start.length - buf.length;
+    if (buf.length === 0) {
+      if (this.#held.length > 0) this.#held.replace(Buffer.alloc(0));
+      this.#searched = 0;
+    } else if (fresh === 0 || consumed > 0) {
+      this.#held.replace(buf);
     }
     return out;
   }
 
-  /** Whether bytes of an unfinished head or chunked body are still held. */
+  /**
+   * Whether `buf` may hold a whole head, or an error parseRequestHead reports: an LF at or after
+   * `from`, or more than a head may hold. Looks at the bytes after `from` only.
+   */
+  #mayEndHead(buf: Buffer, from: number): boolean {
+    return buf.length > DEFAULT_MAX_HEAD_BYTES || buf.indexOf(0x0a, from) >= 0;
+  }
+
+  /** Whether bytes of an unfinished head or chunk line are still held. */
   get holding(): boolean {
-    return this.#pending.length > 0;
+    return this.#held.length > 0;
   }
 }

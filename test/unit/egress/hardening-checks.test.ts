@@ -141,3 +141,50 @@ describe('ECH', () => {
     assert.equal(r.kind === 'complete' && r.sni, 'api.example.com');
   });
 });
+
+describe('RequestHostGuard: bodies pass as they come, whatever the write sizes', () => {
+  const host = 'plain.example.com';
+  const body = ['5\r\nhello\r\n', '1a;ext=1\r\n', 'x'.repeat(26), '\r\n', '0\r\n', 'Trailer: t\r\n', '\r\n'].join('');
+  const first = `POST /up HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
+  const second = `GET /next HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+
+  for (const size of [1, 2, 3, 7, 64, 4096]) {
+    test(`two requests, chunked then plain, written ${size} byte(s) at a time, pass whole and in order`, () => {
+      const guard = new RequestHostGuard(host, 80);
+      const all = Buffer.from(first + second);
+      const out: Buffer[] = [];
+      for (let i = 0; i < all.length; i += size) out.push(...guard.feed(all.subarray(i, i + size)));
+      assert.equal(Buffer.concat(out).toString(), first + second);
+      assert.equal(guard.holding, false);
+    });
+  }
+
+  test('chunk data passes before its chunk ends: only a chunk line not yet whole is held', () => {
+    const guard = new RequestHostGuard(host, 80);
+    const out = guard.feed(Buffer.from(`POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel`));
+    assert.match(Buffer.concat(out).toString(), /\r\n5\r\nhel$/);
+    assert.equal(guard.holding, false);
+    assert.equal(Buffer.concat(guard.feed(Buffer.from('lo\r\n1'))).toString(), 'lo\r\n', 'the "1" of the next size line is held');
+    assert.equal(guard.holding, true);
+  });
+
+  test('a chunked body of 3 MB, more than the old 1 MiB hold, goes through; a pipelined request to another host after it is still refused', () => {
+    const guard = new RequestHostGuard(host, 80);
+    const chunk = `100000\r\n${'y'.repeat(0x100000)}\r\n`;
+    let passed = 0;
+    for (const b of guard.feed(Buffer.from(`POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n`))) passed += b.length;
+    for (let i = 0; i < 3; i++) for (const b of guard.feed(Buffer.from(chunk))) passed += b.length;
+    for (const b of guard.feed(Buffer.from('0\r\n\r\n'))) passed += b.length;
+    assert.ok(passed > 3 * 0x100000);
+    assert.throws(() => guard.feed(Buffer.from('GET / HTTP/1.1\r\nHost: evil.example.com\r\n\r\n')), { code: 'EGRESS_PIPELINED_HOST' });
+  });
+
+  test('bad chunk framing and a bare LF in a head split over writes are still refused', () => {
+    const g1 = new RequestHostGuard(host, 80);
+    g1.feed(Buffer.from(`POST / HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab`));
+    assert.throws(() => g1.feed(Buffer.from('X\r\n')), { code: 'HTTP_MALFORMED', message: /chunk data at byte 5 of the body is not followed by CRLF/ });
+    const g2 = new RequestHostGuard(host, 80);
+    g2.feed(Buffer.from('GET / HTTP/1.1\r\nHo'));
+    assert.throws(() => g2.feed(Buffer.from(`st: ${host}\n\r\n`)), { code: 'HTTP_MALFORMED' });
+  });
+});
