@@ -30,7 +30,7 @@ describe('in-pod DNS proxy with an egress gateway', () => {
     },
   }));
   let state: MeshState = egressState();
-  const vips = new EgressVips('240.240.0.0/29'); // 6 addresses: small enough to run out in a test
+  const vips = new EgressVips('240.240.0.0/29', { firstOffset: 1 }); // 6 addresses: small enough to run out in a test
   const upstream = new DnsServer({ zones: [UPSTREAM_RECORDS] });
   let proxy: DnsServer;
   let at: DnsEndpoint;

@@ -7,7 +7,7 @@ import { route, type Route } from '../../../src/nodeproxy/outbound.js';
 import { EgressVips } from '../../../src/nodeproxy/egress-vips.js';
 import { egressState, GATEWAY_IDENTITY, GATEWAY_IP, IMPOSTOR_IP, type EgressStateOptions, type Mode } from './egress-state.js';
 
-const vips = new EgressVips();
+const vips = new EgressVips(undefined, { firstOffset: 1 });
 const API = vips.allocate('api.example.com'); // 240.240.0.1
 const WILD = vips.allocate('svc1.foo.example'); // 240.240.0.2
 const GONE = vips.allocate('old.example.net'); // handed out under ALLOW_ANY, not in the registry
@@ -84,7 +84,7 @@ test('state: only endpoints running as the gateway identity are the gateway; the
 });
 
 test('egress VIPs: stable per name, never reused, exhaustion says what happened', () => {
-  const t = new EgressVips('240.240.7.0/30');
+  const t = new EgressVips('240.240.7.0/30', { firstOffset: 1 });
   assert.equal(t.capacity, 2);
   assert.equal(t.allocate('a.example.com'), '240.240.7.1');
   assert.equal(t.allocate('b.example.com'), '240.240.7.2');
@@ -99,3 +99,13 @@ test('egress VIPs: stable per name, never reused, exhaustion says what happened'
   });
   assert.throws(() => new EgressVips('240.240.7.0/31'), { code: 'EGRESS_VIP_RANGE_INVALID' });
 });
+
+test('egress VIPs: a table starts at a random place and wraps round, so a restarted proxy rarely hands a cached VIP to another name', () => {
+  const starts = new Set(Array.from({ length: 20 }, () => new EgressVips().firstOffset));
+  assert.ok(starts.size >= 15, `20 tables, ${starts.size} different starts`);
+  const t = new EgressVips('240.240.7.0/29', { firstOffset: 5 });
+  assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => t.allocate(`${n}.example.com`)), ['240.240.7.5', '240.240.7.6', '240.240.7.1', '240.240.7.2', '240.240.7.3', '240.240.7.4'], 'from 5, wrapping past the broadcast address to 1');
+  assert.throws(() => t.allocate('g.example.com'), { code: 'EGRESS_VIP_EXHAUSTED' });
+  assert.throws(() => new EgressVips('240.240.7.0/29', { firstOffset: 7 }), { code: 'EGRESS_VIP_RANGE_INVALID', message: /firstOffset must be a whole number from 1 to 6, got 7/ });
+});
+
