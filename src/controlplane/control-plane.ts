@@ -80,7 +80,7 @@ export class ControlPlane {
     private readonly issued: CredentialRegistry,
   ) {
     this.adminSocket = opts.adminSocket ?? join(opts.dataDir, 'admin.sock');
-    this.view = new ConfigView(this.store, splitPemCertificates(this.ca.bundle.pem()), revocationsOnTheWire(revocations));
+    this.view = new ConfigView(this.store, splitPemCertificates(this.ca.bundle.pem()), revocationsOnTheWire(revocations), this.ca.trustDomain);
     this.placement = new PlacementIndex(this.store);
     this.store.watch((e) => {
       this.recent.push(e);
@@ -250,7 +250,11 @@ export class ControlPlane {
 
   private backend(): AdminBackend {
     return {
-      apply: async (resources) => applyResources(this.store, this.view, (resources as unknown[]).map((r, i) => parseResource(r, `request item ${i + 1}`))),
+      apply: async (resources) => {
+        const parsed = (resources as unknown[]).map((r, i) => parseResource(r, `request item ${i + 1}`));
+        for (const r of parsed) if (r.kind === 'MeshConfig') checkMeshTrustDomain(r.spec.trustDomain, this.trustDomain);
+        return applyResources(this.store, this.view, parsed);
+      },
       delete: async (refs) => deleteResources(this.store, refs),
       get: async (kind, o = {}) => {
         if (o.name !== undefined) {
@@ -352,6 +356,20 @@ function checkCredentialRequest(what: string, node: string, ttl: number): void {
 }
 
 /** A workload credential names a workload of this mesh: never the control plane, never another domain. */
+/**
+ * The mesh's trust domain is the CA's: workload identities are built from MeshConfig's, and the CA
+ * signs only its own, so a MeshConfig naming another would have every SVID refused (the mesh goes
+ * dark within one certificate TTL). Refused at apply, naming both.
+ */
+function checkMeshTrustDomain(wanted: string, ca: string): void {
+  if (wanted === ca) return;
+  throw new AmbitError(
+    'MESH_TRUST_DOMAIN_MISMATCH',
+    `Cannot apply MeshConfig "mesh": spec.trustDomain ${JSON.stringify(wanted)} is not the mesh CA's trust domain ${JSON.stringify(ca)}, and the CA signs only its own (every SVID would be refused); the trust domain is fixed when the CA is made (ambit control-plane --trust-domain, or its CA files)`,
+    { path: 'spec.trustDomain', value: wanted },
+  );
+}
+
 function checkWorkloadIdentity(identity: string, trustDomain: string): void {
   const bad = (why: string, cause?: unknown): never => {
     throw new AmbitError('WORKLOAD_IDENTITY_INVALID', `Cannot issue a workload credential: identity ${JSON.stringify(identity)} ${why}`, { path: 'identity', value: identity, ...(cause ? { cause } : {}) });

@@ -32,11 +32,17 @@ export class ConfigView {
   private current: number;
   private readonly listeners = new Set<(version: number) => void>();
 
+  /** The mesh settings while no MeshConfig is applied: the defaults, in the CA's trust domain. */
+  private readonly defaults: MeshSettings;
+
+  /** `trustDomain`: the CA's (default DEFAULT_MESH_SETTINGS'); identities use it until a MeshConfig says otherwise. */
   constructor(
     private readonly store: Store,
     private trustRoots: string[],
     private revocations?: WireRevocations,
+    trustDomain?: string,
   ) {
+    this.defaults = trustDomain === undefined || trustDomain === DEFAULT_MESH_SETTINGS.trustDomain ? DEFAULT_MESH_SETTINGS : { ...DEFAULT_MESH_SETTINGS, trustDomain };
     this.current = store.revision;
     this.floor = store.revision;
     this.rebuild();
@@ -58,7 +64,7 @@ export class ConfigView {
 
   mesh(): MeshSettings {
     const e = this.store.get('MeshConfig//mesh');
-    return e && e.resource.kind === 'MeshConfig' ? e.resource.spec : DEFAULT_MESH_SETTINGS;
+    return e && e.resource.kind === 'MeshConfig' ? e.resource.spec : this.defaults;
   }
 
   /** Replaces the trust bundle carried to proxies (CA rotation). Bumps the view version. */

@@ -226,3 +226,29 @@ test('after a control-plane restart, clients resume from their version without l
   await assert.rejects(svidFor(n1), (e: AmbitError) => e.code === 'ISSUANCE_NOT_ON_NODE');
   assert.ok((await svidFor(n2)).length >= 1);
 });
+
+test('a CA made with --trust-domain example.org: with no MeshConfig, workloads are in example.org and get SVIDs; a MeshConfig naming another trust domain is refused', async () => {
+  const other = await ControlPlaneProcess.start({ args: ['--trust-domain', 'example.org'] });
+  let c: ConfigStreamClient | undefined;
+  try {
+    await other.admin.apply(parseDocuments(base + '---' + pod('node-1'), 'test'));
+    const token = await other.admin.issueNodeToken('node-1', 3600);
+    c = new ConfigStreamClient({
+      address: other.streamAddress, node: 'node-1', token, trustBundle: await other.admin.trustBundle(),
+      serverIdentity: controlPlaneIdentity('example.org'), log: silentLogger(), backoff: { initialMs: 50, maxMs: 300 },
+    });
+    c.start();
+    await c.waitForVersion(1, 10_000);
+    const id = 'spiffe://example.org/ns/shop/sa/web';
+    assert.equal((c.state.resources.get('workload/shop/web') as { identity: string }).identity, id, 'the CA\'s trust domain, not cluster.local');
+    const { csrPem } = createCsr(parseSpiffeId(id));
+    assert.equal(new X509Certificate((await c.requestSvid(id, csrPem)).chain[0]!).subjectAltName, `URI:${id}`);
+    await assert.rejects(other.admin.apply(parseDocuments('apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: cluster.local}\n', 'mesh.yaml')), (e: AmbitError) =>
+      e.code === 'MESH_TRUST_DOMAIN_MISMATCH' && e.message.includes('spec.trustDomain "cluster.local" is not the mesh CA\'s trust domain "example.org"'));
+    const same = await other.admin.apply(parseDocuments('apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: example.org}\n', 'mesh.yaml'));
+    assert.equal(same.length, 1, 'the CA\'s own trust domain is accepted');
+  } finally {
+    c?.stop();
+    await other.stop();
+  }
+});
