@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect, isIP } from 'node:net';
-import { AmbitError } from '../errors.js';
+import { AmbitError, showValue } from '../errors.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { type DnsEndpoint, formatEndpoint } from './endpoint.js';
 import { type DnsMessage, newQuery } from './message.js';
@@ -68,9 +68,28 @@ export async function queryDns(
   server: DnsEndpoint,
   name: string,
   type: number,
-  opts: { transport?: DnsTransport; timeoutMs?: number } = {},
+  opts: { transport?: DnsTransport; timeoutMs?: number; /** Ask again over TCP when a UDP reply is truncated (default true). */ retryTruncatedOverTcp?: boolean } = {},
 ): Promise<DnsMessage> {
-  const wire = encodeMessage(newQuery(randomInt(0x10000), name, type));
-  const exchange = opts.transport === 'tcp' ? exchangeTcp : exchangeUdp;
-  return decodeMessage(await exchange(server, wire, opts.timeoutMs ?? 2000));
+  const id = randomInt(0x10000);
+  const wire = encodeMessage(newQuery(id, name, type));
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const reply = decodeMessage(await (opts.transport === 'tcp' ? exchangeTcp : exchangeUdp)(server, wire, timeoutMs));
+  checkReply(reply, id, name, type);
+  // A UDP answer cut short (TC): only part of the records, or none; asked again over TCP, as RFC 7766 says.
+  if (reply.tc && opts.transport !== 'tcp' && opts.retryTruncatedOverTcp !== false) {
+    const whole = decodeMessage(await exchangeTcp(server, wire, timeoutMs));
+    checkReply(whole, id, name, type);
+    return whole;
+  }
+  return reply;
+}
+
+/** A reply must answer this query: same id, a response, the same one question. */
+function checkReply(reply: DnsMessage, id: number, name: string, type: number): void {
+  const q = reply.questions[0];
+  const problem = reply.id !== id ? `id ${reply.id}, asked ${id}`
+    : !reply.qr ? 'not a response (QR is 0)'
+    : reply.questions.length !== 1 || q!.type !== type || q!.name.toLowerCase().replace(/\.$/, '') !== name.toLowerCase().replace(/\.$/, '') ? `its question is not the one asked (${showValue(q?.name)} type ${q?.type})`
+    : undefined;
+  if (problem !== undefined) throw new AmbitError('DNS_BAD_REPLY', `Cannot use the DNS reply for ${showValue(name)}: ${problem}`, { path: 'reply', value: name });
 }

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import {
   type DnsEndpoint, type DnsMessage, DnsServer, RCODE, RR_TYPE, StaticZone,
@@ -88,12 +89,38 @@ describe('dns server answering from a static zone', () => {
   });
 
   test('a reply over 512 bytes is truncated on UDP and whole on TCP', async () => {
-    const udp = await queryDns(at, 'big.example.com', RR_TYPE.TXT);
+    const udp = await queryDns(at, 'big.example.com', RR_TYPE.TXT, { retryTruncatedOverTcp: false });
     assert.equal(udp.tc, true);
     assert.deepEqual(udp.answers, []);
     const tcp = await queryDns(at, 'big.example.com', RR_TYPE.TXT, { transport: 'tcp' });
     assert.equal(tcp.tc, false);
     assert.equal(tcp.answers.length, 1);
+    // The client's default: a truncated UDP reply is asked again over TCP (the egress gateway's
+    // resolver relies on it: a name with many A records came back empty before).
+    const followed = await queryDns(at, 'big.example.com', RR_TYPE.TXT);
+    assert.deepEqual([followed.tc, followed.answers.length], [false, 1]);
+  });
+
+  test('the client takes no reply that does not answer its query: not a response, another question (another id is ignored by the exchange itself)', async () => {
+    const fake = createSocket('udp4');
+    fake.bind(0, '127.0.0.1');
+    await once(fake, 'listening');
+    const port = (fake.address() as AddressInfo).port;
+    let mode = 0;
+    fake.on('message', (m, r) => {
+      const q = decodeMessage(m);
+      const reply = { ...q, qr: true, answers: [] };
+      if (mode === 0) reply.qr = false;
+      if (mode === 1) reply.questions = [{ ...q.questions[0]!, name: 'other.example.com' }];
+      fake.send(encodeMessage(reply), r.port, r.address);
+    });
+    try {
+      await assert.rejects(queryDns({ host: '127.0.0.1', port }, 'api.example.com', RR_TYPE.A), { code: 'DNS_BAD_REPLY', message: /not a response/ });
+      mode = 1;
+      await assert.rejects(queryDns({ host: '127.0.0.1', port }, 'api.example.com', RR_TYPE.A), { code: 'DNS_BAD_REPLY', message: /its question is not the one asked \("other\.example\.com" type 1\)/ });
+    } finally {
+      fake.close();
+    }
   });
 
   test('EDNS lets the reply grow past 512 bytes on UDP and is echoed', async () => {
