@@ -8,7 +8,9 @@
 // and destroyed only if the two ends have not closed after a grace period.
 import { Duplex } from 'node:stream';
 import { AmbitError } from '../errors.js';
-import { readFirstBytes, truncatedError, type FirstBytes, type FirstBytesLimits } from './first-bytes.js';
+import { readFirstBytesOrNeed, truncatedError, TLS_FIRST_BYTE as TLS_HANDSHAKE, type FirstBytes, type FirstBytesLimits } from './first-bytes.js';
+import { HeldBytes } from './held-bytes.js';
+import { DEFAULT_MAX_HEAD_BYTES } from './http-head.js';
 import type { RequestHostGuard } from './host-guard.js';
 
 export interface OpenedUpstream {
@@ -35,7 +37,11 @@ export class EgressConnection extends Duplex {
   relaying = false;
   /** Set when the idle timeout closed the connection: the audit line's `error`. */
   idleClosed: string | undefined;
-  #held: Buffer = Buffer.alloc(0);
+  readonly #held = new HeldBytes();
+  /** Held bytes are parsed again once there are this many (what the last parse said it lacked). */
+  #parseAt = 0;
+  /** How far the held bytes were searched for an LF (an HTTP head's end, or its error). */
+  #searched = 0;
   #upstream: Duplex | undefined;
   #guard: RequestHostGuard | undefined;
   readonly #timer: NodeJS.Timeout;
@@ -57,19 +63,29 @@ export class EgressConnection extends Duplex {
     // After an idle close the upstream is ended: what the client still sends (a TLS close_notify) goes nowhere.
     if (this.idleClosed !== undefined) return cb();
     if (this.#upstream !== undefined) return this.#forward(chunk, cb);
-    this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
-    let first: FirstBytes | undefined;
+    this.#held.append(chunk);
+    const buf = this.#held.view();
+    const tooMany = (): void => cb(new AmbitError('EGRESS_FIRST_BYTES_TOO_LARGE', `Cannot route egress tunnel: ${buf.length} bytes without a whole ClientHello or request head, limit ${this.opts.maxFirstBytes}`, { path: 'stream', value: buf.length }));
+    // Parsed again only when it can say more: a TLS record or handshake length says how many
+    // bytes are missing, and an HTTP head (or a bare LF, its error) ends at an LF in new bytes.
+    // Parsing the whole held prefix at every write would be quadratic in a byte-at-a-time client.
+    const http = buf[0] !== TLS_HANDSHAKE;
+    if (buf.length < this.#parseAt || (http && buf.length <= (this.opts.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES) && buf.indexOf(0x0a, this.#searched) < 0)) {
+      this.#searched = buf.length;
+      return buf.length > this.opts.maxFirstBytes ? tooMany() : cb();
+    }
+    let read: FirstBytes | { need: number };
     try {
-      first = readFirstBytes(this.#held, this.opts);
+      read = readFirstBytesOrNeed(buf, this.opts);
     } catch (err) {
       return cb(err as Error);
     }
-    if (first === undefined) {
-      if (this.#held.length > this.opts.maxFirstBytes) {
-        return cb(new AmbitError('EGRESS_FIRST_BYTES_TOO_LARGE', `Cannot route egress tunnel: ${this.#held.length} bytes without a whole ClientHello or request head, limit ${this.opts.maxFirstBytes}`, { path: 'stream', value: this.#held.length }));
-      }
-      return cb();
+    if ('need' in read) {
+      this.#parseAt = buf.length + read.need;
+      this.#searched = buf.length;
+      return buf.length > this.opts.maxFirstBytes ? tooMany() : cb();
     }
+    const first = read;
     clearTimeout(this.#timer);
     this.opts.open(first).then(
       ({ upstream, guard }) => {
@@ -78,8 +94,8 @@ export class EgressConnection extends Duplex {
           return;
         }
         this.#attach(upstream, guard);
-        const held = this.#held;
-        this.#held = Buffer.alloc(0);
+        const held = Buffer.from(this.#held.view());
+        this.#held.replace(Buffer.alloc(0));
         this.#forward(held, cb);
       },
       (err: Error) => cb(err),
@@ -146,7 +162,7 @@ export class EgressConnection extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.#upstream === undefined) return cb(truncatedError(this.#held));
+    if (this.#upstream === undefined) return cb(truncatedError(this.#held.view()));
     this.#upstream.end();
     cb();
   }

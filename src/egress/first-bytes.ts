@@ -7,6 +7,8 @@ import { parseClientHello, DEFAULT_MAX_CLIENT_HELLO_BYTES } from './client-hello
 import { parseRequestHead, DEFAULT_MAX_HEAD_BYTES, type RequestHead } from './http-head.js';
 
 const TLS_HANDSHAKE = 22;
+/** The first byte of a TLS handshake record: what tells a ClientHello from an HTTP head. */
+export const TLS_FIRST_BYTE = TLS_HANDSHAKE;
 
 export type FirstBytes =
   | { kind: 'tls'; sni: string; alpn: string[] }
@@ -19,17 +21,26 @@ export interface FirstBytesLimits {
 
 /** Classifies `buf`; `undefined` means more bytes are needed. */
 export function readFirstBytes(buf: Buffer, limits: FirstBytesLimits = {}): FirstBytes | undefined {
-  if (buf.length === 0) return undefined;
+  const r = readFirstBytesOrNeed(buf, limits);
+  return 'need' in r ? undefined : r;
+}
+
+/**
+ * readFirstBytes, or how many more bytes it needs at least before it can say more (a TLS record
+ * or handshake length says; 1 for an HTTP head, which ends at an LF in bytes yet to come).
+ */
+export function readFirstBytesOrNeed(buf: Buffer, limits: FirstBytesLimits = {}): FirstBytes | { need: number } {
+  if (buf.length === 0) return { need: 1 };
   if (buf[0] === TLS_HANDSHAKE) {
     const hello = parseClientHello(buf, { maxBytes: limits.maxClientHelloBytes ?? DEFAULT_MAX_CLIENT_HELLO_BYTES });
-    if (hello.kind === 'incomplete') return undefined;
+    if (hello.kind === 'incomplete') return { need: Math.max(1, hello.need) };
     if (hello.sni === undefined) {
       throw new AmbitError('EGRESS_SNI_MISSING', 'Cannot route egress TLS: the ClientHello has no server_name (SNI)', { path: 'clientHello.server_name' });
     }
     return { kind: 'tls', sni: hello.sni, alpn: hello.alpn };
   }
   const head = parseRequestHead(buf, { maxBytes: limits.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES });
-  if (head.kind === 'incomplete') return undefined;
+  if (head.kind === 'incomplete') return { need: 1 };
   if (head.host === undefined) {
     throw new AmbitError('EGRESS_HOST_MISSING', `Cannot route egress HTTP: the ${head.version} request names no Host`, { path: 'headers.host' });
   }

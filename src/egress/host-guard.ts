@@ -5,45 +5,12 @@
 // refused before any of its bytes reach the upstream.
 import { AmbitError, showValue } from '../errors.js';
 import { ChunkedScanner } from './chunked-body.js';
+import { HeldBytes } from './held-bytes.js';
 import { requestBodyLength } from './http-framing.js';
 import { DEFAULT_MAX_HEAD_BYTES, parseRequestHead } from './http-head.js';
 
-/**
- * Bytes held back until a head or a chunk line is whole. Appending copies only the new bytes
- * (capacity doubles), so a client writing a byte at a time costs linear time, not quadratic.
- */
-class Held {
-  #buf = Buffer.alloc(0);
-  #len = 0;
-
-  get length(): number {
-    return this.#len;
-  }
-
-  view(): Buffer {
-    return this.#buf.subarray(0, this.#len);
-  }
-
-  append(chunk: Buffer): void {
-    if (this.#len + chunk.length > this.#buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + chunk.length, 4096));
-      this.#buf.copy(bigger, 0, 0, this.#len);
-      this.#buf = bigger;
-    }
-    chunk.copy(this.#buf, this.#len);
-    this.#len += chunk.length;
-  }
-
-  /** Keeps only `rest` (a copy: it may be a view of this buffer). */
-  replace(rest: Buffer): void {
-    const keep = Buffer.from(rest);
-    this.#buf = keep;
-    this.#len = keep.length;
-  }
-}
-
 export class RequestHostGuard {
-  readonly #held = new Held();
+  readonly #held = new HeldBytes();
   /** Body bytes of the current request still to pass, or the chunked body's scanner until its end. */
   #body: number | ChunkedScanner = 0;
   #requests = 0;

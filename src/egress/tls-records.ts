@@ -37,7 +37,13 @@ export function assembleClientHello(buf: Buffer, maxHandshakeBytes: number): Han
   let want = -1; // total handshake message length once the header is known
   let at = 0; // offset of the next record in buf
   for (let index = 0; ; index++) {
-    if (buf.length < at + TLS_RECORD_HEADER_BYTES) return { kind: 'incomplete', need: at + TLS_RECORD_HEADER_BYTES - buf.length };
+    // `need` counts what is surely still to come: this record's missing bytes, and once the
+    // message length is known, its missing bytes too (in one more record at the least), so that
+    // a caller holding bytes parses again only when the message can be whole (a client cutting it
+    // into 1-byte records gets a few parses, not one per record).
+    // (Never more than that: a caller would wait for bytes a client need not send.)
+    const left = want < 0 ? 0 : want - have;
+    if (buf.length < at + TLS_RECORD_HEADER_BYTES) return { kind: 'incomplete', need: at + TLS_RECORD_HEADER_BYTES - buf.length + left };
     const type = buf[at]!;
     if (type !== CONTENT_HANDSHAKE) {
       throw malformed(`record ${index} at byte ${at} has content type ${type}, but the ClientHello is not complete (${have} of ${want} bytes)`, type);
@@ -57,7 +63,11 @@ export function assembleClientHello(buf: Buffer, maxHandshakeBytes: number): Han
     if (want >= 0 && have > want) {
       throw malformed(`record ${index} at byte ${at} carries ${have - want} bytes after the ClientHello (${want} bytes); nothing may follow it in the first flight`, have - want);
     }
-    if (buf.length < end) return { kind: 'incomplete', need: end - buf.length };
+    if (buf.length < end) {
+      const missing = end - buf.length;
+      const after = want < 0 ? 0 : want - have - missing;
+      return { kind: 'incomplete', need: missing + (after > 0 ? TLS_RECORD_HEADER_BYTES + after : 0) };
+    }
     if (want >= 0 && have === want) {
       const hello = Buffer.concat(chunks);
       return { kind: 'complete', body: hello.subarray(TLS_HANDSHAKE_HEADER_BYTES), recordBytes: end };

@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressProblem, checkUpstreamAddresses, forbiddenRanges, upstreamTarget, parseClientHello, RequestHostGuard } from '../../../src/egress/index.js';
+import { readFirstBytesOrNeed } from '../../../src/egress/first-bytes.js';
 import type { WireServiceEntry } from '../../../src/stream/resources.js';
 import { alpn, hello, serverName, supportedVersions, u16, vec16 } from './hello-builder.js';
 
@@ -186,5 +187,49 @@ describe('RequestHostGuard: bodies pass as they come, whatever the write sizes',
     const g2 = new RequestHostGuard(host, 80);
     g2.feed(Buffer.from('GET / HTTP/1.1\r\nHo'));
     assert.throws(() => g2.feed(Buffer.from(`st: ${host}\n\r\n`)), { code: 'HTTP_MALFORMED' });
+  });
+});
+
+describe('first bytes held across many writes are parsed only when they can be whole', () => {
+  // A caller loop like EgressConnection's: parse again only once `need` more bytes are held.
+  const feedByteWise = (all: Buffer, step: number): { parses: number; sni?: string } => {
+    let held = 0;
+    let parseAt = 0;
+    let parses = 0;
+    for (let end = step; ; end += step) {
+      held = Math.min(end, all.length);
+      if (held >= parseAt) {
+        parses++;
+        const r = readFirstBytesOrNeed(all.subarray(0, held));
+        if (!('need' in r)) return { parses, sni: r.kind === 'tls' ? r.sni : undefined };
+        parseAt = held + r.need;
+      }
+      if (held === all.length) return { parses };
+    }
+  };
+
+  test('a ClientHello cut into 1-byte records, written a record at a time: routed, in a few dozen parses, not one per record', () => {
+    const all = hello([serverName('api.example.com'), alpn('h2')], 1);
+    const records = all.length / 6;
+    const r = feedByteWise(all, 6);
+    assert.equal(r.sni, 'api.example.com');
+    assert.ok(r.parses < records / 4, `${r.parses} parses for ${records} records`);
+  });
+
+  test('need never overshoots: the same ClientHello in one record, written a byte at a time, is routed the moment its last byte is held', () => {
+    const all = hello([serverName('api.example.com')]);
+    let parseAt = 0;
+    for (let n = 1; n <= all.length; n++) {
+      if (n < parseAt) continue;
+      const r = readFirstBytesOrNeed(all.subarray(0, n));
+      if ('need' in r) {
+        assert.ok(n + r.need <= all.length, `at ${n} held, need ${r.need} would pass the end (${all.length})`);
+        parseAt = n + r.need;
+      } else {
+        assert.equal(n, all.length);
+        return;
+      }
+    }
+    assert.fail('never routed');
   });
 });
