@@ -21,6 +21,8 @@ export interface DnsServerOptions {
   upstreamTimeoutMs?: number;
   /** Idle TCP connections are closed after this long (default 10000 ms). */
   tcpIdleTimeoutMs?: number;
+  /** Defaults: SERVER_LIMITS. */
+  limits?: Partial<Record<keyof typeof SERVER_LIMITS, number>>;
   logger?: Logger;
 }
 
@@ -36,6 +38,13 @@ const OUR_EDNS_PAYLOAD = 1232;
 export const QUERY_LIMITS = { bytes: 4096, otherRecords: 8 } as const;
 /** Per TCP connection: answers being worked on, and answer bytes waiting for the client to read. */
 export const TCP_LIMITS = { inFlight: 64, queuedBytes: 64 * 1024 } as const;
+/**
+ * Per server (one per pod in a node proxy): queries relayed upstream at once (each holds a socket
+ * for up to upstreamTimeoutMs), and TCP connections open at once. Past them a query is answered
+ * SERVFAIL and a connection closed at once, so one flooding pod cannot take the node proxy's file
+ * descriptors from every other pod.
+ */
+export const SERVER_LIMITS = { forwardsInFlight: 128, tcpConnections: 64 } as const;
 
 export class DnsServer {
   private readonly zones: Zone[];
@@ -45,12 +54,25 @@ export class DnsServer {
   private readonly cleanups: (() => void)[] = [];
   private readonly connections = new Set<Socket>();
   private readonly owned: (UdpSocket | TcpServer)[] = [];
+  private readonly limits: Record<keyof typeof SERVER_LIMITS, number>;
+  private forwarding = 0;
+  /** When a limit was last logged (at most one line a second for each). */
+  private readonly saidAt = new Map<string, number>();
 
   constructor(private readonly opts: DnsServerOptions = {}) {
     this.zones = opts.zones ?? [];
     this.log = opts.logger ?? silentLogger();
     this.upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 2000;
     this.tcpIdleTimeoutMs = opts.tcpIdleTimeoutMs ?? 10_000;
+    this.limits = { ...SERVER_LIMITS, ...opts.limits };
+  }
+
+  /** Logs that a limit was hit, at most once a second per limit. */
+  private overLimit(which: keyof typeof SERVER_LIMITS, detail: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - (this.saidAt.get(which) ?? 0) < 1000) return;
+    this.saidAt.set(which, now);
+    this.log.warn({ limit: which, max: this.limits[which], ...detail }, `dns server at its limit of ${this.limits[which]} ${which === 'tcpConnections' ? 'TCP connections' : 'queries relayed upstream at once'}: refusing more until some finish`);
   }
 
   /** Binds UDP and TCP on the same address and port (port 0: one free port for both). */
@@ -166,6 +188,19 @@ export class DnsServer {
 
   /** Relays the query under a fresh id (so replies to other clients cannot be confused) and restores the client's id. */
   private async forward(query: DnsMessage, wire: Buffer, transport: Transport, upstream: DnsEndpoint): Promise<Buffer> {
+    if (this.forwarding >= this.limits.forwardsInFlight) {
+      this.overLimit('forwardsInFlight', { name: query.questions[0]?.name });
+      return encodeMessage(responseTo(query, RCODE.SERVFAIL));
+    }
+    this.forwarding++;
+    try {
+      return await this.relay(query, wire, transport, upstream);
+    } finally {
+      this.forwarding--;
+    }
+  }
+
+  private async relay(query: DnsMessage, wire: Buffer, transport: Transport, upstream: DnsEndpoint): Promise<Buffer> {
     const relayed = Buffer.from(wire);
     relayed.writeUInt16BE(randomInt(0x10000), 0);
     try {
@@ -182,6 +217,12 @@ export class DnsServer {
   }
 
   private handleConnection(conn: Socket): void {
+    if (this.connections.size >= this.limits.tcpConnections) {
+      this.overLimit('tcpConnections', { from: conn.remoteAddress });
+      conn.on('error', () => {});
+      conn.destroy();
+      return;
+    }
     this.connections.add(conn);
     conn.setTimeout(this.tcpIdleTimeoutMs, () => conn.destroy());
     let buffered = Buffer.alloc(0);

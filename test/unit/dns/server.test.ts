@@ -8,6 +8,7 @@ import {
   decodeMessage, encodeMessage, exchangeUdp, newQuery, parseDnsServerConfig, queryDns,
 } from '../../../src/dns/index.js';
 import { rawUdp } from './raw-udp.js';
+import { pino } from 'pino';
 
 const zone = new StaticZone(parseDnsServerConfig({
   records: [
@@ -183,6 +184,40 @@ describe('dns server forwarding', () => {
     assert.deepEqual([reply.id, reply.rcode], [0x4242, RCODE.NXDOMAIN]);
     // Zone names are still answered locally.
     assert.equal((await queryDns(at, 'api.example.com', RR_TYPE.A)).answers.length, 1);
+  });
+
+  test('limits: past forwardsInFlight a query is SERVFAIL at once (not after the upstream timeout); past tcpConnections a connection is closed; both logged', async () => {
+    const hole = createSocket('udp4'); // an upstream that never answers: every relay waits out its timeout
+    hole.bind(0, '127.0.0.1');
+    await once(hole, 'listening');
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const front = new DnsServer({ zones: [zone], upstream: { host: '127.0.0.1', port: (hole.address() as AddressInfo).port }, upstreamTimeoutMs: 3000, limits: { forwardsInFlight: 3, tcpConnections: 2 }, logger });
+    servers.push(front);
+    const at = await front.listen('127.0.0.1', 0);
+    try {
+      const slow = [1, 2, 3].map((i) => queryDns(at, `slow${i}.example.org`, RR_TYPE.A, { timeoutMs: 5000 }));
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const over = await queryDns(at, 'one-more.example.org', RR_TYPE.A, { timeoutMs: 5000 });
+      assert.equal(over.rcode, RCODE.SERVFAIL);
+      assert.ok(Date.now() - started < 2500, 'answered before the upstream timeout');
+      assert.equal((await queryDns(at, 'api.example.com', RR_TYPE.A)).answers.length, 1, 'zone names are still answered');
+      assert.ok(lines.some((l) => l.limit === 'forwardsInFlight' && l.max === 3));
+      for (const r of await Promise.all(slow)) assert.equal(r.rcode, RCODE.SERVFAIL, 'the upstream timed out');
+      const open = [connect(at.port, '127.0.0.1'), connect(at.port, '127.0.0.1')];
+      await Promise.all(open.map((c) => once(c, 'connect')));
+      await new Promise((r) => setTimeout(r, 50));
+      const third = connect(at.port, '127.0.0.1');
+      third.on('error', () => {});
+      await once(third, 'close');
+      assert.ok(lines.some((l) => l.limit === 'tcpConnections' && l.max === 2));
+      for (const c of open) c.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await queryDns(at, 'api.example.com', RR_TYPE.A, { transport: 'tcp' })).answers.length, 1, 'a connection is taken again once others closed');
+    } finally {
+      hole.close();
+    }
   });
 
   test('a query of a class other than IN is REFUSED, never relayed: it would skip every zone (egress refusals included)', async () => {
