@@ -336,6 +336,26 @@ describe('egress control in the lab', () => {
     assert.equal(line.upstream, `${HOSTS.api.address}:443`);
   });
 
+  test('SSRF: an allowed name pinned to a node\'s own underlay address is refused at the gateway, naming the node', async () => {
+    const node1 = readLabState(LAB)!.plan.nodes.find((n) => n.name === 'node-1')!.ip;
+    const name = 'kubelet.foo.example'; // app-a may reach *.foo.example
+    await apply(LAB, `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: node-ssrf, namespace: default }\nspec:\n  hosts: [${name}]\n  ports: [{ number: 443, name: tls, protocol: TLS }]\n  resolution: STATIC\n  endpoints: [{ address: ${node1} }]\n`);
+    try {
+      const mark = gatewayAudit().length;
+      await waitFor('the ServiceEntry at the gateway', async () => {
+        const r = await curl('app-a', `https://${name}/`, ['-k']);
+        assert.notEqual(r.code, 0, `never reaches node-1: ${r.stdout}`);
+        return gatewayAudit().slice(mark).find((l) => l.sni === name && l.code === 'EGRESS_ADDRESS_FORBIDDEN');
+      }, 15_000);
+      const line = gatewayAudit().slice(mark).find((l) => l.sni === name && l.code === 'EGRESS_ADDRESS_FORBIDDEN')!;
+      assert.equal(line.source, principal('app-a'));
+      assert.equal(line.upstream, undefined, 'nothing was dialled');
+      assert.equal(line.reason, `Cannot dial "${name}" at ${node1}: it is in ${node1}/32 (node node-1's own address)`);
+    } finally {
+      await admin(LAB).delete([{ kind: 'ServiceEntry', namespace: 'default', name: 'node-ssrf' }]);
+    }
+  });
+
   test('tamper: domain fronting (allowed name, other Host or SNI) is refused', async () => {
     const mark = gatewayAudit().length;
     const http = await curl('attacker', `http://${HOSTS.api.name}/front`, ['-H', `Host: ${HOSTS.bar.name}`]);
