@@ -67,10 +67,14 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
   private nextCsrId = 1;
   private readonly pendingCsr = new Map<number, { resolve: (s: Svid) => void; reject: (e: Error) => void }>();
   private welcomed = false;
+  /** What the control plane's certificate must chain to: the bootstrap bundle, then the mesh's. */
+  private trust: string | string[];
 
   constructor(private readonly opts: ConfigStreamClientOptions) {
     super();
     this.st = opts.initialState ?? { version: 0, storeId: null, resources: new Map() };
+    this.trust = opts.trustBundle;
+    this.followTrustBundle(this.st);
     this.delay = opts.backoff?.initialMs ?? 200;
   }
 
@@ -142,7 +146,7 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
       host,
       port: Number(portText),
       ...(this.opts.connect ? { socket: this.opts.connect(host, Number(portText)) } : {}),
-      ca: this.opts.trustBundle,
+      ca: this.trust,
       minVersion: 'TLSv1.3',
       servername: 'control-plane.ambit',
       checkServerIdentity: (_h, cert) => {
@@ -251,8 +255,24 @@ export class ConfigStreamClient extends EventEmitter<ConfigStreamEvents> {
       return reject((err as Error).message);
     }
     this.st = state;
+    this.followTrustBundle(state);
     writeFrame(sock, { type: 'ack', version: d.version });
     this.emit('update', state, { upserts: d.upserts.map((u) => u.key), removes: d.removes, reset: d.reset });
+  }
+
+  /**
+   * The control plane is verified, from the next connection on, against the trust bundle the mesh
+   * delivers (the bootstrap file only until one arrives): after a root rotation its certificate
+   * may chain only to a root the file never had, and a proxy that kept the file alone could not
+   * reconnect, so it could renew no SVID.
+   */
+  private followTrustBundle(state: ConfigState): void {
+    const roots = (state.resources.get('trust-bundle/mesh') as { roots?: unknown } | undefined)?.roots;
+    if (!Array.isArray(roots) || roots.length === 0 || !roots.every((r) => typeof r === 'string')) return;
+    // One PEM per entry: joined, two roots without a newline between them read as one broken one.
+    if (Array.isArray(this.trust) && this.trust.join('\n') === roots.join('\n')) return;
+    this.trust = [...(roots as string[])];
+    this.opts.log.info({ roots: roots.length }, 'config stream: the control plane is verified against the mesh\'s trust bundle from the next connection on');
   }
 
   private failPending(err: Error): void {

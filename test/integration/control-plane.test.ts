@@ -8,11 +8,12 @@ import { ControlPlaneProcess } from '../../src/testing/control-plane-process.js'
 import { ConfigStreamClient, type ConfigState } from '../../src/stream/index.js';
 import { controlPlaneIdentity } from '../../src/controlplane/control-plane.js';
 import { createCsr, parseSpiffeId } from '../../src/identity/index.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
 import { AmbitError } from '../../src/errors.js';
-import { NodeTokenIssuer } from '../../src/ca/index.js';
-import { readFileSync } from 'node:fs';
+import { CA_FILES, CertificateAuthority, NodeTokenIssuer } from '../../src/ca/index.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let cp: ControlPlaneProcess;
@@ -250,5 +251,56 @@ test('a CA made with --trust-domain example.org: with no MeshConfig, workloads a
   } finally {
     c?.stop();
     await other.stop();
+  }
+});
+
+test('root rotation: a proxy that learned the new root from the stream reconnects to a control plane signing under it, though its bootstrap file has only the old root', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-rotation-'));
+  const made: ConfigStreamClient[] = [];
+  let cpA: ControlPlaneProcess | undefined;
+  let cpB: ControlPlaneProcess | undefined;
+  try {
+    const [x, y] = [CertificateAuthority.generate({ trustDomain: 'cluster.local' }), CertificateAuthority.generate({ trustDomain: 'cluster.local' })];
+    await x.save(join(dir, 'x'));
+    await y.save(join(dir, 'y'));
+    const rootOf = (d: string): string => readFileSync(join(dir, d, CA_FILES.root), 'utf8');
+    writeFileSync(join(dir, 'roots.pem'), rootOf('x') + rootOf('y'));
+    const caArgs = (d: string): string[] => ['--ca-cert-chain', join(dir, d, CA_FILES.cert), '--ca-key', join(dir, d, CA_FILES.key), '--ca-roots', join(dir, 'roots.pem')];
+    const data = join(dir, 'data');
+    cpA = await ControlPlaneProcess.start({ dataDir: data, args: caArgs('x') });
+    await cpA.admin.apply(parseDocuments(base + '---' + pod('node-1'), 'test'));
+    const token = await cpA.admin.issueNodeToken('node-1', 3600);
+    const dial = (): ConfigStreamClient => {
+      const c = new ConfigStreamClient({
+        address: cpA!.streamAddress, node: 'node-1', token, trustBundle: rootOf('x'), // the bootstrap file: the old root only
+        serverIdentity: controlPlaneIdentity('cluster.local'), log: process.env.DEBUG_ROT ? createLogger('rot') : silentLogger(), backoff: { initialMs: 50, maxMs: 300 },
+      });
+      made.push(c);
+      c.start();
+      return c;
+    };
+    const proxy = dial();
+    await proxy.waitForVersion(1, 10_000);
+    assert.equal((proxy.state.resources.get('trust-bundle/mesh') as { roots: string[] }).roots.length, 2, 'the mesh delivered both roots');
+    // The control plane comes back signing under the new root (same data, same address).
+    await cpA.stop();
+    let connects = 0;
+    proxy.on('connected', () => connects++);
+    cpB = await ControlPlaneProcess.start({ dataDir: data, port: cpA.port, args: caArgs('y') });
+    await until('the proxy reconnects to the control plane under the new root', () => connects > 0, 15_000);
+    const { csrPem } = createCsr(parseSpiffeId(WEB));
+    const leaf = new X509Certificate((await proxy.requestSvid(WEB, csrPem)).chain[0]!);
+    assert.ok(leaf.verify(new X509Certificate(rootOf('y')).publicKey), 'its new SVID is signed under the new root');
+    // The control: a proxy that only ever had the bootstrap file cannot trust it.
+    const stale = dial();
+    let staleConnects = 0;
+    stale.on('connected', () => staleConnects++);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(staleConnects, 0, 'the old root alone does not verify the new control plane');
+  } finally {
+    for (const c of made) c.stop();
+    await cpB?.stop();
+    await cpA?.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
   }
 });
