@@ -19,15 +19,10 @@ export interface FirstBytesLimits {
   maxHeadBytes?: number;
 }
 
-/** Classifies `buf`; `undefined` means more bytes are needed. */
-export function readFirstBytes(buf: Buffer, limits: FirstBytesLimits = {}): FirstBytes | undefined {
-  const r = readFirstBytesOrNeed(buf, limits);
-  return 'need' in r ? undefined : r;
-}
-
 /**
- * readFirstBytes, or how many more bytes it needs at least before it can say more (a TLS record
- * or handshake length says; 1 for an HTTP head, which ends at an LF in bytes yet to come).
+ * What the first bytes of a tunnel are (a ClientHello with its SNI, or an HTTP head with its
+ * Host), or how many more bytes it needs at least before it can say more (a TLS record or
+ * handshake length says; 1 for an HTTP head, which ends at an LF in bytes yet to come).
  */
 export function readFirstBytesOrNeed(buf: Buffer, limits: FirstBytesLimits = {}): FirstBytes | { need: number } {
   if (buf.length === 0) return { need: 1 };
