@@ -46,7 +46,7 @@ export function recheckInbound(open: Set<OpenInbound>, state: MeshState): number
  * Registers an open connection whose verdict `decide` gives again under a new state (undefined:
  * still allowed); when it is refused the connection is cut with `cut`, and `cutReason` says why.
  */
-function track(open: Set<OpenInbound>, decide: (state: MeshState) => string | undefined, cut: () => void): { cutReason: () => string | undefined; done: () => void } {
+function track(open: Set<OpenInbound>, decide: (state: MeshState) => string | undefined, cut: () => void): { cutReason: () => string | undefined; done: () => void; recheck: (state: MeshState) => void } {
   let reason: string | undefined;
   const entry: OpenInbound = {
     recheck(state) {
@@ -59,7 +59,7 @@ function track(open: Set<OpenInbound>, decide: (state: MeshState) => string | un
     },
   };
   open.add(entry);
-  return { cutReason: () => reason, done: () => void open.delete(entry) };
+  return { cutReason: () => reason, done: () => void open.delete(entry), recheck: (state) => void entry.recheck(state) };
 }
 
 /** The workload a pod is under `state` (its labels may have changed), or the one it was. */
@@ -104,7 +104,11 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });
     return { status: 400, reason };
   }
-  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { principal, namespace: base.sourceNamespace, port: authority.port }, { layer: 'L4' });
+  const authorize = (s: MeshState) => {
+    const w = workloadNow(s, me);
+    return s.authz.authorize({ namespace: w.namespace, labels: w.labels }, { principal, namespace: base.sourceNamespace, port: authority.port }, { layer: 'L4' });
+  };
+  const d = authorize(state);
   if (!d.allowed) {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason, ...(d.policy ? { policy: d.policy } : {}) });
     return { status: 401, reason: d.reason };
@@ -117,10 +121,11 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
   const close = ctx.telemetry.open({ ...base, ...dst, ...(d.policy ? { policy: d.policy } : {}), reason: d.reason });
   // Decided again whenever the configuration changes: a policy that denies it now closes it.
   const live = track(ctx.open, (next) => {
-    const w = workloadNow(next, me);
-    const again = next.authz.authorize({ namespace: w.namespace, labels: w.labels }, { principal, namespace: base.sourceNamespace, port: authority.port }, { layer: 'L4' });
+    const again = authorize(next);
     return again.allowed ? undefined : `open connection closed: the configuration changed and it is ${again.reason}`;
   }, () => upstream.sock.destroy());
+  // A version applied while the app was being dialled was not put to this connection yet.
+  if (ctx.state() !== state) live.recheck(ctx.state());
   return {
     status: 200,
     upstream: upstream.sock,
@@ -148,11 +153,15 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason: `plaintext to port ${originalPort} of the node proxy itself` });
     return void client.destroy();
   }
+  const authorize = (s: MeshState) => {
+    const w = workloadNow(s, me);
+    return s.authz.authorize({ namespace: w.namespace, labels: w.labels }, { port: originalPort }, { layer: 'L4' });
+  };
   if (state.mtlsMode(me) !== 'PERMISSIVE') {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: 'plaintext refused: mTLS mode is STRICT' });
     return void client.destroy();
   }
-  const d = state.authz.authorize({ namespace: me.namespace, labels: me.labels }, { port: originalPort }, { layer: 'L4' });
+  const d = authorize(state);
   if (!d.allowed) {
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason: d.reason });
     return void client.destroy();
@@ -165,14 +174,14 @@ export async function handlePlaintext(ctx: InboundContext, pod: EnrolledPod, cli
   const close = ctx.telemetry.open({ ...base, ...dst, reason: 'plaintext (PERMISSIVE)' });
   // Decided again whenever the configuration changes: STRICT now, or a policy that denies it, closes it.
   const live = track(ctx.open, (next) => {
-    const w = workloadNow(next, me);
-    if (next.mtlsMode(w) !== 'PERMISSIVE') return 'open plaintext connection closed: the mTLS mode is STRICT now';
-    const again = next.authz.authorize({ namespace: w.namespace, labels: w.labels }, { port: originalPort }, { layer: 'L4' });
+    if (next.mtlsMode(workloadNow(next, me)) !== 'PERMISSIVE') return 'open plaintext connection closed: the mTLS mode is STRICT now';
+    const again = authorize(next);
     return again.allowed ? undefined : `open plaintext connection closed: the configuration changed and it is ${again.reason}`;
   }, () => {
     client.destroy();
     up.sock.destroy();
   });
+  if (ctx.state() !== state) live.recheck(ctx.state());
   const res = await join(client, up.sock);
   live.done();
   const cut = live.cutReason();
