@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { AmbitError } from '../errors.js';
 import { readFirstBytesOrNeed, truncatedError, TLS_FIRST_BYTE as TLS_HANDSHAKE, type FirstBytes, type FirstBytesLimits } from './first-bytes.js';
 import { HeldBytes } from './held-bytes.js';
-import { DEFAULT_MAX_HEAD_BYTES } from './http-head.js';
+import { headMayEnd } from './http-head.js';
 import type { RequestHostGuard } from './host-guard.js';
 
 export interface OpenedUpstream {
@@ -70,7 +70,7 @@ export class EgressConnection extends Duplex {
     // bytes are missing, and an HTTP head (or a bare LF, its error) ends at an LF in new bytes.
     // Parsing the whole held prefix at every write would be quadratic in a byte-at-a-time client.
     const http = buf[0] !== TLS_HANDSHAKE;
-    if (buf.length < this.#parseAt || (http && buf.length <= (this.opts.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES) && buf.indexOf(0x0a, this.#searched) < 0)) {
+    if (buf.length < this.#parseAt || (http && !headMayEnd(buf, this.#searched, this.opts.maxHeadBytes))) {
       this.#searched = buf.length;
       return buf.length > this.opts.maxFirstBytes ? tooMany() : cb();
     }

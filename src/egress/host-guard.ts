@@ -7,7 +7,7 @@ import { AmbitError, showValue } from '../errors.js';
 import { ChunkedScanner } from './chunked-body.js';
 import { HeldBytes } from './held-bytes.js';
 import { requestBodyLength } from './http-framing.js';
-import { DEFAULT_MAX_HEAD_BYTES, parseRequestHead } from './http-head.js';
+import { headMayEnd, parseRequestHead } from './http-head.js';
 
 export class RequestHostGuard {
   readonly #held = new HeldBytes();
@@ -51,9 +51,8 @@ export class RequestHostGuard {
         }
         break;
       }
-      // A head ends at an LF: until one comes in new bytes, the head cannot be whole (and a bare
-      // LF, an error, is also seen at an LF), so the held bytes are not parsed again.
-      if (!this.#mayEndHead(buf, buf === start && fresh > 0 ? this.#searched : 0)) {
+      // Until an LF comes in new bytes the head cannot be whole: held bytes are not parsed again.
+      if (!headMayEnd(buf, buf === start && fresh > 0 ? this.#searched : 0)) {
         this.#searched = buf.length;
         break;
       }
@@ -94,14 +93,6 @@ export class RequestHostGuard {
       this.#held.replace(buf);
     }
     return out;
-  }
-
-  /**
-   * Whether `buf` may hold a whole head, or an error parseRequestHead reports: an LF at or after
-   * `from`, or more than a head may hold. Looks at the bytes after `from` only.
-   */
-  #mayEndHead(buf: Buffer, from: number): boolean {
-    return buf.length > DEFAULT_MAX_HEAD_BYTES || buf.indexOf(0x0a, from) >= 0;
   }
 
   /** Whether bytes of an unfinished head or chunk line are still held. */

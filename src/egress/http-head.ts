@@ -57,6 +57,15 @@ function headEnd(buf: Buffer, from: number, limit: number): number {
   return -1;
 }
 
+/**
+ * Whether parsing `buf` again can say more than "incomplete": a head (and a bare LF, its error)
+ * ends at an LF, so only an LF at or after `from` (where the last search stopped) or more bytes
+ * than a head may hold can change the answer. For holders of bytes that arrive in pieces.
+ */
+export function headMayEnd(buf: Buffer, from: number, maxBytes = DEFAULT_MAX_HEAD_BYTES): boolean {
+  return buf.length > maxBytes || buf.indexOf(0x0a, from) >= 0;
+}
+
 /** Reads one request head starting at `offset` of `buf`. Pure: call again with more bytes. */
 export function parseRequestHead(buf: Buffer, opts: RequestHeadOptions & { offset?: number } = {}): RequestHeadResult {
   const from = opts.offset ?? 0;
