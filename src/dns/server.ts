@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { type AddressInfo, type Server as TcpServer, type Socket, createServer, isIP } from 'node:net';
-import { type Logger, silentLogger } from '../log.js';
+import { LogBudget, type Logger, silentLogger } from '../log.js';
 import { exchangeTcp, exchangeUdp } from './client.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { type DnsEndpoint, formatEndpoint } from './endpoint.js';
@@ -56,8 +56,8 @@ export class DnsServer {
   private readonly owned: (UdpSocket | TcpServer)[] = [];
   private readonly limits: Record<keyof typeof SERVER_LIMITS, number>;
   private forwarding = 0;
-  /** When a limit was last logged (at most one line a second for each). */
-  private readonly saidAt = new Map<string, number>();
+  /** At most one line a second for each limit. */
+  private readonly limitLog = new LogBudget(1);
 
   constructor(private readonly opts: DnsServerOptions = {}) {
     this.zones = opts.zones ?? [];
@@ -69,10 +69,9 @@ export class DnsServer {
 
   /** Logs that a limit was hit, at most once a second per limit. */
   private overLimit(which: keyof typeof SERVER_LIMITS, detail: Record<string, unknown>): void {
-    const now = Date.now();
-    if (now - (this.saidAt.get(which) ?? 0) < 1000) return;
-    this.saidAt.set(which, now);
-    this.log.warn({ limit: which, max: this.limits[which], ...detail }, `dns server at its limit of ${this.limits[which]} ${which === 'tcpConnections' ? 'TCP connections' : 'queries relayed upstream at once'}: refusing more until some finish`);
+    const said = this.limitLog.take(which);
+    if (said === null) return;
+    this.log.warn({ limit: which, max: this.limits[which], ...detail, ...(said.suppressed > 0 ? { suppressed: said.suppressed } : {}) }, `dns server at its limit of ${this.limits[which]} ${which === 'tcpConnections' ? 'TCP connections' : 'queries relayed upstream at once'}: refusing more until some finish`);
   }
 
   /** Binds UDP and TCP on the same address and port (port 0: one free port for both). */

@@ -6,7 +6,7 @@
 // Cluster names, and everything when there is no gateway, are left to the next zone/upstream.
 import { RCODE, RR_CLASS_IN, RR_TYPE, canonicalName, type Zone, type ZoneAnswer } from '../dns/index.js';
 import { canonicalHost } from '../config/hosts.js';
-import type { Logger } from '../log.js';
+import { LogBudget, type Logger } from '../log.js';
 import type { MeshState } from './state.js';
 import type { EgressVips } from './egress-vips.js';
 import { CLUSTER_DOMAIN } from './dns.js';
@@ -20,6 +20,9 @@ export const EGRESS_VIP_TTL = 5;
  * addresses) and starve every other pod on the node of new names.
  */
 export const DEFAULT_MAX_NAMES_PER_POD = 1024;
+
+/** Refusal lines one pod's DNS proxy writes a second at most; the rest are counted in the next line's `suppressed`. */
+export const REFUSAL_LOG_LINES_PER_SECOND = 20;
 
 export interface EgressZoneOptions {
   state: () => MeshState;
@@ -37,6 +40,7 @@ export class EgressZone implements Zone {
   /** Names this pod was handed VIPs for (its quota). */
   private readonly names = new Set<string>();
   private quotaLogged = false;
+  private readonly refusalLog = new LogBudget(REFUSAL_LOG_LINES_PER_SECOND);
 
   constructor(private readonly opts: EgressZoneOptions) {
     this.domain = canonicalName(opts.clusterDomain ?? CLUSTER_DOMAIN);
@@ -80,7 +84,8 @@ export class EgressZone implements Zone {
   }
 
   private refuse(name: string, type: number, reason: string): ZoneAnswer {
-    this.opts.log.warn({ pod: this.opts.pod, name, type, rcode: 'REFUSED', reason }, `dns query refused: ${reason}`);
+    const said = this.refusalLog.take('refused');
+    if (said !== null) this.opts.log.warn({ pod: this.opts.pod, name, type, rcode: 'REFUSED', reason, ...(said.suppressed > 0 ? { suppressed: said.suppressed } : {}) }, `dns query refused: ${reason}${said.suppressed > 0 ? ` (${said.suppressed} earlier refusals from this pod not logged: over ${REFUSAL_LOG_LINES_PER_SECOND} a second)` : ''}`);
     return { answers: [], rcode: RCODE.REFUSED };
   }
 }

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { DnsServer, RCODE, RR_TYPE, StaticZone, queryDns, type DnsEndpoint, type DnsMessage } from '../../../src/dns/index.js';
 import { MeshZone } from '../../../src/nodeproxy/dns.js';
-import { EgressZone } from '../../../src/nodeproxy/egress-zone.js';
+import { EgressZone, REFUSAL_LOG_LINES_PER_SECOND } from '../../../src/nodeproxy/egress-zone.js';
 import { EgressVips } from '../../../src/nodeproxy/egress-vips.js';
 import { MeshState } from '../../../src/nodeproxy/state.js';
 import { egressState } from './egress-state.js';
@@ -161,5 +161,40 @@ describe('in-pod DNS proxy: one pod cannot use up the node\'s egress addresses',
     assert.equal(vips.allocated, 2, 'the refused names took no address');
     assert.deepEqual(addresses(await queryDns(at, 'n1.example.org', RR_TYPE.A)), [vips.allocate('n1.example.org')], 'a known name still answers');
     assert.equal((await queryDns(otherAt, 'n3.example.org', RR_TYPE.A)).rcode, RCODE.NOERROR, 'another pod has its own quota');
+  });
+});
+
+describe('in-pod DNS proxy: a pod flooding refused names cannot flood the log', () => {
+  test(`at most ${REFUSAL_LOG_LINES_PER_SECOND} refusal lines a second per pod; every query still REFUSED; the next line counts the rest`, (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'debug' }, new Writable({
+      write(chunk: Buffer, _e, cb) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        cb();
+      },
+    }));
+    const state = egressState({ mode: 'REGISTRY_ONLY' });
+    const zone = new EgressZone({ state: () => state, vips: new EgressVips(), pod: 'default/flood', log });
+    const flood = 500;
+    for (let i = 0; i < flood; i++) assert.equal(zone.lookup(`x${i}.exfil.example.org`, RR_TYPE.A)?.rcode, RCODE.REFUSED, `query ${i}`);
+    // pino's destination here is a Writable: lines arrive synchronously enough for a count after a tick.
+    return new Promise<void>((resolve) => setImmediate(() => {
+      assert.equal(lines.length, REFUSAL_LOG_LINES_PER_SECOND, 'the budget, not one line per query');
+      assert.deepEqual(lines.map((l) => l.name).slice(0, 2), ['x0.exfil.example.org', 'x1.exfil.example.org'], 'the first names are logged as they come');
+      const other = new EgressZone({ state: () => state, vips: new EgressVips(), pod: 'default/quiet', log });
+      other.lookup('once.example.org', RR_TYPE.A);
+      t.mock.timers.tick(1000);
+      zone.lookup('late.exfil.example.org', RR_TYPE.A);
+      setImmediate(() => {
+        const quiet = lines.filter((l) => l.pod === 'default/quiet');
+        assert.equal(quiet.length, 1, 'another pod has its own budget');
+        const late = lines.at(-1)!;
+        assert.equal(late.name, 'late.exfil.example.org');
+        assert.equal(late.suppressed, flood - REFUSAL_LOG_LINES_PER_SECOND);
+        assert.match(String(late.msg), new RegExp(`\\(${flood - REFUSAL_LOG_LINES_PER_SECOND} earlier refusals from this pod not logged`));
+        resolve();
+      });
+    }));
   });
 });
