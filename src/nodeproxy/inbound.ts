@@ -67,12 +67,18 @@ const workloadNow = (state: MeshState, me: Workload): Workload => state.workload
 
 export type InboundVerdict = { status: 200; upstream: Duplex; close: (bytesIn: number, bytesOut: number) => void } | { status: 400 | 401 | 503; reason: string };
 
+/** `spiffe://<td>/ns/<ns>/sa/<sa>` exactly (the only form the mesh CA issues to workloads). */
+const WORKLOAD_ID = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/;
+
+/** The namespace of a verified workload identity; undefined for any other SPIFFE ID. */
+export const workloadNamespaceOf = (peer: string): string | undefined => WORKLOAD_ID.exec(peer)?.[1];
+
 /** How telemetry names the source of an inbound connection: its verified identity (if any yet) and that identity's workload. */
 export function inboundSource(state: MeshState, peer: string | undefined): { sourceWorkload: string; sourceNamespace: string; sourcePrincipal: string } {
   if (peer === undefined) return { sourceWorkload: 'unknown', sourceNamespace: 'unknown', sourcePrincipal: 'unknown' };
   return {
     sourceWorkload: state.workloadWithIdentity(peer)?.name ?? 'unknown',
-    sourceNamespace: /\/ns\/([^/]+)\//.exec(peer)?.[1] ?? 'unknown',
+    sourceNamespace: workloadNamespaceOf(peer) ?? 'unknown',
     sourcePrincipal: principalOf(peer),
   };
 }
@@ -94,6 +100,13 @@ export async function acceptTunnel(ctx: InboundContext, pod: EnrolledPod, peer: 
     return { status: 503, reason: 'destination workload not known yet' };
   }
   const dst = { destinationWorkload: me.name, destinationNamespace: me.namespace, destinationPrincipal: principalOf(me.identity) };
+  // Policy reads the source namespace from the identity: one that is not a workload's has none,
+  // and must not be decided as if it were in a namespace called "unknown".
+  if (workloadNamespaceOf(peer) === undefined) {
+    const reason = `peer identity ${peer} is not a workload identity (/ns/<namespace>/sa/<service-account>)`;
+    ctx.telemetry.refuse({ ...base, ...dst, flag: 'DENY', reason });
+    return { status: 401, reason };
+  }
   if (authority.host !== pod.ip) {
     const reason = `CONNECT authority ${authority.host}:${authority.port} does not name this pod (${pod.ip})`;
     ctx.telemetry.refuse({ ...base, ...dst, flag: 'BAD_REQUEST', reason });

@@ -61,3 +61,16 @@ test('control: the pod\'s own address and an app port pass these checks and reac
   assert.equal(v.status, 401);
   assert.equal(lines.find((l) => l.access === true)?.flag, 'DENY');
 });
+
+for (const peer of ['spiffe://cluster.local/controlplane', 'spiffe://cluster.local/x/ns/default/sa/client/y', 'spiffe://cluster.local']) {
+  test(`a peer whose identity is not a workload's (${peer}) is denied (401, DENY), not failed as unreachable`, async () => {
+    const { ctx, lines, telemetry } = context();
+    const v = await acceptTunnel(ctx, WEB, peer, { host: WEB.ip, port: 8080 });
+    const reason = `peer identity ${peer} is not a workload identity (/ns/<namespace>/sa/<service-account>)`;
+    assert.deepEqual(v, { status: 401, reason });
+    const line = lines.find((l) => l.access === true);
+    assert.ok(line, 'an access line');
+    assert.deepEqual([line.flag, line.reason, line.sourceNamespace, line.destinationWorkload], ['DENY', reason, 'unknown', 'web']);
+    assert.match(await telemetry.registry.metrics(), /ambit_tcp_connections_failed_total\{direction="inbound",[^}]*destination_workload="web",[^}]*response_flag="DENY"\} 1/);
+  });
+}
