@@ -2,6 +2,7 @@
 // the proxies' config view, the config stream (15012), the admin API (Unix socket) and metrics
 // (15014). Everything here is wiring; the decisions live in the modules it wires.
 
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import tls from 'node:tls';
 import { join } from 'node:path';
@@ -151,7 +152,7 @@ export class ControlPlane {
     this.renewServingCert();
     this.stream = new StreamServer({
       view: this.view,
-      storeId: this.store.storeId,
+      storeId: viewRunId(this.store.storeId),
       issuance: this.issuance(),
       secureContext: () => this.servingContext,
       log,
@@ -396,4 +397,15 @@ function revocationsOnTheWire(r: NodeRevocations): WireRevocations | undefined {
   const credentials = r.credentials();
   if (nodes.length === 0 && credentials.length === 0) return undefined;
   return { nodes: Object.fromEntries(nodes.map((n) => [n.node, n.issuedUpTo])), credentials: credentials.map((c) => c.credential) };
+}
+
+/**
+ * The version space of one control-plane run: the store's ID and a random part. The view's
+ * versions past the store's revision (a revocation, a new trust bundle) live only in memory, so a
+ * restarted control plane hands out the same numbers again with other content; a proxy that held
+ * one of them, told "same store", would be sent nothing or a delta from the wrong base, and keep a
+ * deleted ALLOW policy or miss a revocation for good. With a run's own ID it gets one full reset.
+ */
+export function viewRunId(storeId: string): string {
+  return `${storeId}.${randomBytes(8).toString('hex')}`;
 }

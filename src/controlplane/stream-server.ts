@@ -36,6 +36,13 @@ export interface AuthenticatedNode {
 
 export interface StreamServerOptions {
   view: ConfigView;
+  /**
+   * Names the version space proxies hold versions of (the wire's `storeId`). It must change
+   * whenever a version number could come back with other content: the view's versions go past the
+   * store's revision (revocations, trust bundle) in memory only, so each control-plane run has its
+   * own (`viewRunId`), and a proxy from an earlier run gets one full reset, never a wrong delta or
+   * a wrong "nothing to send".
+   */
   storeId: string;
   issuance: IssuanceService;
   /** TLS credentials of the control plane's serving certificate. */

@@ -209,23 +209,61 @@ spec: {action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/x/s
   picky.stop();
 });
 
-test('after a control-plane restart, clients resume from their version without losing state', async () => {
+test('after a control-plane restart, clients get one full reset of the same state, then deltas again', async () => {
   const [n1, n2] = clients as [ConfigStreamClient, ConfigStreamClient];
-  const versions = [n1.state.version, n2.state.version];
+  const held = new Map(n1.state.resources);
   const updates: { reset: boolean }[] = [];
   n1.on('update', (_s, changed) => updates.push(changed));
   await cp.restart();
   // While down and after, the clients kept serving their last configuration.
   assert.ok(n1.state.resources.has('workload/shop/web'));
   await until('both reconnected', async () => (await cp.admin.status()).proxies.filter((p) => p.connected).length >= 2);
-  assert.deepEqual([n1.state.version, n2.state.version], versions, 'nothing to resend: no reset after restart');
+  await until('both on the new run\'s version', async () => {
+    const s = await cp.admin.status();
+    return n1.state.version === s.configVersion && n2.state.version === s.configVersion && updates.length === 1;
+  });
+  assert.deepEqual([...n1.state.resources.keys()].sort(), [...held.keys()].sort(), 'the reset carries what the proxy held');
   await cp.admin.apply(parseDocuments(pod('node-1', 'after', 'after'), 'after'));
   await until('both get the new pod', () => n1.state.resources.has('workload/shop/after') && n2.state.resources.has('workload/shop/after'));
   assert.ok(n1.state.resources.has('workload/shop/web'), 'earlier state kept');
-  assert.deepEqual(updates.map((u) => u.reset), [false], 'a delta, not a full reset');
+  assert.deepEqual(updates.map((u) => u.reset), [true, false], 'one reset for the new run, then a delta');
   // And issuance still follows placement after the restart (the store is durable).
   await assert.rejects(svidFor(n1), (e: AmbitError) => e.code === 'ISSUANCE_NOT_ON_NODE');
   assert.ok((await svidFor(n2)).length >= 1);
+});
+
+test('a version number from before a restart names other content after it: a proxy that held it is reset, not told it is in sync', async () => {
+  // The view's versions go past the store's revision in memory (here: a revocation). A proxy that
+  // held such a version, reconnecting after a restart to a view that reached the same number
+  // through other changes, used to be sent nothing: it kept missing what the new run applied.
+  const c1 = await client('node-1');
+  await until('c1 in sync', async () => c1.state.version === (await cp.admin.status()).configVersion);
+  await cp.admin.revokeNode('node-9');
+  await until('c1 holds the revocation bump', async () => c1.state.version === (await cp.admin.status()).configVersion && c1.state.resources.has('revocations/mesh'));
+  const held = c1.state;
+  c1.stop();
+  await cp.restart();
+  const before = (await cp.admin.status()).configVersion;
+  assert.ok(before < held.version, `the restarted view starts at the store's revision (${before}), below the version the proxy holds (${held.version})`);
+  await cp.admin.apply(parseDocuments(pod('node-1', 'collide', 'collide'), 'collide'));
+  // Apply until the new run reaches the number the proxy holds, with other content.
+  for (let i = 0; (await cp.admin.status()).configVersion < held.version; i++) {
+    await cp.admin.apply(parseDocuments(pod('node-1', `collide-${i}`, 'collide'), 'collide'));
+  }
+  assert.equal((await cp.admin.status()).configVersion, held.version, 'the same number, other content');
+  const token = await cp.admin.issueNodeToken('node-1', 3600);
+  const back = new ConfigStreamClient({
+    address: cp.streamAddress, node: 'node-1', token, trustBundle: bundle, serverIdentity: controlPlaneIdentity('cluster.local'),
+    log: silentLogger(), backoff: { initialMs: 50, maxMs: 300 }, initialState: held,
+  });
+  clients.push(back);
+  const resets: boolean[] = [];
+  back.on('update', (_s, changed) => resets.push(changed.reset));
+  back.start();
+  await until('the proxy gets what the new run applied', () => back.state.resources.has('workload/shop/collide'));
+  assert.deepEqual(resets, [true], 'one full reset');
+  assert.ok(back.state.resources.has('revocations/mesh'), 'and keeps the revocation the restarted view carries from its file');
+  back.stop();
 });
 
 test('a CA made with --trust-domain example.org: with no MeshConfig, workloads are in example.org and get SVIDs; a MeshConfig naming another trust domain is refused', async () => {
