@@ -19,7 +19,7 @@ export function registerControlPlane(program: Command): void {
   program
     .command('control-plane')
     .description('Run the control plane: registry, mesh CA, config stream (15012), metrics (15014), admin API')
-    .option('--data-dir <dir>', 'durable state: store, CA, node-credential key', controlPlaneDataDir(currentLab()))
+    .option('--data-dir <dir>', 'durable state: store, CA, node-credential key (default: the lab\'s, from --lab or $AMBIT_LAB)')
     .option('--stream-listen <host:port>', 'config stream and certificate signing (TLS)', '0.0.0.0:15012')
     .option('--metrics-listen <host:port>', 'Prometheus metrics', '0.0.0.0:15014')
     .option('--admin-socket <path>', 'admin API Unix socket (default: <data-dir>/admin.sock)')
@@ -27,7 +27,11 @@ export function registerControlPlane(program: Command): void {
     .option('--ca-cert-chain <file>', 'operator-supplied intermediate CA: its certificate chain (PEM)')
     .option('--ca-key <file>', 'operator-supplied intermediate CA: its private key (PEM)')
     .option('--ca-roots <file>', 'operator-supplied intermediate CA: the trust bundle roots (PEM)')
-    .action(async (o: { dataDir: string; streamListen: string; metricsListen: string; adminSocket?: string; trustDomain?: string; caCertChain?: string; caKey?: string; caRoots?: string }) => {
+    .action(async (flags: { dataDir?: string; streamListen: string; metricsListen: string; adminSocket?: string; trustDomain?: string; caCertChain?: string; caKey?: string; caRoots?: string }, cmd: Command) => {
+      // --admin-socket and --lab are also the program's own options, and commander hands an option
+      // both know to the program even when it follows the sub-command: read them with the globals.
+      const globals = cmd.optsWithGlobals<{ adminSocket?: string; lab?: string }>();
+      const o = { ...flags, dataDir: flags.dataDir ?? controlPlaneDataDir(globals.lab ?? currentLab()), adminSocket: flags.adminSocket ?? globals.adminSocket };
       const { ControlPlane } = await import('../controlplane/control-plane.js');
       const log = createLogger('control-plane');
       const caFlags = [o.caCertChain, o.caKey, o.caRoots].filter((x) => x !== undefined).length;

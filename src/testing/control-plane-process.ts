@@ -23,15 +23,23 @@ export class ControlPlaneProcess {
     readonly port: number,
     private readonly ownsDir: boolean,
     private readonly extraArgs: string[],
+    adminSocket?: string,
   ) {
-    this.adminSocket = join(dataDir, 'admin.sock');
+    this.adminSocket = adminSocket ?? join(dataDir, 'admin.sock');
     this.admin = new AdminHttpClient(this.adminSocket);
   }
 
-  static async start(opts: { dataDir?: string; port?: number; args?: string[] } = {}): Promise<ControlPlaneProcess> {
+  /** `adminSocket`: passed as `--admin-socket` (else the control plane's default, `<data-dir>/admin.sock`). */
+  static async start(opts: { dataDir?: string; port?: number; args?: string[]; adminSocket?: string } = {}): Promise<ControlPlaneProcess> {
     const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ambit-cp-'));
-    const cp = new ControlPlaneProcess(dir, opts.port ?? (await freePort()), !opts.dataDir, opts.args ?? []);
-    await cp.run();
+    const args = [...(opts.args ?? []), ...(opts.adminSocket !== undefined ? ['--admin-socket', opts.adminSocket] : [])];
+    const cp = new ControlPlaneProcess(dir, opts.port ?? (await freePort()), !opts.dataDir, args, opts.adminSocket);
+    try {
+      await cp.run();
+    } catch (err) {
+      await cp.stop(); // its process and, if it made it, its data dir
+      throw err;
+    }
     return cp;
   }
 
@@ -58,7 +66,10 @@ export class ControlPlaneProcess {
         await this.admin.status();
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`control plane did not become ready: ${this.stderr.slice(-2000)}`);
+        if (Date.now() > deadline) {
+          await this.kill('SIGKILL'); // a process nobody can reach would outlive the test
+          throw new Error(`control plane did not become ready on ${this.adminSocket}: ${this.stderr.slice(-2000)}`);
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
     }

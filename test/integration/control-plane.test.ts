@@ -12,7 +12,7 @@ import { createLogger, silentLogger } from '../../src/log.js';
 import { parseDocuments } from '../../src/config/index.js';
 import { AmbitError } from '../../src/errors.js';
 import { CA_FILES, CertificateAuthority, NodeTokenIssuer } from '../../src/ca/index.js';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -264,6 +264,19 @@ test('a version number from before a restart names other content after it: a pro
   assert.deepEqual(resets, [true], 'one full reset');
   assert.ok(back.state.resources.has('revocations/mesh'), 'and keeps the revocation the restarted view carries from its file');
   back.stop();
+});
+
+test('ambit control-plane --admin-socket PATH serves the admin API there, not in the data dir (the program\'s own --admin-socket used to take the flag)', async () => {
+  const sockDir = mkdtempSync(join(tmpdir(), 'ambit-sock-'));
+  const path = join(sockDir, 'elsewhere.sock');
+  const other = await ControlPlaneProcess.start({ adminSocket: path });
+  try {
+    assert.equal(typeof (await other.admin.status()).configVersion, 'number', 'the admin API answers on the given path');
+    assert.equal(existsSync(join(other.dataDir, 'admin.sock')), false, 'nothing listens on the default path');
+  } finally {
+    await other.stop();
+    rmSync(sockDir, { recursive: true, force: true });
+  }
 });
 
 test('a CA made with --trust-domain example.org: with no MeshConfig, workloads are in example.org and get SVIDs; a MeshConfig naming another trust domain is refused', async () => {
