@@ -6,10 +6,11 @@ import tls from 'node:tls';
 import type dgram from 'node:dgram';
 import type http2 from 'node:http2';
 import type { Logger } from '../log.js';
+import { AmbitError } from '../errors.js';
 import { listenInNetns, udpSocketInNetns, originalDst } from '../sys/index.js';
 import { createHboneServer, HbonePool, type HboneServer, type RevokedSvids } from '../hbone/index.js';
 import { DnsServer, type DnsEndpoint } from '../dns/index.js';
-import { installCapture, removeCapture, tunePodNetwork } from './redirect/install.js';
+import { installCapture, tunePodNetwork } from './redirect/install.js';
 import { PORTS } from './redirect/rules.js';
 import { podKey, type EnrolledPod, type EnrollHandler } from './enroll.js';
 import { handleOutbound, type OutboundContext } from './outbound.js';
@@ -84,7 +85,19 @@ export class PodManager implements EnrollHandler {
       const w = want.get(k);
       if (!w || w.ip !== c.pod.ip || w.netns !== c.pod.netns) await this.remove(c.pod);
     }
-    for (const p of pods) if (!this.pods.has(podKey(p))) await this.add(p);
+    // Every pod is tried: one that cannot be taken (a process squatting a proxy port while the
+    // proxy was down) must not leave the pods after it without listeners.
+    const failed: string[] = [];
+    for (const p of pods) {
+      if (this.pods.has(podKey(p))) continue;
+      try {
+        await this.add(p);
+      } catch (err) {
+        failed.push(`${podKey(p)}: ${(err as Error).message}`);
+        this.log.error({ pod: podKey(p), err: (err as Error).message }, 'cannot capture pod; its rules (if any) stay and its traffic fails closed');
+      }
+    }
+    if (failed.length > 0) throw new AmbitError('POD_CAPTURE_FAILED', `Cannot capture ${failed.length} of ${pods.length} pods: ${failed.join('; ')}`, { value: failed });
   }
 
   async add(pod: EnrolledPod): Promise<void> {
@@ -152,10 +165,14 @@ export class PodManager implements EnrollHandler {
     const c = this.pods.get(key);
     if (!c) return;
     this.pods.delete(key);
-    await removeCapture(c.pod.netns).catch(() => {});
+    // The capture rules stay: with no listener behind them, whatever the pod's processes still
+    // send is refused or dropped (fail closed) until the namespace goes, and the table with it, or
+    // a node proxy takes the pod again (its install replaces the table in one transaction).
+    // Deleting them opened the pod: a process that outlived its pod, or every pod while a node
+    // proxy restarted gracefully, talked plaintext to anyone, and kept those flows afterwards.
     await this.closeAll(c);
     this.live.delete(c);
-    this.log.info({ pod: key }, 'pod released: rules and listeners removed');
+    this.log.info({ pod: key }, 'pod released: listeners closed, capture rules left in place (fail closed)');
     this.opts.onPodsChanged();
   }
 

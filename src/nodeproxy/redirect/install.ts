@@ -2,7 +2,7 @@
 // own namespace and mounts are untouched). One nft transaction per change: all or nothing.
 import { spawn } from 'node:child_process';
 import { AmbitError } from '../../errors.js';
-import { captureRules, removeRules, DROP_COUNTERS, TABLE } from './rules.js';
+import { captureRules, DROP_COUNTERS, TABLE } from './rules.js';
 
 function nftIn(netnsPath: string, script: string): Promise<void> {
   return runNft(netnsPath, ['-f', '-'], script).then(() => undefined);
@@ -62,10 +62,6 @@ export const POD_SYSCTLS: Readonly<Record<string, string>> = Object.freeze({ 'ne
 export async function tunePodNetwork(netnsPath: string): Promise<void> {
   const args = Object.entries(POD_SYSCTLS).map(([k, v]) => `${k}=${v}`);
   await runCommand('nsenter', [`--net=${netnsPath}`, 'sysctl', '-q', '-w', ...args], undefined, `sysctl -w ${args.join(' ')} in ${netnsPath}`, netnsPath, { code: 'POD_SYSCTL_FAILED', hint: 'is procps installed?' });
-}
-
-export function removeCapture(netnsPath: string): Promise<void> {
-  return nftIn(netnsPath, removeRules());
 }
 
 export interface DropCounts {

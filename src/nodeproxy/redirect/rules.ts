@@ -70,10 +70,6 @@ export function captureRules(): string {
   ].join('\n');
 }
 
-export function removeRules(): string {
-  return [`table ip ${TABLE}`, `delete table ip ${TABLE}`, `table ip6 ${TABLE}`, `delete table ip6 ${TABLE}`, ''].join('\n');
-}
-
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }

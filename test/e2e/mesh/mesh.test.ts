@@ -519,6 +519,27 @@ await new Promise(r=>setTimeout(r,8));}console.log(JSON.stringify({ok,fail,errs}
     assert.match(agentLog, /node-proxy-node-2 was not running \(pid \d+\); restarted it/);
   });
 
+  test('a node proxy stopped gracefully (SIGTERM, as in a rollout) leaves its pods captured: nothing goes out in clear while it is gone', async () => {
+    const before = readLabState(LAB)!.components['node-proxy-node-1']!.pid;
+    process.kill(before, 'SIGTERM');
+    await waitFor('node-proxy-node-1 exited', () => (isAlive(before) ? undefined : true), 10_000);
+    // Before the agent starts it again (two sightings, 3 s apart): both same-node pods keep their rules.
+    for (const p of ['client', 'near']) {
+      const tables = await runIn(podOf(LAB, p)!.netns!, ['nft', 'list', 'tables']);
+      assert.match(tables, /table ip ambit_capture/, `${p} keeps its capture table`);
+      assert.match(tables, /table ip6 ambit_capture/, `${p} keeps its IPv6 drop table`);
+    }
+    // With the rules gone (as a graceful stop used to leave them), this reached near in plaintext.
+    const direct = await curl('client', `http://${ipOf('near')}:8080/in-clear`, ['-m', '2']);
+    assert.notEqual(direct.code, 0, `client must not reach near with its node proxy down: ${direct.stdout}`);
+    assert.ok(readLabState(LAB)!.components['node-proxy-node-1']!.pid === before, 'asserted before the agent restarted the proxy');
+    await waitFor('node-proxy-node-1 restarted by the agent', () => {
+      const pid = readLabState(LAB)!.components['node-proxy-node-1']!.pid;
+      return pid !== before && isAlive(pid) ? pid : undefined;
+    }, 20_000);
+    await waitFor('near answers through the mesh again', async () => ((await curl('client', `http://${ipOf('near')}:8080/back`)).code === 0 ? true : undefined), 20_000);
+  });
+
   test('`ambit proxy-config` shows captured pods and each SVID with serial and expiry', async () => {
     const out = await cliOk(['--lab', LAB, 'proxy-config', 'node-1']);
     assert.match(out, /node proxy node-1: config version \d+/);
