@@ -44,6 +44,8 @@ export interface OpenTunnelRequest {
 
 interface PooledSession {
   readonly session: ClientHttp2Session;
+  /** `source|expected|address`, for the log. */
+  readonly key: string;
   readonly context: SecureContext;
   readonly ready: Promise<void>;
   streams: number;
@@ -59,6 +61,11 @@ const STATUS_ERRORS: Record<string, [code: string, why: string]> = {
 
 export class HbonePool {
   private readonly groups = new Map<string, PooledSession[]>();
+  /**
+   * Every session until it closes, reusable or not: one that got GOAWAY (or drains a rotated-out
+   * certificate) leaves its group but still carries its tunnels, and a revocation must reach them.
+   */
+  private readonly alive = new Set<PooledSession>();
   private readonly limits: HbonePoolLimits;
   private readonly log: Logger;
   private readonly refuse: PeerCertificateCheck;
@@ -96,11 +103,10 @@ export class HbonePool {
   stats(): { sessions: number; streams: number } {
     let sessions = 0;
     let streams = 0;
-    for (const group of this.groups.values()) {
-      for (const p of group) {
-        sessions++;
-        streams += p.streams;
-      }
+    for (const p of this.alive) {
+      if (p.session.destroyed) continue; // its 'close' is on its way
+      sessions++;
+      streams += p.streams;
     }
     return { sessions, streams };
   }
@@ -112,23 +118,22 @@ export class HbonePool {
    */
   recheck(): number {
     let closed = 0;
-    for (const [key, group] of [...this.groups]) {
-      for (const p of [...group]) {
-        const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
-        const why = raw === undefined ? undefined : this.refuse(raw);
-        if (why === undefined) continue;
-        this.log.warn({ key, detail: why }, 'hbone connection to a revoked destination closed');
-        this.forget(p);
-        p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
-        closed++;
-      }
+    for (const p of [...this.alive]) {
+      const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
+      const why = raw === undefined ? undefined : this.refuse(raw);
+      if (why === undefined) continue;
+      this.log.warn({ key: p.key, detail: why }, 'hbone connection to a revoked destination closed');
+      this.forget(p);
+      this.alive.delete(p);
+      p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
+      closed++;
     }
     return closed;
   }
 
   /** Stops reuse and closes each connection once its tunnels end (GOAWAY, no resets). */
   async close(): Promise<void> {
-    const all = [...this.groups.values()].flat();
+    const all = [...this.alive];
     this.groups.clear();
     await Promise.all(all.map((p) => new Promise<void>((resolve) => {
       clearTimeout(p.idle);
@@ -210,7 +215,8 @@ export class HbonePool {
       settings: { initialWindowSize: limits.initialWindowSize, enablePush: false },
       maxSessionMemory: limits.maxSessionMemoryMb,
     });
-    const pooled: PooledSession = { session, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true };
+    const pooled: PooledSession = { session, key, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true };
+    this.alive.add(pooled);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         session.destroy(new AmbitError('HBONE_CONNECT_FAILED', `Cannot open tunnel: no HBONE connection to ${host}:${port} within ${limits.connectTimeoutMs} ms`));
@@ -242,7 +248,10 @@ export class HbonePool {
     (pooled as { ready: Promise<void> }).ready = ready;
     session.on('error', (err) => this.log.debug({ key, err: err.message }, 'hbone session error'));
     session.on('goaway', () => this.forget(pooled));
-    session.once('close', () => this.forget(pooled));
+    session.once('close', () => {
+      this.forget(pooled);
+      this.alive.delete(pooled);
+    });
     return pooled;
   }
 

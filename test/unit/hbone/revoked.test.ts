@@ -188,4 +188,34 @@ describe('HBONE refuses a revoked node\'s SVIDs at both ends', () => {
       await pool.close();
     }
   });
+  test('client: a pooled connection the destination sent GOAWAY on still carries its tunnels, and a revocation still closes them', async () => {
+    const h = await Harness.start();
+    harnesses.push(h);
+    h.serverContext = svidContext(h.mesh.mint(h.serverId, { issuedTo: { node: 'node-2', credential: 'c2' } }));
+    let serverSession: import('node:http2').ServerHttp2Session | undefined;
+    h.server.on('session', (s) => (serverSession = s));
+    let revoked = RevokedSvids.NONE;
+    const pool = new HbonePool({ logger: silentLogger(), refusePeerCertificate: (d) => revoked.check(d) });
+    try {
+      const open = await h.openTunnel({}, pool);
+      open.write('x');
+      await once(open, 'data');
+      // A compromised destination's one frame: GOAWAY(NO_ERROR) naming every stream as kept.
+      serverSession!.goaway(0, 2 ** 31 - 1);
+      await waitFor(() => (pool as unknown as { groups: Map<string, unknown> }).groups.size === 0); // the pool stopped reusing it
+      open.write('y');
+      assert.equal(String((await once(open, 'data'))[0]), 'y', 'the tunnel still flows after GOAWAY');
+      assert.deepEqual(pool.stats(), { sessions: 1, streams: 1 }, 'a draining connection still counts');
+      revoked = new RevokedSvids({ nodes: {}, credentials: ['c2'] });
+      let streamError: unknown;
+      open.on('error', (err) => (streamError = err));
+      const closed = new Promise((resolve) => open.once('close', resolve));
+      assert.equal(pool.recheck(), 1, 'the revocation reaches the connection that left its group');
+      await closed;
+      assert.equal((streamError as AmbitError | undefined)?.code, 'HBONE_PEER_REVOKED');
+      assert.deepEqual(pool.stats(), { sessions: 0, streams: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
 });
