@@ -37,30 +37,60 @@ export function peerIdentity(socket: TLSSocket): string {
   return identityFromSubjectAltName(cert.subjectaltname);
 }
 
-const rootPrints = new WeakMap<readonly string[], Set<string>>();
+const rootCache = new WeakMap<readonly string[], Map<string, X509Certificate>>();
 
-function fingerprintsOf(rootsPem: readonly string[]): Set<string> {
-  let prints = rootPrints.get(rootsPem);
-  if (!prints) {
-    prints = new Set(rootsPem.map((pem) => new X509Certificate(pem).fingerprint256));
-    rootPrints.set(rootsPem, prints);
+/** The bundle's roots by SHA-256 fingerprint (parsed once per bundle array). */
+function rootsOf(rootsPem: readonly string[]): Map<string, X509Certificate> {
+  let roots = rootCache.get(rootsPem);
+  if (!roots) {
+    roots = new Map(rootsPem.map((pem) => {
+      const x = new X509Certificate(pem);
+      return [x.fingerprint256, x] as const;
+    }));
+    rootCache.set(rootsPem, roots);
   }
-  return prints;
+  return roots;
+}
+
+/** Whether `issuer` signed `child` (names and key identifiers match, and the signature verifies). */
+function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return child.checkIssued(issuer) && child.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Whether the verified chain of `cert` (as from getPeerCertificate(true)) contains one of
- * `rootsPem`. OpenSSL already verified the chain against the context's store; this makes the
- * caller's current trust bundle the authority, whatever store the context was built with.
+ * Whether `cert` (as from getPeerCertificate(true)) chains, signature by signature, to one of
+ * `rootsPem`. OpenSSL already verified the chain against the context's store, which may predate
+ * the current bundle; this makes the caller's current trust bundle the authority. Node links the
+ * peer's certificates by name alone (no signature check), so a peer could append a copy of a
+ * current root (all ambit roots share one subject) behind a leaf an old root signed: each link is
+ * verified here, and a root counts only if it signed the certificate below it.
  */
 export function chainAnchoredIn(cert: PeerCertificate, rootsPem: readonly string[]): boolean {
-  const prints = fingerprintsOf(rootsPem);
+  const roots = rootsOf(rootsPem);
   let c: PeerCertificate | undefined = cert;
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(cert.raw);
+  } catch {
+    return false;
+  }
   for (let depth = 0; c && depth < 10; depth++) {
-    if (prints.has(c.fingerprint256)) return true;
+    for (const root of roots.values()) if (signedBy(x, root)) return true;
     const next: DetailedPeerCertificate | undefined = (c as DetailedPeerCertificate).issuerCertificate;
     if (!next || next === c || next.fingerprint256 === c.fingerprint256) break;
+    let nx: X509Certificate;
+    try {
+      nx = new X509Certificate(next.raw);
+    } catch {
+      return false;
+    }
+    if (!signedBy(x, nx)) return false;
     c = next;
+    x = nx;
   }
   return false;
 }

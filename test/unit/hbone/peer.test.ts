@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PeerCertificate } from 'node:tls';
-import { createHboneContext, identityFromSubjectAltName, verifyServerIdentity } from '../../../src/hbone/index.js';
+import { X509Certificate } from 'node:crypto';
+import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
+import { chainAnchoredIn, createHboneContext, identityFromSubjectAltName, verifyServerIdentity } from '../../../src/hbone/index.js';
+import { MeshFixture } from '../../../src/testing/svid-fixtures.js';
 import { AmbitError } from '../../../src/errors.js';
 
 const ID = 'spiffe://cluster.local/ns/shop/sa/backend';
@@ -70,5 +72,32 @@ describe('createHboneContext', () => {
   test('wraps unreadable PEM', () => {
     const [code] = codeAndMessage(() => createHboneContext({ chainPem: ['not pem'], keyPem: 'y', rootsPem: ['z'] }));
     assert.equal(code, 'HBONE_CREDENTIALS_INVALID');
+  });
+});
+
+describe('chainAnchoredIn: every link is a verified signature, a root counts only if it signed', () => {
+  const old = MeshFixture.create();
+  const current = MeshFixture.create(); // a second root with the same subject, "ambit mesh root"
+  const id = old.workload('shop', 'web');
+  const x = (pem: string): X509Certificate => new X509Certificate(pem);
+  const peer = (chain: string[]): PeerCertificate => {
+    // What getPeerCertificate(true) hands over: each certificate with its issuer linked by Node, which matches names only.
+    const certs = chain.map((pem) => ({ raw: x(pem).raw, fingerprint256: x(pem).fingerprint256 }) as DetailedPeerCertificate);
+    certs.forEach((c, i) => { c.issuerCertificate = certs[i + 1] ?? c; });
+    return certs[0]!;
+  };
+
+  test('a leaf the current root signed is anchored, with or without the root behind it', () => {
+    const leaf = current.mint(current.workload('shop', 'web')).certPem;
+    assert.equal(chainAnchoredIn(peer([leaf]), current.rootsPem), true);
+    assert.equal(chainAnchoredIn(peer([leaf, current.rootsPem[0]!]), current.rootsPem), true);
+  });
+
+  test('a leaf an old root signed, presented with a copy of the current root behind it, is not anchored', () => {
+    const leaf = old.mint(id).certPem;
+    assert.equal(x(old.rootsPem[0]!).subject, x(current.rootsPem[0]!).subject, 'same subject: names alone would link them');
+    assert.equal(chainAnchoredIn(peer([leaf, current.rootsPem[0]!]), current.rootsPem), false, 'the current root is in the chain, but did not sign the leaf');
+    assert.equal(chainAnchoredIn(peer([leaf]), current.rootsPem), false);
+    assert.equal(chainAnchoredIn(peer([leaf]), old.rootsPem), true, 'control: under the old bundle it was');
   });
 });
