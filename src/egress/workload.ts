@@ -102,7 +102,11 @@ export class EgressGatewayWorkload {
     this.config = next;
     this.revocations.applied(next.version, next.revoked);
     this.lastNack = undefined;
-    if (next.trustRoots.length > 0) this.certs.setTrustRoots(next.trustRoots);
+    if (next.trustRoots.length > 0 && this.certs.setTrustRoots(next.trustRoots)) {
+      // A root taken out of the bundle cuts the open tunnels it anchored.
+      const untrusted = this.server?.recheck() ?? 0;
+      if (untrusted > 0) log.warn({ version: next.version, connectionsClosed: untrusted }, 'trust bundle changed: open tunnel connections whose peer no longer chains to it are closed');
+    }
     const self = next.self;
     if (self === undefined) {
       log.warn({ pod: `${pod.namespace}/${pod.name}`, version: next.version }, 'the gateway\'s own pod is not in the registry: refusing every tunnel until it is');

@@ -9,7 +9,7 @@ import { AmbitError, showValue } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { formatAuthority, parseAuthority, parseHostAuthority, type TunnelAuthority } from './authority.js';
 import { DEFAULT_POOL_LIMITS, type HbonePoolLimits } from './limits.js';
-import { verifyServerIdentity } from './peer.js';
+import { chainAnchoredIn, verifyServerIdentity } from './peer.js';
 import type { PeerCertificateCheck } from './revoked.js';
 import { keepAlive } from './keepalive.js';
 import { reserveSendBuffer } from './send-buffer.js';
@@ -112,15 +112,18 @@ export class HbonePool {
   }
 
   /**
-   * Asks refusePeerCertificate again for every pooled connection (the revocations changed) and
-   * closes at once, tunnels and all, those it refuses now, so that nothing more is sent to a
-   * revoked node. Returns how many it closed.
+   * Asks refusePeerCertificate again for every pooled connection (the revocations changed) and,
+   * given `trustedRoots` (the bundle changed), whether its peer still chains to them; closes at
+   * once, tunnels and all, those it refuses now, so that nothing more is sent to a revoked or no
+   * longer trusted node. Returns how many it closed.
    */
-  recheck(): number {
+  recheck(trustedRoots?: readonly string[]): number {
     let closed = 0;
     for (const p of [...this.alive]) {
-      const raw = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.()?.raw;
-      const why = raw === undefined ? undefined : this.refuse(raw);
+      const cert = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.(true);
+      if (cert?.raw === undefined) continue;
+      let why = this.refuse(cert.raw);
+      if (why === undefined && trustedRoots !== undefined && !chainAnchoredIn(cert, trustedRoots)) why = 'its certificate no longer chains to the trusted roots';
       if (why === undefined) continue;
       this.log.warn({ key: p.key, detail: why }, 'hbone connection to a revoked destination closed');
       this.forget(p);

@@ -81,8 +81,9 @@ export type HboneServer = Http2SecureServer & {
   /** GOAWAY to every connection, then destroys what is left after `deadlineMs`; stops listening. */
   drain(deadlineMs?: number): Promise<void>;
   /**
-   * Asks refusePeerCertificate again for every open connection (the revocations changed) and
-   * closes those it refuses now, each reported as a REVOKED refusal. Returns how many it closed.
+   * Asks refusePeerCertificate again for every open connection (the revocations changed), and
+   * whether its peer still chains to trustedRoots (the bundle changed), and closes those refused
+   * now, each reported as a REVOKED (or, untrusted, TLS_FAILURE) refusal. Returns how many it closed.
    */
   recheck(): number;
 };
@@ -334,12 +335,16 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     let closed = 0;
     for (const session of [...sessions]) {
       const socket = session.socket as TLSSocket | undefined;
-      const raw = socket?.getPeerCertificate()?.raw;
-      const why = raw === undefined ? undefined : opts.refusePeerCertificate(raw);
-      if (why === undefined) continue;
+      const cert = socket?.getPeerCertificate(true);
+      if (cert?.raw === undefined) continue;
+      const revoked = opts.refusePeerCertificate(cert.raw);
+      // A root removed from the bundle cuts what it anchored, as a revocation does.
+      const untrusted = revoked === undefined && !chainAnchoredIn(cert, opts.trustedRoots());
+      if (revoked === undefined && !untrusted) continue;
       const peer = peers.get(session)!;
       const remote = socket?.remoteAddress;
-      refuse('REVOKED', `${peer}: ${why}; open connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      const why = revoked ?? 'its certificate no longer chains to the trusted roots';
+      refuse(untrusted ? 'TLS_FAILURE' : 'REVOKED', `${peer}: ${why}; open connection closed`, { peer, ...(remote !== undefined ? { remote } : {}) });
       session.destroy();
       closed++;
     }

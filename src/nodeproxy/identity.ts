@@ -54,14 +54,15 @@ export class IdentityManager implements CertProvider {
     return this.roots;
   }
 
-  /** New roots: every certificate is renewed, and contexts trust the new bundle. */
-  setTrustRoots(roots: string[]): void {
-    if (roots.join('') === this.roots.join('')) return;
+  /** New roots: every certificate is renewed, and contexts trust the new bundle. Returns whether they changed. */
+  setTrustRoots(roots: string[]): boolean {
+    if (roots.join('') === this.roots.join('')) return false;
     const first = this.roots.length === 0;
     this.roots = roots;
-    if (first) return;
+    if (first) return true;
     this.opts.log.info({ roots: roots.length }, 'trust bundle changed: renewing every SVID');
     for (const id of this.slots.keys()) this.renew(id);
+    return true;
   }
 
   /** The identities local pods need; others are dropped (their keys leave memory). */

@@ -111,7 +111,11 @@ export class NodeProxy {
     this.revocations.applied(s.version, this.state.revoked);
     this.logEgressGateway();
     this.telemetry.configVersion.set(s.version);
-    this.certs.setTrustRoots(this.state.trustRoots);
+    if (this.certs.setTrustRoots(this.state.trustRoots)) {
+      // A root taken out of the bundle cuts the open connections it anchored, both ways.
+      const untrusted = this.pods.recheckRevoked();
+      if (untrusted > 0) this.opts.log.warn({ version: s.version, connectionsClosed: untrusted }, 'trust bundle changed: open tunnel connections whose peer no longer chains to it are closed');
+    }
     this.refreshIdentities();
     // Policy applies to connections already open too (ztunnel's behaviour): a change that denies
     // one closes it, and its access-log line says why.

@@ -177,12 +177,14 @@ export class PodManager implements EnrollHandler {
   }
 
   /**
-   * The revocations changed: closes every open tunnel connection, inbound or outbound, whose peer
-   * proved a certificate that is revoked now. Returns how many it closed.
+   * The revocations or the trust bundle changed: closes every open tunnel connection, inbound or
+   * outbound, whose peer proved a certificate that is revoked now or no longer chains to the
+   * bundle. Returns how many it closed.
    */
   recheckRevoked(): number {
     let closed = 0;
-    for (const c of this.live) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck();
+    const roots = this.opts.certs.trustedRoots();
+    for (const c of this.live) closed += (c.hbone?.recheck() ?? 0) + c.pool.recheck(roots);
     return closed;
   }
 

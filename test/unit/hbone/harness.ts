@@ -53,6 +53,8 @@ export class Harness {
   port = 0;
   echo!: Awaited<ReturnType<typeof startEcho>>;
   readonly pool = new HbonePool({ refusePeerCertificate: () => undefined, logger: pino({ level: 'silent' }) });
+  /** The server's trust bundle (the mesh's root by default); recheck() applies a change to open connections. */
+  roots: string[] = this.mesh.rootsPem;
   /** What the server refuses as revoked (none by default); recheck() applies a change to open connections. */
   revoked = RevokedSvids.NONE;
   decide: (t: TunnelRequest) => Promise<TunnelDecision> = async () => ({ status: 200, upstream: await dialEcho(this.echo.port) });
@@ -63,7 +65,7 @@ export class Harness {
     const logger = pino({ level: 'debug' }, { write: (line: string) => { h.logs.push(JSON.parse(line) as LogLine); } });
     h.server = createHboneServer({
       secureContext: () => h.serverContext,
-      trustedRoots: () => h.mesh.rootsPem,
+      trustedRoots: () => h.roots,
       refusePeerCertificate: (der) => h.revoked.check(der),
       onTunnel: (t) => { h.tunnels.push(t); return h.decide(t); },
       onClose: (r) => h.records.push(r),

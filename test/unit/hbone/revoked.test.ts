@@ -218,4 +218,30 @@ describe('HBONE refuses a revoked node\'s SVIDs at both ends', () => {
       await pool.close();
     }
   });
+  test('a root taken out of the bundle cuts the open connections it anchored, at both ends; a bundle that still holds it cuts nothing', async () => {
+    const h = await Harness.start();
+    harnesses.push(h);
+    const next = MeshFixture.create().rootsPem; // the new root, after rotation
+    const pool = new HbonePool({ logger: silentLogger(), refusePeerCertificate: () => undefined });
+    try {
+      const open = await h.openTunnel({}, pool);
+      open.write('x');
+      await once(open, 'data');
+      const overlap = [...h.mesh.rootsPem, ...next];
+      h.roots = overlap;
+      assert.equal(h.server.recheck(), 0, 'server: old and new roots during the overlap');
+      assert.equal(pool.recheck(overlap), 0, 'client: the same');
+      assert.equal(pool.recheck(next), 1, 'client: the destination no longer chains to the bundle');
+      await new Promise((resolve) => open.once('close', resolve));
+      const again = await h.openTunnel({}, h.pool);
+      again.write('y');
+      await once(again, 'data');
+      h.roots = next;
+      assert.equal(h.server.recheck(), 1, 'server: the client no longer chains to the bundle');
+      const r = await h.refusal('TLS_FAILURE');
+      assert.match(r.detail, /spiffe:\/\/cluster\.local\/ns\/shop\/sa\/frontend: its certificate no longer chains to the trusted roots; open connection closed/);
+    } finally {
+      await pool.close();
+    }
+  });
 });
