@@ -24,7 +24,15 @@ export const MAX_BODY = 64 * 1024 * 1024;
  */
 export const WATCH_MAX_UNREAD = 16 * 1024 * 1024;
 
-const STATUS: Record<string, number> = { NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, REQUEST_TOO_LARGE: 413, INTERNAL: 500 };
+/**
+ * HTTP status by error code; anything else is the caller's mistake (400). The control plane's own
+ * failures (its store, its CA, the credential registry) are 500, logged as errors: a caller that
+ * retries a 400 as "my mistake" would never learn the store is failing.
+ */
+const STATUS: Record<string, number> = {
+  NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, REQUEST_TOO_LARGE: 413, INTERNAL: 500,
+  STORE_WRITE_FAILED: 500, STORE_CORRUPT: 500, CREDENTIAL_NOT_RECORDED: 500, CA_EXPIRED: 500,
+};
 
 export function serveAdmin(socketPath: string, backend: AdminBackend, log: Logger): Promise<http.Server> {
   if (existsSync(socketPath)) unlinkSync(socketPath);

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { AmbitError, showValue } from '../errors.js';
 import { CLUSTER_SCOPED, keyOf, resourceKey, type Kind, type PodStatus, type Resource, type ServiceResource } from '../config/types.js';
-import { parseCIDR, parseIPv4, formatIPv4 } from '../config/net.js';
+import { cidrContains, parseCIDR, parseIPv4, formatIPv4 } from '../config/net.js';
 import type { Mutation, Store } from '../store/index.js';
 import type { ApplyResult, DeleteResult } from './admin-api.js';
 import type { ConfigView } from './view.js';
@@ -48,7 +48,21 @@ export function deleteResources(store: Store, refs: { kind: Kind; namespace?: st
 export function setPodStatus(store: Store, namespace: string, name: string, status: PodStatus): void {
   const e = store.get(resourceKey('Pod', namespace, name));
   if (!e || e.resource.kind !== 'Pod') throw new AmbitError('NOT_FOUND', `Cannot set the status of pod "${namespace}/${name}": no such pod`);
-  if (status.podIP !== undefined) parseIPv4(status.podIP);
+  if (status.podIP !== undefined) {
+    const at = `pod "${namespace}/${name}" status.podIP`;
+    try {
+      parseIPv4(status.podIP);
+    } catch (err) {
+      throw new AmbitError('INVALID_IPV4', `Cannot set ${at}: ${(err as Error).message}`, { path: 'status.podIP', value: status.podIP, cause: err });
+    }
+    // Proxies take a node's podCIDR for mesh addresses: a pod outside it, not known to a proxy yet,
+    // would be an outside address there (passthrough under ALLOW_ANY, in plaintext).
+    const node = store.get(resourceKey('Node', undefined, e.resource.spec.nodeName));
+    const cidr = node?.resource.kind === 'Node' ? node.resource.spec.podCIDR : undefined;
+    if (cidr !== undefined && !cidrContains(parseCIDR(cidr), status.podIP)) {
+      throw new AmbitError('POD_IP_OUTSIDE_NODE_CIDR', `Cannot set ${at} to ${status.podIP}: it is outside the podCIDR ${cidr} of its node ${e.resource.spec.nodeName}`, { path: 'status.podIP', value: status.podIP });
+    }
+  }
   if (isDeepStrictEqual(e.resource.status, status)) return;
   store.commit([{ type: 'put', resource: { ...e.resource, status } }]);
 }

@@ -50,7 +50,19 @@ test('the view derives workloads with identity and service endpoints that follow
   applyResources(store, view, docs(pod('w1', '{app: other}')));
   assert.deepEqual((view.value('service/default/web') as WireService).endpoints, []);
   assert.throws(() => setPodStatus(store, 'default', 'nope', { podIP: '10.0.0.1' }), { code: 'NOT_FOUND' });
-  assert.throws(() => setPodStatus(store, 'default', 'w2', { podIP: '10.0.0.256' }), { code: 'INVALID_IPV4' });
+  assert.throws(() => setPodStatus(store, 'default', 'w2', { podIP: '10.0.0.256' }), { code: 'INVALID_IPV4', path: 'status.podIP', message: /^Cannot set pod "default\/w2" status\.podIP: / });
+});
+
+test('a pod IP outside its node\'s podCIDR is refused, naming both (a proxy not knowing the pod yet would take it for an outside address)', () => {
+  const { store, view } = setup();
+  applyResources(store, view, docs('apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\nspec: {podCIDR: 10.244.1.0/24}\n---\n' + pod('w1')));
+  assert.throws(() => setPodStatus(store, 'default', 'w1', { podIP: '10.244.2.5', phase: 'Running' }), {
+    code: 'POD_IP_OUTSIDE_NODE_CIDR', path: 'status.podIP',
+    message: 'Cannot set pod "default/w1" status.podIP to 10.244.2.5: it is outside the podCIDR 10.244.1.0/24 of its node node-1',
+  });
+  assert.equal(store.get('Pod/default/w1')?.resource.kind === 'Pod' && (store.get('Pod/default/w1')!.resource as { status?: unknown }).status, undefined, 'nothing stored');
+  setPodStatus(store, 'default', 'w1', { podIP: '10.244.1.5', phase: 'Running' });
+  assert.deepEqual((view.value('workload/default/w1') as WireWorkload).ips, ['10.244.1.5']);
 });
 
 test('deltas carry exactly what changed since a version; unknown or foreign versions get a reset', () => {
