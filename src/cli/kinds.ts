@@ -16,7 +16,8 @@ const ALIASES: Record<string, Kind> = {
 };
 
 export function kindFromArg(arg: string): Kind {
-  const k = ALIASES[arg.toLowerCase()];
+  const key = arg.toLowerCase();
+  const k = Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined; // never "constructor" or "__proto__" of the table
   if (!k) {
     throw new AmbitError('KIND_UNKNOWN', `Cannot use kind ${JSON.stringify(arg)}: ambit knows ${KINDS.join(', ')} (or short names such as pods, svc, ap, se, dr)`, { value: arg });
   }

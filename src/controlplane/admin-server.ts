@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import { existsSync, unlinkSync } from 'node:fs';
+import { parseStrictJson } from '../config/json.js';
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AdminApi, StoreEvent } from './admin-api.js';
@@ -137,9 +138,5 @@ async function body(req: http.IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw tooLarge();
     chunks.push(c as Buffer);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch (err) {
-    throw new AmbitError('REQUEST_INVALID', `Cannot read the request: the body is not JSON (${(err as Error).message})`);
-  }
+  return parseStrictJson(Buffer.concat(chunks).toString('utf8'), 'the request');
 }

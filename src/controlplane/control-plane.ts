@@ -278,7 +278,10 @@ export class ControlPlane {
       },
       trustBundle: async () => this.ca.bundle.pem(),
       status: async () => this.status(),
-      pauseDelivery: async (node, paused) => this.stream.setPaused(node, paused),
+      pauseDelivery: async (node, paused) => {
+        checkNodeName(`${paused ? 'pause' : 'resume'} delivery`, node);
+        this.stream.setPaused(node, paused);
+      },
       revokeNode: async (node) => {
         checkNodeName('revoke a node', node);
         // Never before what was already stamped for the node (a clock set back since would otherwise leave it out).

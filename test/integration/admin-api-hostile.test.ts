@@ -47,6 +47,7 @@ const CASES: [what: string, method: string, path: string, body: unknown, status:
   ['pod status without a name', 'POST', '/v1/pod-status', { namespace: 'shop', status: { podIP: '10.44.0.9' } }, 400, 'REQUEST_INVALID', /^Cannot serve POST \/v1\/pod-status: name: required$/, 'name'],
   ['pod status with a field the status does not have', 'POST', '/v1/pod-status', { namespace: 'shop', name: 'web', status: { podIP: '10.44.0.9', hostNetwork: true } }, 400, 'REQUEST_INVALID', /status\.hostNetwork: unknown field/, 'status.hostNetwork'],
   ['pod status with a phase that is not one', 'POST', '/v1/pod-status', { namespace: 'shop', name: 'web', status: { phase: 'Done' } }, 400, 'REQUEST_INVALID', /status\.phase: must be one of Pending, Running, Failed, got "Done"/, 'status.phase'],
+  ['pause-delivery for a node name that is not one (a typo on resume left the real node paused, answered ok)', 'POST', '/v1/faults/pause-delivery', { node: 'Node-1', paused: false }, 400, 'NODE_NAME_INVALID', /^Cannot resume delivery: "Node-1" is not a valid node name$/, 'node'],
   ['pause-delivery with "yes" for true', 'POST', '/v1/faults/pause-delivery', { node: 'node-1', paused: 'yes' }, 400, 'REQUEST_INVALID', /paused: must be true or false, got "yes"/, 'paused'],
   ['a node credential with a TTL that is a string', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: '3600' }, 400, 'REQUEST_INVALID', /ttlSeconds: must be a number, got "3600"/, 'ttlSeconds'],
   ['a node credential with an audience field', 'POST', '/v1/node-tokens', { node: 'node-1', ttlSeconds: 3600, audience: 'any' }, 400, 'REQUEST_INVALID', /audience: unknown field/, 'audience'],
@@ -75,6 +76,16 @@ for (const [what, method, path, body, status, code, message, errPath] of CASES) 
     if (status === 405) assert.equal(a.headers.allow, 'POST');
   });
 }
+
+test('refused: a key given twice in one object (JSON.parse keeps the last: a DENY read as ALLOW), naming where', async () => {
+  const doc = '{"resources":[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"p","namespace":"shop"},"spec":{"action":"DENY","action":"ALLOW"}}]}';
+  const a = await call('POST', '/v1/apply', doc);
+  assert.equal(a.status, 400);
+  assert.equal(a.body.error?.code, 'REQUEST_INVALID');
+  assert.equal(a.body.error?.message, 'Cannot read the request: resources[0].spec.action: key given more than once');
+  assert.equal(a.body.error?.path, 'resources[0].spec.action');
+  assert.deepEqual(await cp.admin.get('AuthorizationPolicy', { namespace: 'shop' }), [], 'nothing applied');
+});
 
 test('refused: a body that is not JSON, naming the parse error', async () => {
   const a = await call('POST', '/v1/apply', '{"resources": [');
