@@ -17,7 +17,10 @@ export async function captureUnderlay(lab: string, fn: () => Promise<void>, filt
     p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const end = Date.now() + 10_000;
     while (!err.includes('listening on')) {
-      if (Date.now() > end || p.exitCode !== null) throw new AmbitError('LAB_CAPTURE_FAILED', `Cannot capture on the underlay of lab ${lab}: ${err.trim() || 'tcpdump did not start'}`);
+      if (Date.now() > end || p.exitCode !== null) {
+        if (p.exitCode === null) p.kill('SIGKILL'); // a tcpdump that never said it listens must not outlive the call
+        throw new AmbitError('LAB_CAPTURE_FAILED', `Cannot capture on the underlay of lab ${lab}: ${err.trim() || 'tcpdump did not start'}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     try {

@@ -77,7 +77,8 @@ export function agentStatePath(lab: string): string {
 
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
+  // Root only: the agent state holds every pod's spec, container env included, and pods must not read each other's.
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, path);
 }
 
