@@ -28,7 +28,7 @@ import { ConfigView } from './view.js';
 import { PlacementIndex } from './placement.js';
 import { StreamServer, type IssuanceService } from './stream-server.js';
 import { ControlPlaneMetrics } from './metrics.js';
-import { KINDS, CLUSTER_SCOPED, DEFAULT_MESH_SETTINGS, resourceKey, type Resource } from '../config/types.js';
+import { KINDS, CLUSTER_SCOPED, DEFAULT_MESH_SETTINGS, keyOf, resourceKey, type Resource } from '../config/types.js';
 
 export interface HostPort {
   host: string;
@@ -94,6 +94,12 @@ export class ControlPlane {
     const { dataDir, log } = opts;
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const store = Store.open(join(dataDir, 'store'), { log });
+    try {
+      checkStoredResources(store, join(dataDir, 'store'));
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     const caDir = join(dataDir, 'ca');
     let ca: CertificateAuthority;
     if (opts.caFiles) {
@@ -106,6 +112,12 @@ export class ControlPlane {
       ca = CertificateAuthority.generate({ trustDomain: td });
       await ca.save(caDir);
       log.info({ trustDomain: td, caDir }, 'generated a new mesh root CA');
+    }
+    try {
+      checkStartTrustDomain(ca.trustDomain, opts.trustDomain, store);
+    } catch (err) {
+      store.close();
+      throw err;
     }
     // A token key made now has signed nothing yet: the registry then knows every credential of it.
     const newTokenKey = !existsSync(join(caDir, NODE_TOKEN_KEY_FILE));
@@ -389,6 +401,21 @@ function checkWorkloadIdentity(identity: string, trustDomain: string): void {
   if (id.namespace === undefined || id.serviceAccount === undefined) bad('is not a workload identity (path must be /ns/<namespace>/sa/<service-account>)');
 }
 
+/**
+ * The CA's trust domain is the mesh's: a --trust-domain flag or a stored MeshConfig naming another
+ * stops the start-up (the flag only shapes a CA not made yet; with the stored one, identities would
+ * be built in a domain the CA refuses to sign, and the mesh would go dark within one SVID TTL).
+ */
+export function checkStartTrustDomain(caDomain: string, flag: string | undefined, store: Store): void {
+  if (flag !== undefined && flag !== caDomain) {
+    throw new AmbitError('TRUST_DOMAIN_MISMATCH', `Cannot start the control plane: --trust-domain ${JSON.stringify(flag)} is not the trust domain of its CA (${JSON.stringify(caDomain)}); the flag only names the domain of a CA not made yet`, { path: '--trust-domain', value: flag });
+  }
+  const e = store.get(resourceKey('MeshConfig', undefined, 'mesh'));
+  if (e?.resource.kind === 'MeshConfig' && e.resource.spec.trustDomain !== caDomain) {
+    throw new AmbitError('MESH_TRUST_DOMAIN_MISMATCH', `Cannot start the control plane: the stored MeshConfig "mesh" has spec.trustDomain ${JSON.stringify(e.resource.spec.trustDomain)}, but its CA signs ${JSON.stringify(caDomain)} only (every SVID would be refused); start it with a CA of that trust domain (--ca-cert-chain, --ca-key, --ca-roots, or the data dir's own ca/)`, { path: 'spec.trustDomain', value: e.resource.spec.trustDomain });
+  }
+}
+
 function meshTrustDomain(store: Store): string {
   const e = store.get(resourceKey('MeshConfig', undefined, 'mesh'));
   return e?.resource.kind === 'MeshConfig' ? e.resource.spec.trustDomain : DEFAULT_MESH_SETTINGS.trustDomain;
@@ -411,4 +438,24 @@ function revocationsOnTheWire(r: NodeRevocations): WireRevocations | undefined {
  */
 export function viewRunId(storeId: string): string {
   return `${storeId}.${randomBytes(8).toString('hex')}`;
+}
+
+/**
+ * Every stored object parsed again as an apply would: one this version does not understand (a
+ * store written by a newer ambit, or edited by hand) would be refused by every proxy at every
+ * version from then on, while the control plane itself saw nothing wrong. Refused at start-up,
+ * naming the object and the field.
+ */
+export function checkStoredResources(store: Store, dir: string): void {
+  for (const e of store.iterate()) {
+    const key = keyOf(e.resource);
+    try {
+      // A pod's status is the control plane's own (set through pod-status, never in a manifest).
+      const { status: _status, ...asApplied } = e.resource as Resource & { status?: unknown };
+      parseResource(asApplied, `stored ${key}`);
+    } catch (err) {
+      const a = err as AmbitError;
+      throw new AmbitError('STORE_RESOURCE_INVALID', `Cannot start the control plane: the store in ${dir} holds ${key}, which this version refuses: ${a.message} (written by a newer ambit, or edited by hand?)`, { ...(a.path !== undefined ? { path: a.path } : {}), value: key, cause: err });
+    }
+  }
 }

@@ -3,7 +3,7 @@
 // control-plane restart finds exactly what was committed. Watchers see whole transactions.
 
 import { replaceFileDurably } from './durable-file.js';
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { keyOf, type Kind, type Resource } from '../config/types.js';
@@ -75,14 +75,18 @@ export class Store {
       throw new AmbitError('INVALID_STORE_OPTION', `Cannot open the store: compactEveryBytes must be a whole number of bytes >= 1, got ${showValue(every)}`, { path: 'compactEveryBytes', value: every });
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const snapPath = join(dir, 'snapshot.json');
-    const snapshot: Snapshot = existsSync(snapPath)
-      ? (JSON.parse(readFileSync(snapPath, 'utf8')) as Snapshot)
-      : { storeId: randomUUID(), revision: 0, entries: [] };
-    const store = new Store(dir, snapshot, opts.log, every);
-    store.replay(join(dir, 'wal.jsonl'));
-    store.compact();
-    return store;
+    takeLock(join(dir, LOCK_FILE));
+    try {
+      const snapPath = join(dir, 'snapshot.json');
+      const snapshot: Snapshot = existsSync(snapPath) ? readSnapshot(snapPath) : { storeId: randomUUID(), revision: 0, entries: [] };
+      const store = new Store(dir, snapshot, opts.log, every);
+      store.replay(join(dir, 'wal.jsonl'));
+      store.compact();
+      return store;
+    } catch (err) {
+      releaseLock(join(dir, LOCK_FILE));
+      throw err;
+    }
   }
 
   get revision(): number {
@@ -189,6 +193,7 @@ export class Store {
     if (this.logFd !== undefined) closeSync(this.logFd);
     this.logFd = undefined;
     this.watchers.clear();
+    if (this.dir !== undefined) releaseLock(join(this.dir, LOCK_FILE));
   }
 
   /**
@@ -241,6 +246,8 @@ export class Store {
         }
         throw new AmbitError('STORE_CORRUPT', `Cannot open the store: ${walPath} line ${i + 1} is not valid JSON`, { cause: err });
       }
+      const bad = logLineProblem(line);
+      if (bad !== null) throw new AmbitError('STORE_CORRUPT', `Cannot open the store: ${walPath} line ${i + 1} ${bad}`, { path: `line ${i + 1}` });
       if (line.rev <= this.rev) continue;
       for (const op of line.ops) {
         if ('p' in op) {
@@ -263,4 +270,78 @@ export class Store {
     writeFileSync(join(this.dir, 'wal.jsonl'), '', { mode: 0o600 });
     this.logBytes = 0;
   }
+}
+
+/** Held while a process has the store open: two control planes on one data dir lose each other's commits. */
+const LOCK_FILE = 'LOCK';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `path` for this process: refused while a live other process holds it; a dead holder's is taken over. */
+function takeLock(path: string): void {
+  try {
+    const fd = openSync(path, 'wx', 0o600);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
+  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+    throw new AmbitError('STORE_LOCKED', `Cannot open the store in ${path.slice(0, -LOCK_FILE.length - 1)}: process ${holder} has it open (another control plane on this data dir?). Stop it first; if process ${holder} is not a control plane, remove ${path}`, { path: 'dataDir', value: path });
+  }
+  writeFileSync(path, `${process.pid}\n`, { mode: 0o600 }); // its holder is gone (a crash): ours now
+}
+
+function releaseLock(path: string): void {
+  try {
+    if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
+}
+
+function readSnapshot(path: string): Snapshot {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (err) {
+    throw new AmbitError('STORE_CORRUPT', `Cannot open the store: ${path} is not valid JSON (${(err as Error).message})`, { path, cause: err });
+  }
+  const bad = (why: string): never => {
+    throw new AmbitError('STORE_CORRUPT', `Cannot open the store: ${path} ${why}`, { path });
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('is not a JSON object');
+  const snap = raw as Partial<Snapshot>;
+  if (typeof snap.storeId !== 'string' || snap.storeId === '') bad('has no storeId');
+  if (!Number.isSafeInteger(snap.revision) || snap.revision! < 0) bad(`has revision ${showValue(snap.revision)}, not a whole number`);
+  if (!Array.isArray(snap.entries)) bad('has no entries list');
+  snap.entries!.forEach((e, i) => {
+    const entry = e as Partial<StoredEntry> | null;
+    if (typeof entry !== 'object' || entry === null || typeof entry.resource !== 'object' || entry.resource === null) bad(`entries[${i}] has no resource`);
+    if (!Number.isSafeInteger(entry!.createRevision) || !Number.isSafeInteger(entry!.modRevision)) bad(`entries[${i}] has no whole-number createRevision and modRevision`);
+  });
+  return snap as Snapshot;
+}
+
+/** What is wrong with a parsed log line's shape, or null. */
+function logLineProblem(line: unknown): string | null {
+  if (typeof line !== 'object' || line === null || Array.isArray(line)) return 'is not a JSON object';
+  const l = line as Partial<LogLine>;
+  if (!Number.isSafeInteger(l.rev) || l.rev! < 1) return `has rev ${showValue(l.rev)}, not a whole number from 1`;
+  if (!Array.isArray(l.ops)) return 'has no ops list';
+  for (const [j, op] of (l.ops as unknown[]).entries()) {
+    const o = op as { p?: unknown; d?: unknown } | null;
+    const ok = typeof o === 'object' && o !== null && ((typeof o.p === 'object' && o.p !== null && o.d === undefined) || (typeof o.d === 'string' && o.p === undefined));
+    if (!ok) return `ops[${j}] is neither {p: resource} nor {d: key}`;
+  }
+  return null;
 }

@@ -93,10 +93,12 @@ describe('lab isolation: a user per pod, private homes, closed logs, a non-root 
     for (const p of pods) {
       assert.ok(p.uid >= POD_UID_BASE && p.uid >= first && p.uid <= last, `${p.name}: uid ${p.uid} in ${first}-${last}`);
       // "Running" means started: the recorded process may still be `ip`/`setpriv` for an instant,
-      // as root, before it drops to the pod's user and execs the command. Wait for the drop.
-      const ids = await waitFor(`${p.name} dropped to its uid`, () => {
+      // as root, before it drops to the pod's user and execs the command; setpriv changes the uid
+      // before it clears the capabilities. Wait for the exec (the process is no longer a launcher).
+      const ids = await waitFor(`${p.name} dropped to its uid and exec-ed its command`, () => {
+        const comm = readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim();
         const now = procIds(p.pid);
-        return now.uid.startsWith('0\t') ? undefined : now;
+        return now.uid.startsWith('0\t') || ['ip', 'setpriv', 'nsenter'].includes(comm) ? undefined : now;
       }, 5_000);
       assert.equal(ids.uid, `${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}`, `${p.name}: the process runs as its pod's uid`);
       assert.equal(ids.gid, `${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}`, `${p.name}: and its gid`);

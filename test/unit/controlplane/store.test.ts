@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../../src/store/index.js';
 import { parseDocuments } from '../../../src/config/index.js';
@@ -94,5 +94,77 @@ test('a compaction threshold that is not a whole number of bytes >= 1 is refused
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => Store.open(dir, { compactEveryBytes: bad }), { code: 'INVALID_STORE_OPTION', message: /compactEveryBytes must be a whole number of bytes >= 1/ });
     }
+  });
+});
+
+test('a snapshot that is not JSON, or not a snapshot, is STORE_CORRUPT naming the file (was a bare SyntaxError or TypeError)', () => {
+  for (const [text, why] of [
+    ['{"storeId": "x", "revis', /snapshot\.json is not valid JSON/],
+    ['[]', /snapshot\.json is not a JSON object/],
+    ['{"storeId":"x","revision":-1,"entries":[]}', /snapshot\.json has revision -1, not a whole number/],
+    ['{"storeId":"x","revision":1,"entries":[{"createRevision":1,"modRevision":1}]}', /snapshot\.json entries\[0\] has no resource/],
+  ] as const) {
+    withDir((dir) => {
+      writeFileSync(join(dir, 'snapshot.json'), text);
+      assert.throws(() => Store.open(dir), { code: 'STORE_CORRUPT', message: why }, text);
+      assert.equal(existsSync(join(dir, 'LOCK')), false, 'a failed open leaves no lock behind');
+    });
+  }
+});
+
+test('a log line that is JSON but not a transaction is STORE_CORRUPT naming the line (was "line.ops is not iterable")', () => {
+  for (const [line, why] of [
+    ['{"rev":5}', /wal\.jsonl line 1 has no ops list/],
+    ['{"rev":"5","ops":[]}', /wal\.jsonl line 1 has rev "5", not a whole number from 1/],
+    ['{"rev":1,"ops":[{"x":1}]}', /wal\.jsonl line 1 ops\[0\] is neither \{p: resource\} nor \{d: key\}/],
+  ] as const) {
+    withDir((dir) => {
+      writeFileSync(join(dir, 'wal.jsonl'), `${line}\n{"rev":9,"ops":[]}\n`);
+      assert.throws(() => Store.open(dir), { code: 'STORE_CORRUPT', message: why }, line);
+    });
+  }
+});
+
+test('one process at a time: a store held by a live process is STORE_LOCKED; a dead holder\'s lock is taken over; close releases it', () => {
+  withDir((dir) => {
+    // Another live process holds it (our parent, which outlives this test).
+    writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`);
+    assert.throws(() => Store.open(dir), { code: 'STORE_LOCKED', message: new RegExp(`process ${process.ppid} has it open \\(another control plane on this data dir\\?\\)`) });
+    // A holder that is gone (a crash): a pid no process has.
+    writeFileSync(join(dir, 'LOCK'), '4194999\n');
+    const s = Store.open(dir);
+    assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8').trim(), String(process.pid));
+    s.close();
+    assert.equal(existsSync(join(dir, 'LOCK')), false, 'released on close');
+  });
+});
+
+test('start-up re-checks every stored object as an apply would: one this version refuses names its key and field; pods keep their status', async () => {
+  const { checkStoredResources } = await import('../../../src/controlplane/control-plane.js');
+  const s = Store.memory();
+  const [pod] = parseDocuments('apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {nodeName: node-1, containers: [{name: c, command: [sleep, "1"]}]}\n', 't');
+  const [policy] = parseDocuments('apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec: {action: DENY}\n', 't');
+  s.commit([{ type: 'put', resource: { ...pod!, status: { podIP: '10.244.1.5', phase: 'Running' } } as Resource }, { type: 'put', resource: policy! }]);
+  checkStoredResources(s, '/data/store'); // what apply wrote passes, a pod's status included
+  // As a newer ambit (or a hand edit) might have left it.
+  s.commit([{ type: 'put', resource: { ...policy!, spec: { ...(policy as { spec: object }).spec, action: 'AUDIT' } } as unknown as Resource }]);
+  assert.throws(() => checkStoredResources(s, '/data/store'), {
+    code: 'STORE_RESOURCE_INVALID', path: 'spec.action',
+    message: /^Cannot start the control plane: the store in \/data\/store holds AuthorizationPolicy\/default\/p, which this version refuses: .*spec\.action.*AUDIT/,
+  });
+});
+
+test('start-up refuses a --trust-domain or a stored MeshConfig that is not the CA\'s trust domain, naming both (they were ignored, and every SVID refused)', async () => {
+  const { checkStartTrustDomain } = await import('../../../src/controlplane/control-plane.js');
+  const s = Store.memory();
+  checkStartTrustDomain('cluster.local', undefined, s);
+  checkStartTrustDomain('cluster.local', 'cluster.local', s);
+  assert.throws(() => checkStartTrustDomain('cluster.local', 'example.org', s), {
+    code: 'TRUST_DOMAIN_MISMATCH', path: '--trust-domain', message: /--trust-domain "example\.org" is not the trust domain of its CA \("cluster\.local"\)/,
+  });
+  s.commit([{ type: 'put', resource: parseDocuments('apiVersion: ambit.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {trustDomain: example.org}\n', 't')[0]! }]);
+  checkStartTrustDomain('example.org', undefined, s);
+  assert.throws(() => checkStartTrustDomain('cluster.local', undefined, s), {
+    code: 'MESH_TRUST_DOMAIN_MISMATCH', path: 'spec.trustDomain', message: /stored MeshConfig "mesh" has spec\.trustDomain "example\.org", but its CA signs "cluster\.local" only/,
   });
 });
