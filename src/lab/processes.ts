@@ -163,6 +163,24 @@ export function pidsInNetns(inodes: Set<number>): number[] {
   return out;
 }
 
+/**
+ * Pids whose real or effective uid lies in `first`..`last` (a lab's pod users): a pod's process
+ * that left its namespace (a user namespace of its own) or outlived it is still the lab's.
+ */
+export function pidsByUidRange(first: number, last: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (m && [Number(m[1]), Number(m[2])].some((u) => u >= first && u <= last)) out.push(Number(entry));
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out;
+}
+
 /** Pids whose argv contains `needle` as consecutive arguments. */
 export function pidsByArgv(needle: string[]): number[] {
   const out: number[] = [];

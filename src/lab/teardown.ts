@@ -11,9 +11,8 @@ import { labRunDir } from '../paths.js';
 import { labPrefix } from './names.js';
 import { ipBatch } from './shell.js';
 import { listNetns } from './topology.js';
-import { netnsInode, pidsByArgv, pidsInNetns, stopProcesses, isAlive } from './processes.js';
-import { readLabState } from './state.js';
-import { sweepPodFiles } from './pod-users.js';
+import { netnsInode, pidsByArgv, pidsByUidRange, pidsInNetns, stopProcesses } from './processes.js';
+import { labUidRange, sweepPodFiles } from './pod-users.js';
 
 export interface TeardownReport {
   namespaces: string[];
@@ -29,8 +28,11 @@ export async function findLabLeftovers(lab: string): Promise<{ namespaces: strin
   const prefix = labPrefix(lab);
   const namespaces = (await listNetns()).filter((n) => n.startsWith(prefix));
   const inodes = new Set(namespaces.map(netnsInode).filter((i): i is number => i !== undefined));
-  const pids = new Set([...pidsInNetns(inodes), ...pidsByArgv(['lab', 'agent', '--name', lab])]);
-  for (const c of Object.values(readLabState(lab)?.components ?? {})) if (isAlive(c.pid) && c.netns === undefined) pids.add(c.pid);
+  // By namespace, by the agent's argv, and by the pod users' uids (a process can leave its pod's
+  // namespace for a user namespace of its own, or outlive a namespace whose name is gone). Never
+  // by a recorded pid alone: once its process is gone, the pid may be anyone's.
+  const { first, last } = labUidRange(lab);
+  const pids = new Set([...pidsInNetns(inodes), ...pidsByArgv(['lab', 'agent', '--name', lab]), ...pidsByUidRange(first, last)]);
   const etcEntries = existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((e) => e.startsWith(prefix)) : [];
   return { namespaces, pids: [...pids], etcEntries, runDir: existsSync(labRunDir(lab)) };
 }

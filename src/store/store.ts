@@ -275,12 +275,19 @@ export class Store {
 /** Held while a process has the store open: two control planes on one data dir lose each other's commits. */
 const LOCK_FILE = 'LOCK';
 
+/** Whether `pid` runs: a zombie (exited, not reaped yet) holds nothing any more. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    try {
+      process.kill(pid, 0); // no /proc here: ask the kernel
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
   }
 }
 

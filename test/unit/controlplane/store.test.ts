@@ -168,3 +168,21 @@ test('start-up refuses a --trust-domain or a stored MeshConfig that is not the C
     code: 'MESH_TRUST_DOMAIN_MISMATCH', path: 'spec.trustDomain', message: /stored MeshConfig "mesh" has spec\.trustDomain "example\.org", but its CA signs "cluster\.local" only/,
   });
 });
+
+test('a lock whose holder has exited but is not reaped yet (a zombie, as a restart sees it) is taken over', async () => {
+  // A real zombie: python forks a child that exits at once and never waits for it.
+  const { spawn } = await import('node:child_process');
+  const parent = spawn('python3', ['-c', 'import os,sys,time\npid=os.fork()\nif pid==0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+    for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'the holder is a zombie');
+    withDir((dir) => {
+      writeFileSync(join(dir, 'LOCK'), `${zombie}\n`);
+      const s = Store.open(dir); // refused with STORE_LOCKED before: kill(0) answers for zombies
+      s.close();
+    });
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
