@@ -51,6 +51,8 @@ interface PooledSession {
   streams: number;
   usable: boolean;
   idle?: NodeJS.Timeout;
+  /** When the destination's certificate expires (ms): no new tunnel rides the connection after it. */
+  peerNotAfter: number;
 }
 
 const STATUS_ERRORS: Record<string, [code: string, why: string]> = {
@@ -149,7 +151,8 @@ export class HbonePool {
     const key = `${req.sourceIdentity}|${req.expectedIdentity}|${formatAuthority(req.address)}`;
     let group = this.groups.get(key);
     if (!group) this.groups.set(key, (group = []));
-    let pooled = group.find((p) => p.usable && p.context === req.secureContext && p.streams < this.limits.maxStreamsPerSession);
+    const now = Date.now();
+    let pooled = group.find((p) => p.usable && p.context === req.secureContext && p.peerNotAfter > now && p.streams < this.limits.maxStreamsPerSession);
     if (!pooled) {
       pooled = this.connect(req, key);
       group.push(pooled);
@@ -163,7 +166,7 @@ export class HbonePool {
     p.streams--;
     if (p.streams > 0) return;
     // A connection on a rotated-out certificate has no future use: close it as soon as it drained.
-    const stale = this.groupOf(p)?.some((o) => o !== p && o.usable && o.context !== p.context) ?? false;
+    const stale = (this.groupOf(p)?.some((o) => o !== p && o.usable && o.context !== p.context) ?? false) || p.peerNotAfter <= Date.now();
     if (!p.usable || stale) {
       this.forget(p);
       if (!p.session.closed) p.session.close();
@@ -212,13 +215,15 @@ export class HbonePool {
           }
           // Before any DATA: the server may have a whole connection window outstanding.
           reserveSendBuffer(socket, limits.initialWindowSize, this.log);
+          const notAfter = Date.parse(socket.getPeerCertificate().valid_to);
+          if (Number.isFinite(notAfter)) pooled.peerNotAfter = notAfter;
         });
         return socket;
       },
       settings: { initialWindowSize: limits.initialWindowSize, enablePush: false },
       maxSessionMemory: limits.maxSessionMemoryMb,
     });
-    const pooled: PooledSession = { session, key, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true };
+    const pooled: PooledSession = { session, key, context: req.secureContext, ready: Promise.resolve(), streams: 0, usable: true, peerNotAfter: Number.POSITIVE_INFINITY };
     this.alive.add(pooled);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

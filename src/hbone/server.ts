@@ -144,6 +144,8 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
 
   const sessions = new Set<ServerHttp2Session>();
   const peers = new WeakMap<ServerHttp2Session, string>();
+  /** When each session's client certificate expires (ms): no new tunnel on it after that. */
+  const peerNotAfter = new WeakMap<ServerHttp2Session, number>();
   // The last stream each session handed over ('stream'), and a stream the HTTP/2 layer began past
   // it at the last check. nghttp2 refuses some header blocks by itself and tells JS nothing: a
   // field over its 64 KB HPACK limit ends the session with GOAWAY(COMPRESSION_ERROR), after which
@@ -206,6 +208,8 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
       return;
     }
     peers.set(session, peer);
+    const notAfter = Date.parse(cert.valid_to);
+    if (Number.isFinite(notAfter)) peerNotAfter.set(session, notAfter);
     active.set(session, 0);
     sessions.add(session);
     session.on('error', (err) => log.debug({ peer, err: err.message }, 'hbone session error'));
@@ -235,6 +239,14 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     }
     stream.on('error', () => undefined); // reported through 'close' and the splice result
     lastStream.set(session, Math.max(lastStream.get(session) ?? 0, stream.id ?? 0));
+    if ((peerNotAfter.get(session) ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+      // The handshake proved the client until its certificate's end; a new tunnel needs a new one.
+      const remote = session.socket?.remoteAddress;
+      refuse('TLS_FAILURE', `${peer}: its certificate expired at ${new Date(peerNotAfter.get(session)!).toISOString()}; new tunnels need a new connection`, { peer, ...(remote !== undefined ? { remote } : {}) });
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      if (!session.closed) session.close();
+      return;
+    }
     const streamContext = (): RefusalContext => {
       const raw = headers[':authority'];
       const remote = session.socket?.remoteAddress;
