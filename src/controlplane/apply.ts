@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { AmbitError, showValue } from '../errors.js';
 import { CLUSTER_SCOPED, keyOf, resourceKey, type Kind, type PodStatus, type Resource, type ServiceResource } from '../config/types.js';
-import { cidrContains, parseCIDR, parseIPv4, formatIPv4 } from '../config/net.js';
+import { cidrContains, formatCIDR, parseCIDR, parseIPv4, formatIPv4 } from '../config/net.js';
 import type { Mutation, Store } from '../store/index.js';
 import type { ApplyResult, DeleteResult } from './admin-api.js';
 import type { ConfigView } from './view.js';
@@ -122,6 +122,9 @@ class ClusterIpAllocator {
     const n = parseIPv4(ip);
     if (n < this.cidr.base || n >= this.cidr.base + this.cidr.size) {
       throw new AmbitError('CLUSTER_IP_INVALID', `Cannot apply ${describe(r)}: spec.clusterIP ${ip} is outside the service CIDR`, { path: 'spec.clusterIP', value: ip });
+    }
+    if (this.cidr.size > 2 && (n === this.cidr.base || n === this.cidr.base + this.cidr.size - 1)) {
+      throw new AmbitError('CLUSTER_IP_INVALID', `Cannot apply ${describe(r)}: spec.clusterIP ${ip} is the ${n === this.cidr.base ? 'network' : 'broadcast'} address of the service CIDR ${formatCIDR(this.cidr)}`, { path: 'spec.clusterIP', value: ip });
     }
     const owner = this.used.get(ip);
     if (owner && owner !== keyOf(r)) {

@@ -173,7 +173,8 @@ export function pidsByUidRange(first: number, last: number): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
-      if (m && [Number(m[1]), Number(m[2])].some((u) => u >= first && u <= last)) out.push(Number(entry));
+      // A zombie (killed, not reaped yet by its parent) is gone for us, as in isAlive.
+      if (m && [Number(m[1]), Number(m[2])].some((u) => u >= first && u <= last) && isAlive(Number(entry))) out.push(Number(entry));
     } catch {
       /* raced with exit */
     }

@@ -28,6 +28,9 @@ test('services get ClusterIPs from the service CIDR; re-apply keeps them; a chan
   });
   assert.throws(() => applyResources(store, view, docs(svc('c', ', clusterIP: 10.96.0.3'))), { code: 'CLUSTER_IP_TAKEN', message: /already used by Service\/default\/b/ });
   assert.throws(() => applyResources(store, view, docs(svc('d', ', clusterIP: 10.1.0.3'))), { code: 'CLUSTER_IP_INVALID' });
+  for (const [ip, what] of [['10.96.0.0', 'network'], ['10.96.255.255', 'broadcast']] as const) {
+    assert.throws(() => applyResources(store, view, docs(svc('e', `, clusterIP: ${ip}`))), { code: 'CLUSTER_IP_INVALID', path: 'spec.clusterIP', message: new RegExp(`spec\\.clusterIP ${ip.replaceAll('.', '\\.')} is the ${what} address of the service CIDR 10\\.96\\.0\\.0/16`) });
+  }
 });
 
 test('a request is all or nothing: one bad object leaves the store untouched', () => {
