@@ -4,6 +4,7 @@
 // /etc/netns files: resolv.conf and the CA bundle) and drop to their pod's own user with no
 // capabilities. Logs are root's alone (0600 in 0700 directories): no pod reads another's.
 import { spawn } from 'node:child_process';
+import { processRuns } from '../sys/proc.js';
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,17 +91,8 @@ export function spawnDetached(spec: ProcessSpec): number {
   }
 }
 
-export function isAlive(pid: number | undefined): boolean {
-  if (pid === undefined || pid <= 0) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie still "exists" for kill(0) but is dead for us.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+/** Whether `pid` runs (a zombie does not): src/sys/proc.ts. */
+export const isAlive = processRuns;
 
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {

@@ -3,6 +3,7 @@
 // control-plane restart finds exactly what was committed. Watchers see whole transactions.
 
 import { replaceFileDurably } from './durable-file.js';
+import { processRuns } from '../sys/proc.js';
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -275,22 +276,6 @@ export class Store {
 /** Held while a process has the store open: two control planes on one data dir lose each other's commits. */
 const LOCK_FILE = 'LOCK';
 
-/** Whether `pid` runs: a zombie (exited, not reaped yet) holds nothing any more. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    try {
-      process.kill(pid, 0); // no /proc here: ask the kernel
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  }
-}
-
 /** Takes `path` for this process: refused while a live other process holds it; a dead holder's is taken over. */
 function takeLock(path: string): void {
   try {
@@ -302,7 +287,7 @@ function takeLock(path: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
-  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && processRuns(holder)) {
     throw new AmbitError('STORE_LOCKED', `Cannot open the store in ${path.slice(0, -LOCK_FILE.length - 1)}: process ${holder} has it open (another control plane on this data dir?). Stop it first; if process ${holder} is not a control plane, remove ${path}`, { path: 'dataDir', value: path });
   }
   writeFileSync(path, `${process.pid}\n`, { mode: 0o600 }); // its holder is gone (a crash): ours now
