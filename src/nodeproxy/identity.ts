@@ -38,6 +38,8 @@ interface Slot {
   cred?: Credential;
   timer?: NodeJS.Timeout;
   inflight: boolean;
+  /** The trust bundle changed while a request was out: its answer was asked for under the old one. */
+  renewAgain?: boolean;
   failures: number;
   lastError?: string;
   waiters: ((c: Credential) => void)[];
@@ -61,7 +63,10 @@ export class IdentityManager implements CertProvider {
     this.roots = roots;
     if (first) return true;
     this.opts.log.info({ roots: roots.length }, 'trust bundle changed: renewing every SVID');
-    for (const id of this.slots.keys()) this.renew(id);
+    for (const [id, slot] of this.slots) {
+      if (slot.inflight) slot.renewAgain = true; // asked again once the answer is in
+      else this.renew(id);
+    }
     return true;
   }
 
@@ -145,13 +150,22 @@ export class IdentityManager implements CertProvider {
         this.opts.log.info({ identity, serial: cred.serial, notAfter: cred.notAfter.toISOString() }, 'SVID ready');
         for (const w of slot.waiters.splice(0)) w(cred);
         this.opts.onChange?.(identity, cred);
+        this.renewIfAsked(identity, slot);
       },
       (err: Error) => {
         slot.inflight = false;
         if (this.slots.get(identity) !== slot) return;
         this.retryLater(identity, slot, err.message, 'SVID request failed; retrying');
+        this.renewIfAsked(identity, slot);
       },
     );
+  }
+
+  /** A bundle change that came while a request was out: one more renewal, under the new bundle, now. */
+  private renewIfAsked(identity: string, slot: Slot): void {
+    if (!slot.renewAgain) return;
+    slot.renewAgain = false;
+    this.renew(identity);
   }
 
   /**

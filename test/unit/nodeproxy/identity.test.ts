@@ -79,3 +79,28 @@ test('retryFailed (the stream reconnected): an identity waiting out its backoff 
     m.stop();
   }
 });
+
+test('a trust-bundle change while a request is out asks again once its answer is in (it was asked under the old bundle)', async () => {
+  const answers: ((s: Svid) => void)[] = [];
+  const csrs: string[] = [];
+  const m = manager((_id, csr) => {
+    csrs.push(csr);
+    return new Promise<Svid>((resolve) => answers.push(resolve));
+  });
+  try {
+    m.setWanted([ID]);
+    assert.equal(csrs.length, 1, 'the first request is out');
+    m.setTrustRoots([...mesh.rootsPem, MeshFixture.create().rootsPem[0]!]);
+    assert.equal(csrs.length, 1, 'not asked twice at once');
+    answers[0]!(signAt(csrs[0]!, new Date(), 3600));
+    for (let i = 0; i < 50 && csrs.length < 2; i++) await sleep(10);
+    assert.equal(csrs.length, 2, 'asked again at once, not at half-life (30 min here)');
+    answers[1]!(signAt(csrs[1]!, new Date(), 3600));
+    for (let i = 0; i < 50 && m.current(ID) === undefined; i++) await sleep(10);
+    assert.ok(m.current(ID), 'served');
+    await sleep(50);
+    assert.equal(csrs.length, 2, 'and only once');
+  } finally {
+    m.stop();
+  }
+});
