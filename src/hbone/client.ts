@@ -149,12 +149,13 @@ export class HbonePool {
 
   private acquire(req: OpenTunnelRequest): PooledSession {
     const key = `${req.sourceIdentity}|${req.expectedIdentity}|${formatAuthority(req.address)}`;
-    let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = []));
     const now = Date.now();
-    let pooled = group.find((p) => p.usable && p.context === req.secureContext && p.peerNotAfter > now && p.streams < this.limits.maxStreamsPerSession);
+    let pooled = this.groups.get(key)?.find((p) => p.usable && p.context === req.secureContext && p.peerNotAfter > now && p.streams < this.limits.maxStreamsPerSession);
     if (!pooled) {
+      // Connected first: a dial that throws at once (EMFILE, the pod's namespace gone) leaves no empty group behind.
       pooled = this.connect(req, key);
+      let group = this.groups.get(key);
+      if (!group) this.groups.set(key, (group = []));
       group.push(pooled);
     }
     pooled.streams++;

@@ -153,7 +153,14 @@ export async function handleOutbound(ctx: OutboundContext, pod: EnrolledPod, cli
     return void client.destroy();
   }
   if (r.kind === 'passthrough') {
-    const up = connectFromNetns(pod.netns, { host: r.ip, port: r.port, mark: PROXY_MARK, allowHalfOpen: true });
+    let up;
+    try {
+      up = connectFromNetns(pod.netns, { host: r.ip, port: r.port, mark: PROXY_MARK, allowHalfOpen: true });
+    } catch (err) {
+      // A dial that fails at once (EMFILE, the pod's namespace gone) is still an access line.
+      ctx.telemetry.refuse({ ...base, destinationWorkload: 'unknown', destinationNamespace: 'unknown', destinationPrincipal: 'unknown', flag: 'UNREACHABLE', reason: `passthrough dial failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return void client.destroy();
+    }
     const close = ctx.telemetry.open({ ...base, destinationWorkload: 'unknown', destinationNamespace: 'unknown', destinationPrincipal: 'unknown', reason: 'passthrough (ALLOW_ANY)' });
     const res = await join(client, up);
     return close({ bytesSent: res.aToB, bytesReceived: res.bToA, ...(res.error ? { flag: 'UPSTREAM_RESET' as const } : {}) });
