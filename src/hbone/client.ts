@@ -124,13 +124,14 @@ export class HbonePool {
     for (const p of [...this.alive]) {
       const cert = (p.session.socket as TLSSocket | undefined)?.getPeerCertificate?.(true);
       if (cert?.raw === undefined) continue;
-      let why = this.refuse(cert.raw);
-      if (why === undefined && trustedRoots !== undefined && !chainAnchoredIn(cert, trustedRoots)) why = 'its certificate no longer chains to the trusted roots';
-      if (why === undefined) continue;
-      this.log.warn({ key: p.key, detail: why }, 'hbone connection to a revoked destination closed');
+      const revoked = this.refuse(cert.raw);
+      const untrusted = revoked === undefined && trustedRoots !== undefined && !chainAnchoredIn(cert, trustedRoots);
+      if (revoked === undefined && !untrusted) continue;
+      const why = revoked ?? 'its certificate no longer chains to the trusted roots';
+      this.log.warn({ key: p.key, detail: why }, untrusted ? 'hbone connection to a destination no longer trusted closed' : 'hbone connection to a revoked destination closed');
       this.forget(p);
       this.alive.delete(p);
-      p.session.destroy(new AmbitError('HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
+      p.session.destroy(new AmbitError(untrusted ? 'HBONE_UNTRUSTED_PEER' : 'HBONE_PEER_REVOKED', `HBONE connection closed: ${why}`));
       closed++;
     }
     return closed;

@@ -231,8 +231,12 @@ describe('HBONE refuses a revoked node\'s SVIDs at both ends', () => {
       h.roots = overlap;
       assert.equal(h.server.recheck(), 0, 'server: old and new roots during the overlap');
       assert.equal(pool.recheck(overlap), 0, 'client: the same');
+      let streamError: unknown;
+      open.on('error', (err) => (streamError = err));
+      const gone = new Promise((resolve) => open.once('close', resolve));
       assert.equal(pool.recheck(next), 1, 'client: the destination no longer chains to the bundle');
-      await new Promise((resolve) => open.once('close', resolve));
+      await gone;
+      assert.equal((streamError as AmbitError | undefined)?.code, 'HBONE_UNTRUSTED_PEER', 'named as untrusted, not revoked');
       const again = await h.openTunnel({}, h.pool);
       again.write('y');
       await once(again, 'data');
