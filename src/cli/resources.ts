@@ -1,7 +1,8 @@
 // `ambit apply`, `ambit get`, `ambit delete`: kubectl-shaped resource commands over the admin API.
 import type { Command } from 'commander';
 import { loadFiles } from '../config/index.js';
-import type { Resource } from '../config/types.js';
+import { CLUSTER_SCOPED, type Resource } from '../config/types.js';
+import { AmbitError } from '../errors.js';
 import { kindFromArg } from './kinds.js';
 import { outputFormat, printData, table } from './output.js';
 import { adminClient } from './context.js';
@@ -40,11 +41,18 @@ export function registerResourceCommands(program: Command): void {
     .argument('[kind]', 'kind or short name (with a name)')
     .argument('[name]', 'resource name')
     .option('-f, --filename <path...>', 'file or directory of YAML manifests')
-    .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action(async (kindArg: string | undefined, name: string | undefined, o: { filename?: string[]; namespace: string }) => {
+    .option('-n, --namespace <ns>', 'namespace of the kind and name (default: default); files carry their own')
+    .action(async (kindArg: string | undefined, name: string | undefined, o: { filename?: string[]; namespace?: string }) => {
+      // Half-understood flags would delete something other than what was asked: refused.
+      if (o.filename && kindArg !== undefined) throw new AmbitError('FLAG_INVALID', `Cannot delete: give -f FILE or a kind and a name, not both (got -f and ${JSON.stringify([kindArg, name].filter((x) => x !== undefined).join(' '))})`, { value: kindArg });
+      if (o.filename && o.namespace !== undefined) throw new AmbitError('FLAG_INVALID', `Cannot delete: -n ${JSON.stringify(o.namespace)} does not apply to -f (each object in a file is deleted from its own metadata.namespace, "default" when it has none)`, { path: '--namespace', value: o.namespace });
       let refs: { kind: Resource['kind']; namespace?: string; name: string }[];
       if (o.filename) refs = (await loadFiles(o.filename)).map((r) => ({ kind: r.kind, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}), name: r.metadata.name }));
-      else if (kindArg && name) refs = [{ kind: kindFromArg(kindArg), namespace: o.namespace, name }];
+      else if (kindArg && name) {
+        const kind = kindFromArg(kindArg);
+        if (CLUSTER_SCOPED.has(kind) && o.namespace !== undefined) throw new AmbitError('FLAG_INVALID', `Cannot delete ${kind} ${JSON.stringify(name)}: -n does not apply, ${kind} is cluster-scoped`, { path: '--namespace', value: o.namespace });
+        refs = [{ kind, ...(CLUSTER_SCOPED.has(kind) ? {} : { namespace: o.namespace ?? 'default' }), name }];
+      }
       else throw new Error('Cannot delete: give -f FILE, or a kind and a name (ambit delete pod web -n default)');
       const results = await adminClient(program).delete(refs);
       for (const r of results) process.stdout.write(`${r.key.replace(/\/\//, '/')} ${r.deleted ? 'deleted' : 'not found'}\n`);
