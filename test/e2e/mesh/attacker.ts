@@ -48,7 +48,19 @@ async function stealSvid(): Promise<void> {
   await c.waitForVersion(1, 10_000);
   const identity = String(input.identity);
   const csr = createCsr(parseSpiffeId(identity));
-  const svid = await c.requestSvid(identity, csr.csrPem);
+  // One stream per node: this session and node-2's own proxy replace each other as each
+  // reconnects, and a CSR out when ours is replaced is lost. Asked again once connected again.
+  let svid;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      svid = await c.requestSvid(identity, csr.csrPem);
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'STREAM_DISCONNECTED' || attempt === 10) throw err;
+      const end = Date.now() + 10_000;
+      while (!c.connected && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   say(JSON.stringify({ chainPem: svid.chain, keyPem: csr.privateKey.export({ type: 'pkcs8', format: 'pem' }) }));
   c.stop();
 }
