@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Logger } from '../../../src/log.js';
 import { DnsServer, RCODE, RR_TYPE, StaticZone, queryDns, type DnsEndpoint, type DnsMessage } from '../../../src/dns/index.js';
 import { MeshZone } from '../../../src/nodeproxy/dns.js';
 import { EgressZone, REFUSAL_LOG_LINES_PER_SECOND } from '../../../src/nodeproxy/egress-zone.js';
@@ -19,9 +20,8 @@ const UPSTREAM_RECORDS = new StaticZone([
   { name: 'other.team.svc.cluster.local', type: 'A', class: 1, ttl: 5, address: '10.96.0.77' },
 ]);
 
-const addresses = (m: DnsMessage): string[] => m.answers.map((a) => (a.type === 'A' ? a.address : `${a.type}?`));
-
-describe('in-pod DNS proxy with an egress gateway', () => {
+/** A debug-level logger whose JSON lines land in `logs`. */
+function capturingLogger(): { logs: Record<string, unknown>[]; log: Logger } {
   const logs: Record<string, unknown>[] = [];
   const log = pino({ level: 'debug' }, new Writable({
     write(chunk: Buffer, _e, cb) {
@@ -29,6 +29,13 @@ describe('in-pod DNS proxy with an egress gateway', () => {
       cb();
     },
   }));
+  return { logs, log };
+}
+
+const addresses = (m: DnsMessage): string[] => m.answers.map((a) => (a.type === 'A' ? a.address : `${a.type}?`));
+
+describe('in-pod DNS proxy with an egress gateway', () => {
+  const { logs, log } = capturingLogger();
   let state: MeshState = egressState();
   const vips = new EgressVips('240.240.0.0/29', { firstOffset: 1 }); // 6 addresses: small enough to run out in a test
   const upstream = new DnsServer({ zones: [UPSTREAM_RECORDS] });
@@ -129,13 +136,7 @@ describe('in-pod DNS proxy with an egress gateway', () => {
 });
 
 describe('in-pod DNS proxy: one pod cannot use up the node\'s egress addresses', () => {
-  const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  }));
+  const { logs, log } = capturingLogger();
   const state = egressState({ mode: 'ALLOW_ANY' });
   const vips = new EgressVips();
   let greedy: DnsServer;
@@ -167,13 +168,7 @@ describe('in-pod DNS proxy: one pod cannot use up the node\'s egress addresses',
 describe('in-pod DNS proxy: a pod flooding refused names cannot flood the log', () => {
   test(`at most ${REFUSAL_LOG_LINES_PER_SECOND} refusal lines a second per pod; every query still REFUSED; the next line counts the rest`, (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
-    const lines: Record<string, unknown>[] = [];
-    const log = pino({ level: 'debug' }, new Writable({
-      write(chunk: Buffer, _e, cb) {
-        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    }));
+    const { logs: lines, log } = capturingLogger();
     const state = egressState({ mode: 'REGISTRY_ONLY' });
     const zone = new EgressZone({ state: () => state, vips: new EgressVips(), pod: 'default/flood', log });
     const flood = 500;
